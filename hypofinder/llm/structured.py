@@ -1,0 +1,199 @@
+"""Structured answers from any chat model: schema-constrained where the provider supports it,
+otherwise parse + repair + bounded retry; cached in SQLite; tokens and time accounted.
+
+Modes for OpenAI-compatible servers, tried in order under ``auto`` and remembered per endpoint:
+``json_schema`` (OpenAI, vLLM, Ollama), ``json_object`` with a ``schema`` (llama.cpp server),
+``none`` (schema written into the prompt, answer repaired and validated).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import threading
+import time
+from typing import TypeVar
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, ValidationError
+
+from hypofinder.errors import LLMError
+from hypofinder.llm.cache import AnswerCache
+from hypofinder.llm.providers import ModelSpec
+from hypofinder.llm.tokens import count_messages, count_tokens, truncate_to_tokens
+
+T = TypeVar("T", bound=BaseModel)
+MODES = ("json_schema", "json_object", "none")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_calls: int = 0
+    cache_hits: int = 0
+
+
+def repair_json(text: str) -> dict:
+    """Best-effort extraction of one JSON object from a model's text answer."""
+    text = text.strip()
+    fence = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
+    if fence:
+        text = fence.group(1).strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start == -1 or end <= start:
+        raise ValueError("no JSON object in the answer")
+    body = text[start : end + 1]
+    for candidate in (
+        body,
+        re.sub(r",\s*([}\]])", r"\1", body.replace("“", '"').replace("”", '"')),
+    ):
+        try:
+            value = json.loads(candidate)
+            if isinstance(value, dict):
+                return value
+        except json.JSONDecodeError:
+            pass
+    try:  # python-literal style: single quotes, True/False/None
+        value = ast.literal_eval(re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", body))))
+        if isinstance(value, dict):
+            return value
+    except (ValueError, SyntaxError):
+        pass
+    raise ValueError("answer is not valid JSON")
+
+
+def _short(err: Exception) -> str:
+    return " ".join(str(err).split())[:160]
+
+
+class StructuredLLM:
+    """Ask a chat model for an answer that validates against a pydantic model."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        chat_model,
+        *,
+        temperature: float,
+        seed: int | None,
+        cache: AnswerCache | None = None,
+        max_retries: int = 2,
+        n_ctx: int = 8192,
+        mode: str = "auto",
+        backoff_s: float = 0.5,
+    ):
+        self.spec, self.chat_model = spec, chat_model
+        self.temperature, self.seed = temperature, seed
+        self.cache, self.max_retries, self.n_ctx = cache, max_retries, n_ctx
+        self.backoff_s = backoff_s
+        self._modes = list(MODES) if mode == "auto" else [mode]
+        self._lock = threading.Lock()
+        self.usage = Usage()
+
+    # ------------------------------------------------------------------ public
+    def ask(self, messages: list[tuple[str, str]], schema: type[T], *, max_tokens: int, task: str) -> T:
+        messages = self._fit(messages, max_tokens)
+        key = AnswerCache.key(
+            model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
+            schema=schema.model_json_schema(), messages=messages, max_tokens=max_tokens,
+        )
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            try:
+                value = schema.model_validate(hit[0])
+                self._count(cache_hits=1)
+                return value
+            except ValidationError:
+                pass  # schema changed since: ask again
+        value, p_tok, c_tok = self._ask_model(messages, schema, max_tokens, task)
+        if self.cache is not None:
+            self.cache.put(key, model=self.spec.cache_key, task=task, answer=value.model_dump(mode="json"),
+                           prompt_tokens=p_tok, completion_tokens=c_tok)
+        return value
+
+    # ------------------------------------------------------------------ internals
+    def _count(self, **inc: int) -> None:
+        with self._lock:
+            for k, v in inc.items():
+                setattr(self.usage, k, getattr(self.usage, k) + v)
+
+    def _fit(self, messages: list[tuple[str, str]], max_tokens: int) -> list[tuple[str, str]]:
+        """Prompt budgeting: shorten the last user message so prompt + answer fit the window."""
+        budget = self.n_ctx - max_tokens - 16
+        over = count_messages(messages, self.spec.name) - budget
+        if over <= 0:
+            return messages
+        role, content = messages[-1]
+        keep = count_tokens(content, self.spec.name) - over - 8
+        if keep < 32:
+            raise LLMError(f"prompt for the model does not fit its {self.n_ctx}-token window")
+        return [*messages[:-1], (role, truncate_to_tokens(content, keep, self.spec.name))]
+
+    def _bind_kwargs(self, mode: str, schema: type[BaseModel], max_tokens: int) -> dict:
+        js = schema.model_json_schema()
+        kwargs: dict = {"max_tokens": max_tokens}
+        if self.spec.provider != "openai":
+            kwargs["response_format"] = {"type": "json_object", "schema": js}
+        elif mode == "json_schema":
+            kwargs["response_format"] = {
+                "type": "json_schema", "json_schema": {"name": js.get("title", "answer"), "schema": js},
+            }
+        elif mode == "json_object":
+            kwargs["response_format"] = {"type": "json_object", "schema": js}
+        return kwargs
+
+    def _lc_messages(self, messages, schema, mode):
+        out = []
+        for role, content in messages:
+            out.append(SystemMessage(content) if role == "system" else HumanMessage(content))
+        if self.spec.provider == "openai" and mode == "none":
+            out.append(HumanMessage(
+                "Answer with one JSON object only, no prose, matching this JSON schema:\n"
+                + json.dumps(schema.model_json_schema(), separators=(",", ":"))
+            ))
+        return out
+
+    def _ask_model(self, messages, schema: type[T], max_tokens: int, task: str) -> tuple[T, int, int]:
+        from hypofinder.llm.errors import classify  # provider exception -> (kind, line)
+
+        parse_failures, transport_failures = 0, 0
+        last_error = ""
+        mode = self._modes[0]
+        lc = self._lc_messages(messages, schema, mode)
+        p_total = c_total = 0
+        while True:
+            try:
+                reply = self.chat_model.invoke(lc, **self._bind_kwargs(mode, schema, max_tokens))
+            except Exception as exc:  # noqa: BLE001 - classified below
+                kind, line = classify(exc, self.spec)
+                if kind == "unsupported" and len(self._modes) > 1 and mode == self._modes[0]:
+                    with self._lock:
+                        if self._modes[0] == mode:
+                            self._modes.pop(0)  # remember: this endpoint lacks that mode
+                    mode = self._modes[0]
+                    lc = self._lc_messages(messages, schema, mode)
+                    continue
+                if kind == "transient" and transport_failures < self.max_retries:
+                    transport_failures += 1
+                    time.sleep(self.backoff_s * 2 ** (transport_failures - 1))
+                    continue
+                raise LLMError(f"{task}: {line}") from None
+            text = str(reply.content)
+            meta = getattr(reply, "usage_metadata", None) or {}
+            p_tok = meta.get("input_tokens") or count_messages(messages, self.spec.name)
+            c_tok = meta.get("output_tokens") or count_tokens(text, self.spec.name)
+            p_total, c_total = p_total + p_tok, c_total + c_tok
+            self._count(llm_calls=1, prompt_tokens=p_tok, completion_tokens=c_tok)
+            try:
+                return schema.model_validate(repair_json(text)), p_total, c_total
+            except (ValueError, ValidationError) as exc:
+                parse_failures += 1
+                last_error = _short(exc)
+                if parse_failures > self.max_retries:
+                    raise LLMError(
+                        f"{task}: model {self.spec.name} gave no valid JSON after {parse_failures} attempts ({last_error})"
+                    ) from None
+                lc = [*lc, AIMessage(text[:2000]), HumanMessage(
+                    f"That answer was not valid JSON for the schema ({last_error}). "
+                    "Reply again with only the corrected JSON object."
+                )]

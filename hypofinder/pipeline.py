@@ -1,0 +1,309 @@
+"""The hypothesis pipeline, top to bottom:
+
+    contexts -> generate -> validate -> review -> rank -> synthesize -> validate
+
+``HypothesisFinder(model=..., temperature=..., contexts=...).find(query) -> HypothesisReport``.
+Each step is a method named after it; every value passed between steps is a pydantic model.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel
+
+from hypofinder import __version__
+from hypofinder.errors import BadInputError
+from hypofinder.llm import StructuredLLM, make_chat_model, parse_model_spec
+from hypofinder.llm.cache import AnswerCache
+from hypofinder.models import (
+    Context,
+    ContextResult,
+    Hypothesis,
+    HypothesisReport,
+    Review,
+    Rubric,
+    RunManifest,
+    Synthesis,
+    Validation,
+    ValidationRequest,
+)
+from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer, load_prompt, prompt_versions
+from hypofinder.settings import PROJECT_ROOT, settings
+
+MAX_QUERY_CHARS = 2000
+MAX_CONTEXTS = 10
+EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
+
+Step = Literal["contexts", "generate", "validate", "review", "synthesize", "done"]
+
+
+class Progress(BaseModel):
+    """What the pipeline is doing now (for progress bars and the app)."""
+
+    step: Step
+    index: int | None = None
+    total: int | None = None
+    message: str = ""
+
+
+def check_query(query: str) -> str:
+    query = " ".join((query or "").split())
+    if not query:
+        raise BadInputError("the question is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadInputError(f"the question is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
+    return query
+
+
+class HypothesisFinder:
+    """Question in, reviewed and evidence-checked hypotheses out."""
+
+    def __init__(
+        self,
+        model: str = "local",
+        *,
+        temperature: float = 0.7,
+        contexts: int = 3,
+        base_url: str | None = None,
+        seed: int | None = 42,
+        validate: bool = True,
+        cache: bool = True,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        fake_responses: dict[str, Any] | None = None,
+        context_source: Callable[[str, int], list[Context]] | None = None,
+        validator: Callable[[ValidationRequest | None, str], Validation] | None = None,
+    ):
+        if not 1 <= int(contexts) <= MAX_CONTEXTS:
+            raise BadInputError(f"number of contexts must be 1-{MAX_CONTEXTS}, got {contexts}")
+        if not 0.0 <= float(temperature) <= 1.0:
+            raise BadInputError(f"temperature must be within 0.0-1.0, got {temperature}")
+        cfg = settings()
+        self.spec = parse_model_spec(model, base_url)
+        self.n_contexts, self.temperature, self.seed = int(contexts), float(temperature), seed
+        self.validate_enabled = validate
+        self.n_ctx = cfg.local_n_ctx if self.spec.provider == "local" else 16384
+        chat = make_chat_model(
+            self.spec, temperature=self.temperature, seed=seed, timeout=timeout or cfg.llm_timeout_s,
+            n_ctx=cfg.local_n_ctx, n_threads=cfg.local_n_threads, fake_responses=fake_responses,
+        )
+        self.cache = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if cache and cfg.llm_cache else None
+        self.llm = StructuredLLM(
+            self.spec, chat, temperature=self.temperature, seed=seed, cache=self.cache,
+            max_retries=cfg.llm_max_retries if max_retries is None else max_retries, n_ctx=self.n_ctx,
+        )
+        self._context_source = context_source
+        self._validator = validator
+        self._custom_parts = context_source is not None or validator is not None or bool(fake_responses)
+
+    # ------------------------------------------------------------------ the pipeline
+    def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:
+        query = check_query(query)
+        notify = on_progress or (lambda p: None)
+        cached = self._cached_report(query)
+        if cached is not None:
+            notify(Progress(step="done", message="served from cache"))
+            return cached
+        t_start, steps = time.perf_counter(), {}
+        usage0 = self.llm.usage.model_copy()
+
+        with _timed(steps, "contexts"):
+            notify(Progress(step="contexts", message="searching PhySH"))
+            contexts = self.contexts(query)
+        with _timed(steps, "generate"):
+            generated = self._each(contexts, "generate", notify, lambda c: self.generate(query, c))
+        with _timed(steps, "validate"):
+            validations = self._each(generated, "validate", notify, self.validate_hypothesis)
+        with _timed(steps, "review"):
+            reviews = self._each(
+                list(zip(contexts, generated, validations)), "review", notify,
+                lambda item: self.review(query, *item),
+            )
+        results = self.rank(contexts, generated, validations, reviews)
+        with _timed(steps, "synthesize"):
+            notify(Progress(step="synthesize", message="synthesizing"))
+            answer = self.synthesize(query, results)
+            synthesis = Synthesis(
+                representation=answer.representation, hypothesis=answer.hypothesis, steps=answer.steps,
+                validation=self._validate(answer.validation_request, answer.hypothesis) if self.validate_enabled else None,
+            )
+        notify(Progress(step="done", message="done"))
+
+        usage = self.llm.usage
+        report = HypothesisReport(
+            query=query,
+            contexts=results,
+            synthesis=synthesis,
+            run=RunManifest(
+                model=self.spec.name, provider=self.spec.provider, base_url_host=self.spec.base_url_host,
+                temperature=self.temperature, seed=self.seed, physh_version=_physh_version(),
+                hypofinder_version=__version__, git_sha=_git_sha(), prompt_versions=prompt_versions(),
+                prompt_tokens=usage.prompt_tokens - usage0.prompt_tokens,
+                completion_tokens=usage.completion_tokens - usage0.completion_tokens,
+                llm_calls=usage.llm_calls - usage0.llm_calls, cache_hits=usage.cache_hits - usage0.cache_hits,
+                seconds=round(time.perf_counter() - t_start, 3), step_seconds=steps,
+                validate_enabled=self.validate_enabled,
+            ),
+        )
+        self._store_report(query, report)
+        return report
+
+    # ------------------------------------------------------------------ steps
+    def contexts(self, query: str) -> list[Context]:
+        if self._context_source is not None:
+            return self._context_source(query, self.n_contexts)
+        from hypofinder.ontology import contexts_for
+
+        return contexts_for(query, self.n_contexts)
+
+    def generate(self, query: str, ctx: Context) -> GeneratedHypothesis:
+        messages = load_prompt("generator").messages(
+            role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
+            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query,
+        )
+        return self.llm.ask(messages, GeneratedHypothesis, max_tokens=400, task=f"generate[{ctx.concept.label}]")
+
+    def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
+        if not self.validate_enabled:
+            return None
+        return self._validate(gen.validation_request, gen.statement)
+
+    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None) -> Review:
+        messages = load_prompt("reviewer").messages(
+            query=query, role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
+            statement=gen.statement, rationale=gen.rationale, steps="; ".join(gen.steps),
+            evidence=_evidence_text(validation),
+        )
+        ans = self.llm.ask(messages, ReviewAnswer, max_tokens=220, task=f"review[{ctx.concept.label}]")
+        rubric = Rubric(novelty=ans.novelty, plausibility=ans.plausibility,
+                        testability=ans.testability, specificity=ans.specificity)
+        return Review(text=ans.review, score=ans.score, rubric=rubric)
+
+    def rank(self, contexts, generated, validations, reviews) -> list[ContextResult]:
+        """Combine review score with predictor evidence; best first."""
+        results = []
+        for ctx, gen, val, rev in zip(contexts, generated, validations, reviews):
+            bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
+            results.append(ContextResult(
+                role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
+                hypothesis=Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
+                                      validation_request=gen.validation_request),
+                review=rev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
+            ))
+        return sorted(results, key=lambda r: -r.rank_score)
+
+    def synthesize(self, query: str, results: list[ContextResult]) -> SynthesisAnswer:
+        lines = []
+        for i, r in enumerate(results, 1):
+            verdict = f"; evidence: {r.validation.verdict}" if r.validation else ""
+            lines.append(f"{i}. [{r.role}, {r.concepts[0].label}, score {r.review.score}{verdict}] {r.hypothesis.statement}")
+        messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
+        return self.llm.ask(messages, SynthesisAnswer, max_tokens=450, task="synthesize")
+
+    # ------------------------------------------------------------------ helpers
+    def _validate(self, request: ValidationRequest | None, text: str) -> Validation:
+        validator = self._validator
+        if validator is None:
+            from hypofinder.bridge import validate as validator
+        return validator(request, text)
+
+    def _each(self, items: list, step: Step, notify, fn) -> list:
+        """Run fn over items: concurrently for servers, in order for in-process models."""
+        total = len(items)
+
+        def run(i_item):
+            i, item = i_item
+            notify(Progress(step=step, index=i + 1, total=total, message=f"{step} {i + 1}/{total}"))
+            return fn(item)
+
+        if self.spec.is_server and total > 1:
+            with ThreadPoolExecutor(max_workers=min(total, 8)) as pool:
+                return list(pool.map(run, enumerate(items)))
+        return [run(x) for x in enumerate(items)]
+
+    def _report_key(self, query: str) -> str | None:
+        if self.cache is None or self._custom_parts:
+            return None
+        return AnswerCache.key(
+            kind="report", query=query, model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
+            contexts=self.n_contexts, validate=self.validate_enabled, prompts=prompt_versions(),
+            version=__version__, inputs=_input_fingerprint(self.validate_enabled),
+        )
+
+    def _cached_report(self, query: str) -> HypothesisReport | None:
+        key = self._report_key(query)
+        hit = self.cache.get(key) if key else None
+        if hit is None:
+            return None
+        report = HypothesisReport.model_validate(hit[0])
+        report.run = report.run.model_copy(update={"cached": True, "llm_calls": 0, "seconds": 0.0})
+        return report
+
+    def _store_report(self, query: str, report: HypothesisReport) -> None:
+        key = self._report_key(query)
+        if key:
+            self.cache.put(key, model=self.spec.cache_key, task="report", answer=report.model_dump(mode="json"),
+                           prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
+
+
+def _evidence_text(validation: Validation | None) -> str:
+    if validation is None:
+        return "none (validation off)"
+    if not validation.predictions:
+        return f"{validation.verdict}: {validation.summary}"
+    rows = "; ".join(
+        f"{p.label}: gap {p.homo_lumo_gap:.2f}±{p.homo_lumo_gap_std:.2f} eV, "
+        f"Ef/site {p.formation_energy_per_site:.2f} eV" for p in validation.predictions[:6]
+    )
+    return f"{validation.verdict}: {validation.summary} ({rows})"
+
+
+class _timed:
+    def __init__(self, store: dict, name: str):
+        self.store, self.name = store, name
+
+    def __enter__(self):
+        self.t = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.store[self.name] = round(time.perf_counter() - self.t, 3)
+
+
+def _fingerprint(path) -> str:
+    try:
+        st = path.stat()
+        return f"{st.st_size}:{int(st.st_mtime)}"
+    except OSError:
+        return "missing"
+
+
+def _input_fingerprint(with_weights: bool) -> str:
+    cfg = settings()
+    parts = [_fingerprint(cfg.physh_path), _fingerprint(cfg.rules_dir / "roles.yaml")]
+    if with_weights and cfg.models_dir.exists():
+        parts += [_fingerprint(p) for p in sorted(cfg.models_dir.iterdir())]
+    return "|".join(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _physh_version() -> str | None:
+    try:
+        from hypofinder.ontology import physh_version
+
+        return physh_version()
+    except Exception:  # noqa: BLE001 - the manifest must not fail the run
+        return None

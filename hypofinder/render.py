@@ -1,0 +1,85 @@
+"""Render a HypothesisReport as Markdown, plain text (rich) or CSV; shared by the CLI and the app."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from hypofinder.models import ContextResult, HypothesisReport, Validation
+
+
+def context_title(i: int, r: ContextResult) -> str:
+    return f"Context {i}. {r.role} / {r.framework}::{r.concepts[0].label} / score {r.review.score}"
+
+
+def rubric_text(r: ContextResult) -> str:
+    k = r.review.rubric
+    return (f"novelty {k.novelty}, plausibility {k.plausibility}, "
+            f"testability {k.testability}, specificity {k.specificity}")
+
+
+def evidence_lines(v: Validation | None) -> list[str]:
+    if v is None:
+        return []
+    lines = [f"Evidence: {v.verdict} — {v.summary}"]
+    for p in v.predictions[:8]:
+        x = f" at {p.variable_value:.2f}" if p.variable_value is not None else ""
+        flag = "" if p.in_domain else " (out of domain)"
+        lines.append(
+            f"  - {p.label}{x}: gap {p.homo_lumo_gap:.3f} ± {p.homo_lumo_gap_std:.3f} eV, "
+            f"E_f/site {p.formation_energy_per_site:.3f} ± {p.formation_energy_per_site_std:.3f} eV{flag}"
+        )
+    return lines
+
+
+def to_markdown(report: HypothesisReport) -> str:
+    out = [f"# Hypotheses for: {report.query}", ""]
+    for i, r in enumerate(report.contexts, 1):
+        out += [f"## {context_title(i, r)}", "", f"**Summary.** {r.summary}", "",
+                f"**Hypothesis.** {r.hypothesis.statement}", "", f"**Rationale.** {r.hypothesis.rationale}", ""]
+        out += [f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)] + [""]
+        out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
+        out += evidence_lines(r.validation) + ([""] if r.validation else [])
+    s = report.synthesis
+    out += ["## Representation and Hypothesis", "", f"**Representation.** {s.representation}", "",
+            f"**Hypothesis.** {s.hypothesis}", ""]
+    out += [f"{j}. {step}" for j, step in enumerate(s.steps, 1)] + [""]
+    out += evidence_lines(s.validation)
+    run = report.run
+    out += ["", f"_model {run.model} ({run.provider}), temperature {run.temperature}, "
+            f"{run.prompt_tokens}+{run.completion_tokens} tokens, {run.seconds:.1f} s"
+            f"{', from cache' if run.cached else ''}_", ""]
+    return "\n".join(out)
+
+
+def print_text(report: HypothesisReport, console) -> None:
+    """The seed's layout, in the terminal."""
+    from rich.panel import Panel
+
+    for i, r in enumerate(report.contexts, 1):
+        body = [f"[bold]Summary:[/] {r.summary}", f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
+                f"[bold]Review:[/] {r.review.text}", f"[dim]{rubric_text(r)}[/]", f"[bold]Score:[/] {r.review.score}"]
+        body += evidence_lines(r.validation)
+        console.print(Panel("\n".join(body), title=context_title(i, r), title_align="left"))
+    s = report.synthesis
+    steps = "\n".join(f"  {j}. {step}" for j, step in enumerate(s.steps, 1))
+    body = [f"[bold]Representation:[/] {s.representation}", f"[bold]Hypothesis:[/] {s.hypothesis}",
+            f"[bold]Steps:[/]\n{steps}"] + evidence_lines(s.validation)
+    console.print(Panel("\n".join(body), title="Representation and Hypothesis", title_align="left", border_style="green"))
+    run = report.run
+    console.print(f"[dim]model {run.model} ({run.provider}) · T={run.temperature} · "
+                  f"{run.prompt_tokens}+{run.completion_tokens} tokens · {run.llm_calls} LLM calls · "
+                  f"{run.seconds:.1f} s{' · from cache' if run.cached else ''}[/]")
+
+
+def contexts_csv(report: HypothesisReport) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["rank", "role", "framework", "concept", "summary", "statement", "review", "score",
+                "novelty", "plausibility", "testability", "specificity", "verdict", "rank_score"])
+    for i, r in enumerate(report.contexts, 1):
+        k = r.review.rubric
+        w.writerow([i, r.role, r.framework, r.concepts[0].label, r.summary, r.hypothesis.statement, r.review.text,
+                    r.review.score, k.novelty, k.plausibility, k.testability, k.specificity,
+                    r.validation.verdict if r.validation else "", r.rank_score])
+    return buf.getvalue()
