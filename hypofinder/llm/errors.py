@@ -25,6 +25,9 @@ def classify(exc: Exception, spec: ModelSpec) -> tuple[str, str]:
         return "transient", f"model server at {where} timed out"
     if isinstance(exc, openai.APIConnectionError) or isinstance(exc, httpx.ConnectError):
         return "transient", f"cannot reach model server at {where} (is it running?)"
+    if isinstance(exc, openai.APIStatusError) and "response_format" in str(exc):
+        # e.g. llama.cpp's server answers 500 "response_format.type should be 'text' or 'json_object'"
+        return "unsupported", f"model server at {where} does not support this response_format"
     if isinstance(exc, (openai.RateLimitError, openai.InternalServerError)):
         return "transient", f"model server at {where} is busy or failing ({exc.__class__.__name__})"
     if isinstance(exc, openai.AuthenticationError):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from hypofinder.errors import LLMError
 from hypofinder.llm.cache import AnswerCache
-from hypofinder.llm.providers import ModelSpec
+from hypofinder.llm.providers import ModelSpec, grammar_friendly
 from hypofinder.llm.tokens import count_messages, count_tokens, truncate_to_tokens
 
 T = TypeVar("T", bound=BaseModel)
@@ -138,8 +138,8 @@ class StructuredLLM:
             kwargs["response_format"] = {
                 "type": "json_schema", "json_schema": {"name": js.get("title", "answer"), "schema": js},
             }
-        elif mode == "json_object":
-            kwargs["response_format"] = {"type": "json_object", "schema": js}
+        elif mode == "json_object":  # llama.cpp style: its grammar ignores minimum/maximum
+            kwargs["response_format"] = {"type": "json_object", "schema": grammar_friendly(js)}
         return kwargs
 
     def _lc_messages(self, messages, schema, mode):
