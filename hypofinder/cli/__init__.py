@@ -58,7 +58,7 @@ def _mount() -> None:
                 raise
             continue
         app.add_typer(sub.app, name=name)
-    for module in ("hypofinder.cli.ask", "hypofinder.cli.mine"):
+    for module in ("hypofinder.cli.ask", "hypofinder.cli.mine", "hypofinder.cli.screen"):
         try:
             importlib.import_module(module).register(app)
         except ModuleNotFoundError as exc:

@@ -168,11 +168,13 @@ class FakeChatModel(BaseChatModel):
     """Deterministic chat model that answers any JSON schema with a valid, prompt-derived object.
 
     ``responses`` maps a schema title (e.g. "GeneratedHypothesis") to a fixed answer (dict), or to
-    a list of answers served in turn, for scripted tests. ``calls`` counts invocations.
+    a list of answers served in turn, for scripted tests. ``calls`` counts invocations and
+    ``prompts`` keeps every prompt seen (tests check what a step was shown).
     """
 
     responses: dict[str, Any] = {}
     calls: int = 0
+    prompts: list[str] = []
 
     @property
     def _llm_type(self) -> str:
@@ -181,6 +183,7 @@ class FakeChatModel(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         self.calls += 1
         prompt = "\n".join(str(m.content) for m in messages)
+        self.prompts.append(prompt)
         schema = (kwargs.get("response_format") or {}).get("schema") or (
             (kwargs.get("response_format") or {}).get("json_schema", {}).get("schema")
         )

@@ -1,0 +1,5 @@
+import sys
+
+from hypofinder.cli import main
+
+sys.exit(main())

@@ -1,0 +1,212 @@
+"""The pipeline and `hypofinder ask`: fake model for the fast paths, the real local model end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from hypofinder.errors import BadInputError, LLMError
+from hypofinder.models import HypothesisReport
+from hypofinder.pipeline import HypothesisFinder, Progress
+from hypofinder.render import contexts_csv, to_markdown
+from tests.servers import free_port, scripted_server
+
+SEED_QUESTION = (
+    "How can I model a material properties like magnetic resistivity and electronic bands that depend on material "
+    "atomic structure as well as higher-level mesoscopic configuration like phase domains and its walls in a unified "
+    "holistic way. Such computational model should be able to generalize descriptions between different scales and "
+    "help to reason about exhibited properties."
+)
+CLI = [sys.executable, "-m", "hypofinder.cli"]
+
+
+def run_cli(*args, env=None, timeout=600):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def assert_valid_report(report: HypothesisReport, n: int) -> None:
+    assert len(report.contexts) == n
+    assert len({c.framework for c in report.contexts}) == n, "contexts must come from distinct frameworks"
+    for c in report.contexts:
+        assert 0 <= c.review.score <= 100
+        assert all(0 <= v <= 100 for v in c.review.rubric.model_dump().values())
+        assert c.concepts and c.concepts[0].id.startswith("https://doi.org/10.29172/")
+        assert c.summary and c.hypothesis.statement and len(c.hypothesis.steps) >= 3
+    assert len(report.synthesis.steps) >= 3
+    assert [c.rank_score for c in report.contexts] == sorted((c.rank_score for c in report.contexts), reverse=True)
+
+
+# ----------------------------------------------------------------------------- fake model, real ontology
+
+
+def test_fake_pipeline_report_shape_and_manifest():
+    events: list[Progress] = []
+    report = HypothesisFinder("fake", contexts=3, validate=False, cache=False).find(SEED_QUESTION, events.append)
+    assert_valid_report(report, 3)
+    run = report.run
+    assert run.provider == "fake" and run.llm_calls == 7 and run.cache_hits == 0  # 3 generate + 3 review + 1 synth
+    assert run.physh_version and run.hypofinder_version and set(run.prompt_versions) == {"generator", "reviewer", "synthesizer"}
+    assert set(run.step_seconds) >= {"contexts", "generate", "review", "synthesize"}
+    steps = [e.step for e in events]
+    assert steps[0] == "contexts" and steps[-1] == "done"
+    assert steps.index("generate") < steps.index("review") < steps.index("synthesize")
+    data = json.loads(report.model_dump_json())
+    for key in ("role", "framework", "concepts", "summary", "hypothesis", "review"):
+        assert key in data["contexts"][0]
+    assert {"id", "label", "facet"} <= set(data["contexts"][0]["concepts"][0])
+    assert {"text", "score", "rubric"} <= set(data["contexts"][0]["review"])
+    assert {"hypothesis", "steps"} <= set(data["synthesis"])
+    assert {"model", "temperature", "prompt_tokens", "completion_tokens", "seconds"} <= set(data["run"])
+
+
+def test_fake_generator_sees_role_context_and_reviewer_sees_hypothesis():
+    finder = HypothesisFinder("fake", contexts=2, validate=False, cache=False)
+    report = finder.find("How do sulfur vacancies change the band gap of monolayer MoS2?")
+    prompts = finder.llm.chat_model.prompts
+    first = report.contexts  # ranked; find the generator prompt of each context by its role line
+    for ctx in first:
+        assert any(f"You are a {ctx.role} working in {ctx.framework}" in p and ctx.concepts[0].label in p for p in prompts)
+        assert any(ctx.hypothesis.statement in p and "referee" in p for p in prompts)
+    assert "Reviewed hypotheses" in prompts[-1]
+
+
+def test_report_cache_second_call_makes_no_llm_call(tmp_path):
+    question = f"Do domain walls in multiferroics pin magnetoresistance? (run {random.random()})"
+    first = HypothesisFinder("fake", contexts=2, validate=False).find(question)
+    assert not first.run.cached and first.run.llm_calls == 5
+    again = HypothesisFinder("fake", contexts=2, validate=False)
+    second = again.find(question)
+    assert second.run.cached and second.run.llm_calls == 0 and again.llm.chat_model.calls == 0
+    assert second.contexts == first.contexts and second.synthesis == first.synthesis
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"contexts": 0}, "1-10"),
+        ({"contexts": 11}, "1-10"),
+        ({"temperature": 1.5}, "0.0-1.0"),
+        ({"temperature": -0.1}, "0.0-1.0"),
+        ({"model": "no-such-model"}, "unknown model"),
+    ],
+)
+def test_bad_settings_raise_one_line(kwargs, message):
+    with pytest.raises(BadInputError, match=message) as err:
+        HypothesisFinder(**{"model": "fake", **kwargs})
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("query, message", [("   ", "empty"), ("x" * 2001, "too long")])
+def test_bad_queries(query, message):
+    with pytest.raises(BadInputError, match=message):
+        HypothesisFinder("fake").find(query)
+
+
+def test_renderers_follow_the_seed_layout():
+    report = HypothesisFinder("fake", contexts=2, validate=False, cache=False).find(SEED_QUESTION)
+    md = to_markdown(report)
+    assert md.count("## Context ") == 2 and "## Representation and Hypothesis" in md
+    assert f"score {report.contexts[0].review.score}" in md
+    rows = contexts_csv(report).strip().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("rank,role,framework")
+
+
+# ----------------------------------------------------------------------------- OpenAI path, concurrency
+
+
+def test_server_contexts_run_concurrently():
+    """With a server model the per-context calls overlap: 3 contexts x 0.6 s finish well under 3 x 0.6 s per step."""
+    from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer
+    from hypofinder.llm.providers import _FakeFiller
+
+    def example(model):
+        schema = model.model_json_schema()
+        return json.dumps(_FakeFiller("Concept: domain walls", schema).value(schema, "answer"))
+
+    # the scripted server answers every request with one JSON that validates against all three schemas
+    merged = {**json.loads(example(GeneratedHypothesis)), **json.loads(example(ReviewAnswer)),
+              **json.loads(example(SynthesisAnswer))}
+    merged["steps"] = merged["steps"][:3]
+    with scripted_server([json.dumps(merged)], delay_s=0.6) as (url, requests):
+        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False).find(SEED_QUESTION)
+    assert len(requests) == 7
+    assert report.run.step_seconds["generate"] < 1.5 and report.run.step_seconds["review"] < 1.5
+    assert report.run.base_url_host.startswith("127.0.0.1:")
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_json_is_exactly_the_report(tmp_path):
+    res = run_cli("ask", "How do sulfur vacancies change the gap of MoS2?", "--model", "fake", "--contexts", "2",
+                  "--no-validate", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    report = HypothesisReport.model_validate_json(res.stdout)
+    assert len(report.contexts) == 2
+
+
+def test_cli_out_file_written_only_on_success(tmp_path):
+    out = tmp_path / "report.md"
+    res = run_cli("ask", "Phase domain walls and magnetoresistance", "--model", "fake", "--no-validate",
+                  "--format", "markdown", "--out", str(out))
+    assert res.returncode == 0 and out.read_text().startswith("# Hypotheses for:")
+    before = out.read_text()
+    port = free_port()
+    res = run_cli("ask", "Phase domain walls and magnetoresistance, again", "--model", "m", "--base-url",
+                  f"http://127.0.0.1:{port}/v1", "--no-validate", "--format", "json", "--out", str(out),
+                  env={"HYPOFINDER_LLM_MAX_RETRIES": "0"})
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"cannot reach model server at 127.0.0.1:{port}" in lines[0]
+    assert out.read_text() == before and not list(tmp_path.glob(".*tmp"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["", "--model", "fake"], "error: the question is empty"),
+        (["q", "--model", "fake", "--contexts", "0"], "error: number of contexts must be 1-10"),
+        (["q", "--model", "fake", "--temperature", "2"], "error: temperature must be within 0.0-1.0"),
+        (["q", "--model", "gpt-x"], "error: unknown model 'gpt-x'"),
+        (["q", "--model", "fake", "--out", "/nonexistent/dir/r.json"], "error: --out folder /nonexistent/dir does not exist"),
+    ],
+)
+def test_cli_bad_input_one_line(args, message):
+    res = run_cli("ask", *args)
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith(message) and len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.stderr
+
+
+def test_cli_garbage_json_after_retries_is_one_line(tmp_path):
+    secret = "sk-live-SECRET-0123456789abcdef"
+    out = tmp_path / "r.json"
+    with scripted_server(["this is not json"]) as (url, _):
+        res = run_cli("ask", "Magnetic domain walls in thin films", "--model", "m", "--base-url", url, "--no-validate",
+                      "--format", "json", "--out", str(out), env={"OPENAI_API_KEY": secret})
+    assert res.returncode == 2 and "no valid JSON after 3 attempts" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and secret not in res.stderr + res.stdout
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- the real local model
+
+
+@pytest.mark.slow
+def test_local_model_end_to_end_then_cached():
+    seed = str(random.randint(1, 10**6))  # a fresh cache key: the first call must reach the model
+    res = run_cli("ask", SEED_QUESTION, "--contexts", "3", "--format", "json", "--seed", seed, "--no-validate")
+    assert res.returncode == 0, res.stderr
+    report = HypothesisReport.model_validate_json(res.stdout)
+    assert_valid_report(report, 3)
+    assert report.run.provider == "local" and report.run.llm_calls >= 7 and report.run.completion_tokens > 0
+    again = run_cli("ask", SEED_QUESTION, "--contexts", "3", "--format", "json", "--seed", seed, "--no-validate")
+    cached = HypothesisReport.model_validate_json(again.stdout)
+    assert cached.run.cached and cached.run.llm_calls == 0
+    assert cached.contexts == report.contexts
