@@ -166,7 +166,7 @@ class HypothesisFinder:
             role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
             related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query,
         )
-        return self.llm.ask(messages, GeneratedHypothesis, max_tokens=400, task=f"generate[{ctx.concept.label}]")
+        return self.llm.ask(messages, GeneratedHypothesis, max_tokens=900, task=f"generate[{ctx.concept.label}]")
 
     def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
         if not self.validate_enabled:
@@ -179,7 +179,7 @@ class HypothesisFinder:
             statement=gen.statement, rationale=gen.rationale, steps="; ".join(gen.steps),
             evidence=_evidence_text(validation),
         )
-        ans = self.llm.ask(messages, ReviewAnswer, max_tokens=220, task=f"review[{ctx.concept.label}]")
+        ans = self.llm.ask(messages, ReviewAnswer, max_tokens=400, task=f"review[{ctx.concept.label}]")
         rubric = Rubric(novelty=ans.novelty, plausibility=ans.plausibility,
                         testability=ans.testability, specificity=ans.specificity)
         return Review(text=ans.review, score=ans.score, rubric=rubric)
@@ -203,7 +203,7 @@ class HypothesisFinder:
             verdict = f"; evidence: {r.validation.verdict}" if r.validation else ""
             lines.append(f"{i}. [{r.role}, {r.concepts[0].label}, score {r.review.score}{verdict}] {r.hypothesis.statement}")
         messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
-        return self.llm.ask(messages, SynthesisAnswer, max_tokens=450, task="synthesize")
+        return self.llm.ask(messages, SynthesisAnswer, max_tokens=900, task="synthesize")
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, request: ValidationRequest | None, text: str) -> Validation:

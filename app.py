@@ -1,0 +1,19 @@
+"""hypofinder's web app: ``streamlit run app.py``.
+
+Thin on purpose: the pages (``hypofinder/ui/pages/``) call the Python API and lay out its results.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="hypofinder", page_icon="💡", layout="wide")
+
+PAGES = [
+    st.Page("hypofinder/ui/pages/finder.py", title="Hypothesis finder", icon=":material/lightbulb:",
+            url_path="finder", default=True),
+    st.Page("hypofinder/ui/pages/ontology.py", title="Ontology explorer", icon=":material/account_tree:",
+            url_path="ontology"),
+    st.Page("hypofinder/ui/pages/defects.py", title="Defect predictor", icon=":material/grain:",
+            url_path="defects"),
+]
+
+st.navigation(PAGES).run()

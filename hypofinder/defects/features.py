@@ -1,0 +1,148 @@
+"""Fixed-length features of defect graphs for the gradient-boosting baseline.
+
+Per graph: subset one-hot, defect count, counts per defect type and per (type, |height|),
+soft histograms of pair distances per (type pair, |Δz|) key, and nearest-defect distances per
+type. The vocabulary (``FeatureSpec``) is learnt from the training graphs and saved as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from hypofinder.defects.batch import GraphBatch
+
+CENTRES = np.arange(1.0, 16.01, 0.75)  # Å
+WIDTH = 0.5  # Å
+FAR = 30.0  # Å, "no other defect of this kind"
+
+
+def _hkey(h: np.ndarray) -> np.ndarray:
+    return np.rint(np.abs(h) * 10).astype(np.int64)  # |height| in 0.1 Å
+
+
+def _node_code(k) -> np.ndarray:
+    return (np.asarray(k[0]) + 1) * 100000 + np.asarray(k[1])
+
+
+def _pair_code(k) -> np.ndarray:
+    return ((np.asarray(k[0]) + 1) * 1000 + (np.asarray(k[1]) + 1)) * 100000 + np.asarray(k[2])
+
+
+def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Index of each code in ``table`` (unsorted, unique), -1 where absent."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if table.size == 0:
+        return np.full(codes.shape, -1, dtype=np.int64)
+    order = np.argsort(table)
+    st = table[order]
+    pos = np.clip(np.searchsorted(st, codes), 0, len(st) - 1)
+    return np.where(st[pos] == codes, order[pos], -1)
+
+
+@dataclass
+class FeatureSpec:
+    subsets: list[str] = field(default_factory=list)
+    types: list[tuple[int, int]] = field(default_factory=list)  # (z_from, z_to)
+    node_keys: list[tuple[int, int]] = field(default_factory=list)  # (type, |h| bucket)
+    pair_keys: list[tuple[int, int, int]] = field(default_factory=list)  # (type_i <= type_j, |dz| bucket)
+
+    @classmethod
+    def fit(cls, batch: GraphBatch) -> "FeatureSpec":
+        spec = cls(subsets=sorted(set(batch.subsets)))
+        spec.types = sorted({(int(a), int(b)) for a, b in zip(batch.z_from, batch.z_to)})
+        t = spec._type_ids(batch)
+        spec.node_keys = sorted({(int(a), int(b)) for a, b in zip(t, _hkey(batch.height))})
+        spec.pair_keys = sorted({tuple(int(x) for x in k) for k in spec._pair_raw(batch, t).T})
+        return spec
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "FeatureSpec":
+        return cls(
+            subsets=list(d["subsets"]),
+            types=[tuple(x) for x in d["types"]],
+            node_keys=[tuple(x) for x in d["node_keys"]],
+            pair_keys=[tuple(x) for x in d["pair_keys"]],
+        )
+
+    def _type_ids(self, batch: GraphBatch) -> np.ndarray:
+        codes = np.array([a * 256 + b for a, b in self.types], dtype=np.int64)
+        return _lookup(codes, batch.z_from * 256 + batch.z_to)
+
+    def _pair_raw(self, batch: GraphBatch, t: np.ndarray) -> np.ndarray:
+        src, dst = batch.edge_index
+        keep = src < dst
+        ti, tj = t[src[keep]], t[dst[keep]]
+        lo, hi = np.minimum(ti, tj), np.maximum(ti, tj)
+        return np.stack([lo, hi, _hkey(batch.dz[keep])])
+
+    @property
+    def names(self) -> list[str]:
+        out = [f"subset={s}" for s in self.subsets] + ["n_defects"]
+        out += [f"count{t}" for t in self.types] + [f"frac{t}" for t in self.types]
+        out += [f"node{k}" for k in self.node_keys]
+        out += [f"pair{k}@{c:.2f}" for k in self.pair_keys for c in CENTRES]
+        out += [f"nearest{t}" for t in self.types] + ["min_distance", "mean_nearest"]
+        return out + ["delta_electrons", "odd_electrons"]
+
+    def transform(self, batch: GraphBatch) -> np.ndarray:
+        """(G, F) float32 feature matrix."""
+        G = batch.n_graphs
+        T, S = len(self.types), len(self.subsets)
+        sidx = {s: i for i, s in enumerate(self.subsets)}
+        one = np.zeros((G, S))
+        for g, s in enumerate(batch.subsets):
+            if s in sidx:
+                one[g, sidx[s]] = 1.0
+        n = batch.n_nodes.astype(float)
+        t = self._type_ids(batch)
+        ok = t >= 0
+        counts = np.zeros((G, T))
+        np.add.at(counts, (batch.node_graph[ok], t[ok]), 1.0)
+        frac = counts / np.maximum(n, 1)[:, None]
+        nid = _lookup(_node_code(np.array(self.node_keys, dtype=np.int64).reshape(-1, 2).T), _node_code((t, _hkey(batch.height))))
+        nodes = np.zeros((G, len(self.node_keys)))
+        m = nid >= 0
+        np.add.at(nodes, (batch.node_graph[m], nid[m]), 1.0)
+        # pair histograms
+        src, dst = batch.edge_index
+        keep = src < dst
+        raw = self._pair_raw(batch, t)
+        pid = _lookup(_pair_code(np.array(self.pair_keys, dtype=np.int64).reshape(-1, 3).T), _pair_code(raw))
+        d = batch.distance[keep]
+        eg = batch.edge_graph[keep]
+        B = len(CENTRES)
+        hist = np.zeros((G, len(self.pair_keys), B))
+        m = pid >= 0
+        if m.any():
+            w = np.exp(-(((d[m, None] - CENTRES[None]) / WIDTH) ** 2))
+            np.add.at(hist, (eg[m], pid[m]), w)
+        # nearest other defect per node -> per type minimum
+        near = np.full(len(t), FAR)
+        if len(batch.distance):
+            np.minimum.at(near, src, batch.distance)
+        nearest = np.full((G, T), FAR)
+        np.minimum.at(nearest, (batch.node_graph[ok], t[ok]), near[ok])
+        mind = np.full(G, FAR)
+        np.minimum.at(mind, batch.node_graph, near)
+        meann = np.zeros(G)
+        np.add.at(meann, batch.node_graph, near)
+        meann /= np.maximum(n, 1)
+        dq = electron_change(batch)
+        return np.concatenate(
+            [one, n[:, None], counts, frac, nodes, hist.reshape(G, -1), nearest, mind[:, None], meann[:, None],
+             dq[:, None], np.mod(dq, 2)[:, None]],
+            axis=1,
+        ).astype(np.float32)
+
+
+def electron_change(batch: GraphBatch) -> np.ndarray:
+    """Sum over defects of Z(new) - Z(original) per graph: its parity is the parity of the change in
+    valence-electron count, i.e. whether the supercell becomes open-shell (odd)."""
+    dq = np.zeros(batch.n_graphs)
+    np.add.at(dq, batch.node_graph, (batch.z_to - batch.z_from).astype(float))
+    return dq

@@ -1,0 +1,127 @@
+"""Train the shipped model set (seeded, reproducible) on a 2DMD folder and write it to disk."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from hypofinder.defects.baseline import GBMSubsetModel
+from hypofinder.defects.batch import GraphBatch
+from hypofinder.defects.bundle import ModelBundle, domain_of
+from hypofinder.defects.data import Subset, load_dataset
+
+# The graph network's schedule: one network per group (subset = its global state).
+GNN_EPOCHS = 100
+GNN_DIM = 64
+GNN_BLOCKS = 3
+
+
+def _versions() -> dict:
+    import lightgbm
+    import pymatgen.core
+    import torch
+
+    from hypofinder import __version__
+
+    return {
+        "hypofinder": __version__,
+        "torch": torch.__version__,
+        "lightgbm": lightgbm.__version__,
+        "numpy": np.__version__,
+        "pymatgen": getattr(pymatgen.core, "__version__", "?"),
+    }
+
+
+def fit_bundle(
+    subsets: dict[str, Subset],
+    seed: int = 0,
+    gnn_epochs: int = GNN_EPOCHS,
+    gnn_groups: list[list[str]] | None = None,
+    log=print,
+    indices: dict[str, np.ndarray] | None = None,
+) -> ModelBundle:
+    """Fit LightGBM per subset and the graph network(s) on ``subsets`` (optionally only ``indices``).
+
+    ``gnn_epochs=0`` skips the graph network. ``gnn_groups`` partitions subsets into networks
+    (default: one network over all subsets).
+    """
+    import torch
+
+    from hypofinder.defects.gnn import train_gnn
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    hosts, gbm, domain = {}, {}, {}
+    sel = {k: (indices[k] if indices is not None else np.arange(len(s))) for k, s in subsets.items()}
+    for name, s in subsets.items():
+        t0 = time.perf_counter()
+        graphs = [s.graphs[i] for i in sel[name]]
+        energy = s.targets["formation_energy_per_site"][sel[name]]
+        gap = s.targets["homo_lumo_gap"][sel[name]]
+        gbm[name] = GBMSubsetModel.fit(GraphBatch.from_graphs(graphs), energy, gap, seed=seed)
+        hosts[name] = s.host
+        domain[name] = domain_of(graphs)
+        log(f"  lightgbm {name}: {len(graphs)} structures, {time.perf_counter() - t0:.1f}s")
+    nets = []
+    if gnn_epochs > 0:
+        groups = gnn_groups or [sorted(subsets)]
+        for group in groups:
+            t0 = time.perf_counter()
+            graphs, energy, gap = [], [], []
+            for name in group:
+                s = subsets[name]
+                graphs += [s.graphs[i] for i in sel[name]]
+                energy.append(s.targets["formation_energy_per_site"][sel[name]])
+                gap.append(s.targets["homo_lumo_gap"][sel[name]])
+            nets.append(
+                train_gnn(
+                    graphs,
+                    np.concatenate(energy),
+                    np.concatenate(gap),
+                    epochs=gnn_epochs,
+                    d=GNN_DIM,
+                    blocks=GNN_BLOCKS,
+                    seed=seed,
+                )
+            )
+            log(f"  graph network {'+'.join(group)}: {len(graphs)} structures, {time.perf_counter() - t0:.1f}s")
+    meta = {"domain": domain}
+    return ModelBundle(hosts=hosts, metadata=meta, gbm=gbm, gnn=nets)
+
+
+def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int = GNN_EPOCHS, log=print) -> dict:
+    """Load ``data_dir`` (2DMD layout), fit everything, write weights + metadata.json to ``out``."""
+    t_start = time.perf_counter()
+    subsets = load_dataset(data_dir)
+    t_load = time.perf_counter() - t_start
+    log(f"loaded {sum(len(s) for s in subsets.values())} structures from {len(subsets)} subsets in {t_load:.1f}s")
+    np.random.seed(seed)
+    bundle = fit_bundle(subsets, seed=seed, gnn_epochs=gnn_epochs, log=log)
+    seconds = time.perf_counter() - t_start
+    bundle.metadata.update(
+        {
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": seed,
+            "targets": {
+                "formation_energy_per_site": "eV; formation energy / number of defects",
+                "homo_lumo_gap": "eV; homo_lumo_gap_min (homo_lumo_gap where a subset has no _min)",
+            },
+            "members": ["lightgbm"] + (["graph_network"] if bundle.gnn else []),
+            "uncertainty": "population std of the member predictions",
+            "hosts": {k: {"host": h.name, "supercell": list(h.supercell)} for k, h in bundle.hosts.items()},
+            "data": {
+                k: {"n": len(s), "fingerprint_sha256": s.fingerprint, "folder": str(Path(data_dir) / k)}
+                for k, s in subsets.items()
+            },
+            "gnn": {"epochs": gnn_epochs, "dim": GNN_DIM, "blocks": GNN_BLOCKS},
+            "versions": _versions(),
+            "train_seconds": round(seconds, 1),
+            "threads": max(1, min(2, os.cpu_count() or 1)),
+        }
+    )
+    bundle.save(out)
+    log(f"trained in {seconds:.1f}s -> {out}")
+    return bundle.metadata

@@ -1,0 +1,65 @@
+"""Label matching: which concept labels (pref, alt, hidden) occur as a phrase in a query."""
+
+from __future__ import annotations
+
+import re
+
+from hypofinder.ontology.physh import PhyshGraph
+
+STOP = frozenset(
+    """a an the of in on at to for and or with without by from as is are be been being how can i we you it its
+    this that these those such like do does should would could will may might into between about which what when
+    where why their there than then also well very more most using use via per""".split()
+)
+_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ings", ""), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: walls -> wall, modeling -> model, properties -> property."""
+    for suffix, repl in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    words = re.findall(r"[^\W_]+", text.lower())
+    return [stem(w) for w in words if w not in STOP and (len(w) > 1 or w.isdigit())]
+
+
+def sentences(text: str, limit: int = 8) -> list[str]:
+    """The query's sentences (several only when it has several), at most ``limit``."""
+    parts = [p.strip() for p in re.split(r"(?<=[.?!;])\s+|\n+", text) if len(p.strip().split()) >= 2]
+    return parts[:limit]
+
+
+class Lexicon:
+    """Every indexable concept's labels as token phrases."""
+
+    def __init__(self, graph: PhyshGraph):
+        self.entries: list[tuple[str, str, str]] = []  # (concept id, label, " tok tok ")
+        for node in graph.concepts.values():
+            if not node.indexable:
+                continue
+            for lab in node.labels:
+                toks = tokens(lab)
+                if toks:
+                    self.entries.append((node.id, lab, " " + " ".join(toks) + " "))
+
+    def matches(self, query: str, single: float = 0.5) -> dict[str, tuple[float, str]]:
+        """Concept id -> (strength, matched label): 1.0 for a multi-word label, ``single`` for one word."""
+        q = " " + " ".join(tokens(query)) + " "
+        out: dict[str, tuple[float, str]] = {}
+        for cid, lab, phrase in self.entries:
+            if phrase in q:
+                strength = 1.0 if phrase.count(" ") > 2 else single
+                if strength > out.get(cid, (0.0, ""))[0]:
+                    out[cid] = (strength, lab)
+        return out
+
+
+def lexicon(graph: PhyshGraph) -> Lexicon:
+    key = ("lexicon",)
+    if key not in graph.cache:
+        graph.cache[key] = Lexicon(graph)
+    return graph.cache[key]

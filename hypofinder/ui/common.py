@@ -1,0 +1,69 @@
+"""Shared app plumbing: cached clients (``st.cache_resource``) and error display."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterator
+
+import streamlit as st
+
+from hypofinder.errors import HypofinderError
+
+log = logging.getLogger("hypofinder.ui")
+
+# Model choices shown on the finder page -> the pipeline's model name (None: a served model).
+LOCAL_CHOICE = "Local SmolLM2-135M (offline)"
+OPENAI_CHOICE = "OpenAI-compatible endpoint"
+FAKE_CHOICE = "Fake llm (debug)"
+MODEL_CHOICES = {LOCAL_CHOICE: "local", OPENAI_CHOICE: None, FAKE_CHOICE: "fake"}
+
+
+def show_error(err: BaseException, what: str = "This step") -> None:
+    """One line for a person: the HypofinderError's text, else a short note (traceback goes to the log)."""
+    if isinstance(err, HypofinderError):
+        st.error(str(err), icon=":material/error:")
+    else:
+        log.error("%s failed", what, exc_info=err)
+        st.error(f"{what} failed unexpectedly ({type(err).__name__}). The details are in the server log.",
+                 icon=":material/error:")
+
+
+@contextlib.contextmanager
+def guarded(what: str = "This step") -> Iterator[None]:
+    """Run a block; show any error as one ``st.error`` line instead of a traceback."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - Streamlit's stop/rerun are BaseExceptions and pass through
+        show_error(err, what)
+
+
+def cache_dir() -> str:
+    """The cache folder in force (part of cache keys, so tests with other folders get fresh objects)."""
+    from hypofinder.settings import settings
+
+    return str(settings().cache_dir)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_finder(model: str, temperature: float, contexts: int, base_url: str | None, validate: bool, cache_key: str = ""):
+    """One HypothesisFinder per settings (and cache folder), shared by the sessions of this server."""
+    from hypofinder.pipeline import HypothesisFinder
+
+    return HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, validate=validate)
+
+
+@st.cache_resource(show_spinner="Loading the defect predictor…")
+def get_predictor(models_dir: str = ""):
+    """The DefectPredictor for the weights folder in force (loaded once)."""
+    from hypofinder.defects import DefectPredictor
+
+    return DefectPredictor.load()
+
+
+@st.cache_resource(show_spinner="Opening the PhySH index (the first use builds it, about 30 s)…")
+def ontology_ready(cache_dir: str):
+    """Open (or build) the PhySH search index once per cache folder."""
+    from hypofinder import ontology
+
+    return ontology.build_index()

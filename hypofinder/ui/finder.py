@@ -1,0 +1,140 @@
+"""Page "Hypothesis finder": question + settings in, live progress, results, this session's history."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from hypofinder.ui import SEED_QUESTION
+from hypofinder.ui.common import (
+    FAKE_CHOICE,
+    LOCAL_CHOICE,
+    MODEL_CHOICES,
+    OPENAI_CHOICE,
+    cache_dir,
+    get_finder,
+    guarded,
+)
+
+HISTORY = "hf_history"  # list of {"report", "when", "model"} dicts, oldest first
+OPEN = "hf_open"  # index of the report shown
+
+
+def _default_choice() -> str:
+    from hypofinder.settings import settings
+
+    cfg = settings()
+    if cfg.base_url:
+        return OPENAI_CHOICE
+    return FAKE_CHOICE if cfg.model.lower().startswith("fake") else LOCAL_CHOICE
+
+
+def _use_example() -> None:
+    st.session_state["hf_query"] = SEED_QUESTION
+
+
+def _open(i: int) -> None:
+    st.session_state[OPEN] = i
+
+
+def _clear_history() -> None:
+    st.session_state[HISTORY] = []
+    st.session_state.pop(OPEN, None)
+
+
+def inputs() -> dict | None:
+    """Draw the inputs; on Run return the settings, else None."""
+    from hypofinder.settings import settings
+
+    cfg = settings()
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.text_area("Enter your question", key="hf_query", height=170,
+                     placeholder="e.g. " + SEED_QUESTION[:140] + "…",
+                     help="A research question in plain words (at most 2000 characters).")
+        b1, b2 = st.columns([1, 1])
+        run = b1.button("Run", type="primary", icon=":material/play_arrow:", key="hf_run", width="stretch")
+        b2.button("Use the example question", on_click=_use_example, key="hf_example", width="stretch")
+    with right:
+        c1, c2 = st.columns(2)
+        contexts = c1.number_input("Number of contexts", min_value=1, max_value=10, value=3, step=1,
+                                   key="hf_contexts", help="Role-based PhySH contexts to generate hypotheses in.")
+        temperature = c2.slider("Generator temperature", min_value=0.0, max_value=1.0,
+                                value=float(min(max(cfg.temperature, 0.0), 1.0)), step=0.05, key="hf_temperature")
+        options = list(MODEL_CHOICES)
+        choice = st.selectbox("Model", options, index=options.index(_default_choice()), key="hf_model")
+        model_name, base_url = MODEL_CHOICES[choice], None
+        if choice == OPENAI_CHOICE:
+            m1, m2 = st.columns(2)
+            model_name = m1.text_input("Model name", value="" if cfg.model in ("local", "fake") else cfg.model,
+                                       key="hf_model_name", placeholder="e.g. gpt-4o-mini")
+            base_url = m2.text_input("Base URL", value=cfg.base_url or "", key="hf_base_url",
+                                     placeholder="http://127.0.0.1:8000/v1",
+                                     help="OpenAI-compatible endpoint; the key comes from OPENAI_API_KEY.")
+        validate = st.toggle("Validate with the defect predictor", value=True, key="hf_validate",
+                             help="Check each hypothesis's point-defect claim with the 2DMD-trained predictor.")
+    if not run:
+        return None
+    return {"query": st.session_state.get("hf_query", ""), "model": (model_name or "").strip(),
+            "base_url": (base_url or "").strip() or None, "contexts": int(contexts),
+            "temperature": float(temperature), "validate": bool(validate), "choice": choice}
+
+
+def run(args: dict) -> None:
+    """Check the inputs, run the pipeline with live progress, keep the report in this session's history."""
+    from hypofinder.pipeline import check_query
+    from hypofinder.ui.progress import run_with_progress
+
+    with guarded("The run"):
+        query = check_query(args["query"])
+        if args["choice"] == OPENAI_CHOICE and not args["model"]:
+            st.error("Enter the model name served at the endpoint.", icon=":material/error:")
+            return
+        if args["choice"] == OPENAI_CHOICE and not args["base_url"]:
+            st.error("Enter the endpoint's base URL, e.g. http://127.0.0.1:8000/v1.", icon=":material/error:")
+            return
+        finder = get_finder(args["model"], args["temperature"], args["contexts"], args["base_url"],
+                            args["validate"], cache_dir())
+        report = run_with_progress(finder, query, validate=args["validate"])
+        history = st.session_state.setdefault(HISTORY, [])
+        history.append({"report": report, "when": time.strftime("%H:%M:%S"), "model": args["choice"]})
+        st.session_state[OPEN] = len(history) - 1
+
+
+def history_sidebar() -> None:
+    history = st.session_state.get(HISTORY, [])
+    with st.sidebar:
+        st.subheader("This session's runs")
+        if not history:
+            st.caption("Runs you make appear here; click one to open it again.")
+            return
+        shown = st.session_state.get(OPEN)
+        for i in reversed(range(len(history))):
+            h = history[i]
+            q = h["report"].query
+            label = f"{i + 1}. {q[:48]}{'…' if len(q) > 48 else ''}"
+            st.button(label, key=f"hf_hist_{i}", on_click=_open, args=(i,), width="stretch",
+                      type="primary" if i == shown else "secondary",
+                      help=f"{h['when']} · {h['model']} · {len(h['report'].contexts)} contexts")
+        st.button("Clear history", key="hf_hist_clear", on_click=_clear_history, type="tertiary",
+                  icon=":material/delete:")
+
+
+def page() -> None:
+    from hypofinder.ui.results import render_report
+
+    st.title("Hypothesis finder")
+    st.caption("Ask a research question: hypofinder picks role-based contexts from the PhySH ontology, lets a "
+               "language model propose and review a hypothesis in each, checks point-defect claims with a "
+               "2D-materials property predictor, and synthesizes a unified representation.")
+    args = inputs()
+    if args is not None:
+        run(args)
+    history = st.session_state.get(HISTORY, [])
+    shown = st.session_state.get(OPEN)
+    if shown is not None and 0 <= shown < len(history):
+        st.divider()
+        with guarded("Showing the result"):
+            render_report(history[shown]["report"])
+    history_sidebar()

@@ -1,0 +1,4 @@
+"""Streamlit page script: Defect predictor."""
+from hypofinder.ui.defects import page
+
+page()

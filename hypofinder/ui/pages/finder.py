@@ -1,0 +1,4 @@
+"""Streamlit page script: Hypothesis finder."""
+from hypofinder.ui.finder import page
+
+page()

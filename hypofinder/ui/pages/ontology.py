@@ -1,0 +1,4 @@
+"""Streamlit page script: Ontology explorer."""
+from hypofinder.ui.ontology import page
+
+page()

@@ -1,0 +1,178 @@
+"""A ``HypothesisReport`` on the page, laid out like the seed: contexts, then representation and hypothesis."""
+
+from __future__ import annotations
+
+import re
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from hypofinder.models import ContextResult, HypothesisReport, Synthesis, Validation
+from hypofinder.render import context_title, contexts_csv, to_markdown
+
+VERDICT_COLORS = {"supported": "green", "contradicted": "red", "inconclusive": "orange", "out of scope": "gray"}
+TARGET_LABELS = {"homo_lumo_gap": "HOMO–LUMO gap (eV)", "formation_energy_per_site": "Formation energy per site (eV)"}
+VARIABLE_LABELS = {"pair_distance": "Defect pair distance (Å)", "defect_count": "Number of defects", "none": "Configuration"}
+
+
+# --------------------------------------------------------------------------- tables and charts (pure)
+def overview_frame(report: HypothesisReport) -> pd.DataFrame:
+    """One row per context, best first: who, which concept, the scores and the evidence verdict."""
+    return pd.DataFrame([
+        {
+            "Context": i,
+            "Role": r.role,
+            "Framework": r.framework,
+            "Concept": r.concepts[0].label,
+            "Score": r.review.score,
+            "Rank score": round(r.rank_score, 1),
+            "Evidence": r.validation.verdict if r.validation else "—",
+        }
+        for i, r in enumerate(report.contexts, 1)
+    ])
+
+
+def evidence_frame(v: Validation) -> pd.DataFrame:
+    """The predictor's configurations as a table (eV; ``±`` columns are the ensemble spread)."""
+    var = VARIABLE_LABELS.get(v.request.variable if v.request else "pair_distance", "Variable")
+    return pd.DataFrame([
+        {
+            "Configuration": p.label,
+            "Defects": " ".join(p.defects),
+            var: p.variable_value,
+            "Gap (eV)": p.homo_lumo_gap,
+            "Gap ± (eV)": p.homo_lumo_gap_std,
+            "E_f/site (eV)": p.formation_energy_per_site,
+            "E_f/site ± (eV)": p.formation_energy_per_site_std,
+            "In domain": p.in_domain,
+        }
+        for p in v.predictions
+    ])
+
+
+def evidence_chart(v: Validation) -> alt.Chart | None:
+    """Predicted target vs the claim's variable, with ±std error bars; None without predictions."""
+    if not v.predictions:
+        return None
+    target = v.request.target if v.request else "homo_lumo_gap"
+    variable = v.request.variable if v.request else "pair_distance"
+    rows = []
+    for p in v.predictions:
+        y, s = getattr(p, target), getattr(p, f"{target}_std")
+        rows.append({"label": p.label, "x": p.variable_value, "y": y, "lo": y - s, "hi": y + s, "std": s,
+                     "domain": "in domain" if p.in_domain else "out of domain"})
+    df = pd.DataFrame(rows)
+    numeric = df["x"].notna().all()
+    x_title = VARIABLE_LABELS.get(variable, "Variable") if numeric else "Configuration"
+    x = alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)) if numeric else alt.X("label:N", title=x_title)
+    y_title = TARGET_LABELS[target]
+    base = alt.Chart(df).encode(x=x)
+    points = base.mark_circle(size=90).encode(
+        y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("domain:N", title="Predictor domain",
+                        scale=alt.Scale(domain=["in domain", "out of domain"], range=["#1f77b4", "#d62728"])),
+        tooltip=[alt.Tooltip("label:N", title="Configuration"), alt.Tooltip("y:Q", title=y_title, format=".3f"),
+                 alt.Tooltip("std:Q", title="±", format=".3f")],
+    )
+    bars = base.mark_errorbar(ticks=True).encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q")
+    layers = [bars, points]
+    if numeric and len(df) > 1:
+        layers.insert(0, base.mark_line(color="#9ecae1").encode(y="y:Q"))
+    return alt.layer(*layers).properties(title=f"Predicted {y_title.split(' (')[0]} vs {x_title.split(' (')[0].lower()}",
+                                         height=260)
+
+
+def file_stem(query: str) -> str:
+    """A short file name from the question."""
+    words = re.findall(r"[A-Za-z0-9]+", query.lower())[:6]
+    return "hypofinder-" + ("-".join(words) or "report")
+
+
+# --------------------------------------------------------------------------- page parts
+def render_evidence(v: Validation | None, key: str) -> None:
+    if v is None:
+        return
+    icon = {"supported": ":material/check_circle:", "contradicted": ":material/cancel:"}.get(v.verdict,
+                                                                                              ":material/help:")
+    with st.expander(f"Predictor evidence: {v.verdict}", expanded=bool(v.predictions), icon=icon):
+        st.markdown(f":{VERDICT_COLORS[v.verdict]}-badge[{v.verdict}] {v.summary}")
+        if v.request is not None:
+            r = v.request
+            st.caption(f"Claim checked: {' + '.join(r.defects)} in {r.host}, {TARGET_LABELS[r.target].split(' (')[0]} "
+                       f"{r.direction.replace('_', ' ')} with {VARIABLE_LABELS[r.variable].split(' (')[0].lower()}"
+                       + (f" (trend {v.trend:+.3f} eV per unit)" if v.trend is not None else ""))
+        if v.predictions:
+            st.dataframe(evidence_frame(v), hide_index=True, key=f"{key}_table",
+                         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
+                                        ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")})
+            chart = evidence_chart(v)
+            if chart is not None:
+                st.altair_chart(chart, key=f"{key}_chart")
+            st.caption("Predictions: defect-graph model trained on 2DMD (Huang et al., npj 2D Mater. Appl. 7, 6 "
+                       "(2023); Kazeev et al., npj Comput. Mater. 9, 113 (2023)). Error bars: ± ensemble spread.")
+
+
+def render_context(i: int, r: ContextResult) -> None:
+    with st.container(border=True):
+        st.subheader(context_title(i, r), anchor=f"context-{i}")
+        st.caption("PhySH concepts: " + " · ".join(
+            f"{c.label}" + (f" ({c.facet})" if c.facet else "") for c in r.concepts))
+        left, right = st.columns([3, 1], gap="large")
+        with left:
+            st.markdown(f"**Summary.** {r.summary}")
+            st.markdown(f"**Hypothesis.** {r.hypothesis.statement}")
+            st.markdown(f"**Rationale.** {r.hypothesis.rationale}")
+            st.markdown("\n".join(f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)))
+            st.markdown(f"**Review.** {r.review.text}")
+        with right:
+            delta = r.rank_score - r.review.score
+            st.metric("Score", r.review.score, delta=f"{delta:+.0f} evidence" if delta else None,
+                      help="Reviewer score 0-100; the delta is the predictor evidence's effect on the ranking.")
+            k = r.review.rubric
+            for name, value in (("Novelty", k.novelty), ("Plausibility", k.plausibility),
+                                ("Testability", k.testability), ("Specificity", k.specificity)):
+                st.progress(value / 100, text=f"{name} {value}")
+        render_evidence(r.validation, key=f"ev_{i}")
+
+
+def render_synthesis(s: Synthesis) -> None:
+    with st.container(border=True):
+        st.subheader("Representation and Hypothesis", anchor="representation-and-hypothesis")
+        st.markdown(f"**Representation.** {s.representation}")
+        st.markdown(f"**Hypothesis.** {s.hypothesis}")
+        st.markdown("\n".join(f"{j}. {step}" for j, step in enumerate(s.steps, 1)))
+        render_evidence(s.validation, key="ev_synthesis")
+
+
+def render_report(report: HypothesisReport) -> None:
+    """The whole result: overview, contexts, synthesis, run facts, JSON and downloads."""
+    st.header("Results", anchor="results")
+    st.markdown(f"**Question.** {report.query}")
+    st.dataframe(
+        overview_frame(report), hide_index=True, key="overview",
+        column_config={"Score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d"),
+                       "Rank score": st.column_config.NumberColumn(help="Score with the predictor evidence")},
+    )
+    for i, r in enumerate(report.contexts, 1):
+        render_context(i, r)
+    render_synthesis(report.synthesis)
+
+    run = report.run
+    st.caption(f"Model {run.model} ({run.provider}) · temperature {run.temperature} · seed {run.seed} · "
+               f"{run.prompt_tokens}+{run.completion_tokens} tokens · {run.llm_calls} LLM calls · "
+               f"{run.seconds:.1f} s{' · served from the cache' if run.cached else ''} · "
+               f"PhySH {run.physh_version or '?'} · hypofinder {run.hypofinder_version}")
+    with st.expander("Full result (JSON)", icon=":material/data_object:"):
+        st.json(report.model_dump(mode="json"), expanded=2)
+    stem = file_stem(report.query)
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Download JSON", report.model_dump_json(indent=2), f"{stem}.json", "application/json",
+                       key="dl_json", on_click="ignore", icon=":material/download:", width="stretch")
+    c2.download_button("Download Markdown", to_markdown(report), f"{stem}.md", "text/markdown",
+                       key="dl_md", on_click="ignore", icon=":material/download:", width="stretch")
+    c3.download_button("Download contexts (CSV)", contexts_csv(report), f"{stem}-contexts.csv", "text/csv",
+                       key="dl_csv", on_click="ignore", icon=":material/download:", width="stretch")
+
+
+__all__ = ["evidence_chart", "evidence_frame", "file_stem", "overview_frame", "render_report"]
