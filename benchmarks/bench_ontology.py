@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -121,6 +122,15 @@ def main() -> int:
         reopen = time.perf_counter() - t0
         assert info.built and not again.built
 
+        fresh = {}
+        for what, cli_args in (("build", ["build"]), ("search", ["search", "magnons", "--json"])):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", "import sys; from hypofinder.cli import main; sys.exit(main())", "ontology", *cli_args],
+                env={**os.environ, "HYPOFINDER_CACHE_DIR": tmp}, capture_output=True, check=True,
+            )
+            fresh[what] = time.perf_counter() - t0
+
         queries = ([q for q, _ in PAIRS] + SHORT) * (1 + args.queries // (len(PAIRS) + len(SHORT)))
         queries = queries[: args.queries]
         ontology.search("warm-up query", k=10)
@@ -149,7 +159,9 @@ def main() -> int:
     line("cold index build, fresh cache (s, incl. model load)", f"{cold:.1f}", f"<= {GOAL_BUILD_S:.0f}")
     line("  same, CPU time of this process (s)", f"{cold_cpu:.1f}", "")
     line("  of which embed + store in Chroma (s)", f"{build_only:.1f}", "")
-    line("reopen up-to-date index (s)", f"{reopen:.2f}", "")
+    line("reopen up-to-date index, same process (s)", f"{reopen:.2f}", "")
+    line("new process: `ontology build`, index up to date (s)", f"{fresh['build']:.1f}", "")
+    line("new process: `ontology search` (s, incl. model load)", f"{fresh['search']:.1f}", "")
     line(f"warm search median over {len(times)} queries (ms)", f"{median:.0f}", f"<= {GOAL_QUERY_MS:.0f}")
     line(f"warm search p95 over {len(times)} queries (ms)", f"{p95:.0f}", f"<= {GOAL_QUERY_MS:.0f}")
     line("seed question: rank of 'Multiscale modeling'", str(seed_rank), "<= 10")
@@ -162,6 +174,9 @@ def main() -> int:
     ok = cold <= GOAL_BUILD_S and median <= GOAL_QUERY_MS and seed_rank <= 10
     print()
     print("goals met" if ok else "some goals NOT met (see above)")
+    if load_before > (os.cpu_count() or 1):
+        print(f"note: the machine was busy (load {load_before:.1f} on {os.cpu_count()} CPUs); the build's CPU time "
+              f"({cold_cpu:.1f} s) is what it costs on 2 idle cores")
     return 0
 
 

@@ -82,6 +82,7 @@ def test_grammar_friendly_turns_bounded_ints_into_enums():
         '{"answer": "vacancies narrow the gap", "score": 71,}',
         "{'answer': 'vacancies narrow the gap', 'score': 71}",
         f"Here you go: {GOOD} hope it helps",
+        '{"answer": "vacancies narrow\nthe gap", "score": 71}',
     ],
 )
 def test_repair_json_recovers_common_damage(text):

@@ -1,7 +1,7 @@
 """The PhySH ontology room, on the real PhySH 2.7 file, the real MiniLM model and a real Chroma store.
 
-The index is built once per test session in a temporary cache dir (shared with test_ontology_cli.py);
-the fingerprint test builds once more for a modified PhySH file.
+The index is built once per test session in the session's cache dir (shared with the CLI and other
+tests); the fingerprint test builds once more, for a modified PhySH file, in its own temp dir.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ def using(**overrides):
 
 
 @pytest.fixture(scope="session")
-def onto_cache(tmp_path_factory) -> Path:
-    """One index for the session, in a temp cache dir (the CLI tests reuse the same folder)."""
-    cache = tmp_path_factory.getbasetemp() / "ontology-cache"
+def onto_cache() -> Path:
+    """The session's cache dir (tests/conftest.py points HYPOFINDER_CACHE_DIR at a temp folder), so the
+    whole suite, the CLI tests included, shares one index build."""
+    cache = Path(settings().cache_dir)
     with using(cache_dir=cache):
         ontology.build_index()
     return cache

@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def cli_cache(tmp_path_factory) -> Path:
-    """The session's index folder (the same one test_ontology.py uses: built at most once)."""
-    cache = tmp_path_factory.getbasetemp() / "ontology-cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    return cache
+def cli_cache() -> Path:
+    """The session's cache dir (a temp folder set by tests/conftest.py): the index is built at most once."""
+    from hypofinder.settings import settings
+
+    return Path(settings().cache_dir)
 
 
 def run(cache: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:

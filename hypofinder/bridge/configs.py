@@ -75,7 +75,9 @@ def build(req: ValidationRequest, max_configs: int = MAX_CONFIGS, seed: int = SE
     name = canonical_host(req.host)
     if req.variable == "defect_count":
         toks = list(req.defects)
-        counts = range(1, COUNT_RANGE + 1) if len(set(toks)) == 1 and len(toks) == 1 else range(1, len(toks) + 1)
+        counts = range(1, COUNT_RANGE + 1) if len(toks) == 1 else range(1, len(toks) + 1)
+        largest = toks * counts[-1] if len(toks) == 1 else toks
+        defect_set(host_info(name, n_defects=len(largest)), largest)  # the full set must fit before any is built
         out: list[Configuration] = []
         for n in counts:
             sub = toks * n if len(toks) == 1 else toks[:n]

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
+from typer._click import exceptions as cx
 
 from hypofinder import __version__
 from hypofinder.errors import HypofinderError
@@ -81,13 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     except HypofinderError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except click.ClickException as exc:
+    except cx.NoArgsIsHelpError as exc:
         exc.show()
+        return 0
+    except cx.ClickException as exc:  # usage errors: one line, not click's usage block
+        typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -76,7 +77,9 @@ def site_space(host: Host) -> SiteSpace:
     frac[frac > 1 - 1e-9] = 0.0
     cart = s.cart_coords
     numbers = np.array([x.specie.Z for x in s], dtype=np.int64)
-    ops = SpacegroupAnalyzer(s, symprec=0.01).get_symmetry_operations(cartesian=False)
+    with warnings.catch_warnings():  # spglib's deprecation notice about its error handling
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ops = SpacegroupAnalyzer(s, symprec=0.01).get_symmetry_operations(cartesian=False)
     tree = cKDTree(frac, boxsize=1.0)
     moved = np.concatenate([np.mod(op.operate_multi(frac), 1.0) for op in ops])
     moved[moved >= 1.0] = 0.0
@@ -319,16 +322,37 @@ def configurations(
     exhaustive = pinned_count(space, dset, radius) <= enum_limit
     if exhaustive:
         rows = enumerate_pinned(space, dset, radius)
+        n_generated = len(rows)
+        rows = rows[distinct(space, dset, rows)]
     else:
-        rows = sample_pinned(space, dset, min(enum_limit, max(4 * max_configs, 1000)), rng, radius)
-    n_generated = len(rows)
-    rows = rows[distinct(space, dset, rows)]
+        rows, n_generated = _sample_distinct(space, dset, max_configs, rng, radius, enum_limit)
     if len(rows) > max_configs:
         rows = rows[np.sort(rng.choice(len(rows), size=max_configs, replace=False))]
         exhaustive = False
     for first, c, _, _ in dset.groups():  # equal tokens are interchangeable: sites ascending
         rows[:, first : first + c] = np.sort(rows[:, first : first + c], axis=1)
     return rows, exhaustive, n_generated
+
+
+def _sample_distinct(space, dset, want: int, rng, radius, budget: int) -> tuple[np.ndarray, int]:
+    """Sample in rounds until ``want`` distinct placements, the ``budget`` of draws, or no progress."""
+    rows = np.zeros((0, dset.k), dtype=np.int64)
+    canon = rows.copy()
+    drawn = 0
+    while drawn < budget and len(rows) < want:
+        n = min(budget - drawn, max(int(1.2 * (want - len(rows))) + 100, 1000))
+        new = sample_pinned(space, dset, n, rng, radius)
+        drawn += n
+        if len(new) == 0:
+            break
+        all_rows, all_canon = np.concatenate([rows, new]), np.concatenate([canon, canonical(space, dset, new)])
+        _, first = np.unique(all_canon, axis=0, return_index=True)
+        first.sort()
+        gained = len(first) - len(rows)
+        rows, canon = all_rows[first], all_canon[first]
+        if gained < 0.01 * n:
+            break
+    return rows, drawn
 
 
 # --------------------------------------------------------------------------- structures and labels

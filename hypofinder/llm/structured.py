@@ -49,7 +49,7 @@ def repair_json(text: str) -> dict:
         re.sub(r",\s*([}\]])", r"\1", body.replace("“", '"').replace("”", '"')),
     ):
         try:
-            value = json.loads(candidate)
+            value = json.loads(candidate, strict=False)  # tolerate raw newlines inside strings
             if isinstance(value, dict):
                 return value
         except json.JSONDecodeError:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import streamlit as st
 
+from hypofinder.llm.providers import FAKE_NAMES, LOCAL_NAMES
 from hypofinder.ui import SEED_QUESTION
 from hypofinder.ui.common import (
     FAKE_CHOICE,
@@ -25,9 +27,12 @@ def _default_choice() -> str:
     from hypofinder.settings import settings
 
     cfg = settings()
-    if cfg.base_url:
-        return OPENAI_CHOICE
-    return FAKE_CHOICE if cfg.model.lower().startswith("fake") else LOCAL_CHOICE
+    name = cfg.model.strip().lower()
+    if name in LOCAL_NAMES:
+        return LOCAL_CHOICE
+    if name in FAKE_NAMES:
+        return FAKE_CHOICE
+    return OPENAI_CHOICE
 
 
 def _use_example() -> None:
@@ -67,7 +72,8 @@ def inputs() -> dict | None:
         model_name, base_url = MODEL_CHOICES[choice], None
         if choice == OPENAI_CHOICE:
             m1, m2 = st.columns(2)
-            model_name = m1.text_input("Model name", value="" if cfg.model in ("local", "fake") else cfg.model,
+            served = cfg.model.strip().lower() not in LOCAL_NAMES | FAKE_NAMES
+            model_name = m1.text_input("Model name", value=cfg.model if served else "",
                                        key="hf_model_name", placeholder="e.g. gpt-4o-mini")
             base_url = m2.text_input("Base URL", value=cfg.base_url or "", key="hf_base_url",
                                      placeholder="http://127.0.0.1:8000/v1",
@@ -91,8 +97,9 @@ def run(args: dict) -> None:
         if args["choice"] == OPENAI_CHOICE and not args["model"]:
             st.error("Enter the model name served at the endpoint.", icon=":material/error:")
             return
-        if args["choice"] == OPENAI_CHOICE and not args["base_url"]:
-            st.error("Enter the endpoint's base URL, e.g. http://127.0.0.1:8000/v1.", icon=":material/error:")
+        if args["choice"] == OPENAI_CHOICE and not args["base_url"] and not os.environ.get("OPENAI_API_KEY"):
+            st.error("Enter the endpoint's base URL, e.g. http://127.0.0.1:8000/v1 (or set OPENAI_API_KEY "
+                     "to use api.openai.com).", icon=":material/error:")
             return
         finder = get_finder(args["model"], args["temperature"], args["contexts"], args["base_url"],
                             args["validate"], cache_dir())
@@ -115,7 +122,7 @@ def history_sidebar() -> None:
             q = h["report"].query
             label = f"{i + 1}. {q[:48]}{'…' if len(q) > 48 else ''}"
             st.button(label, key=f"hf_hist_{i}", on_click=_open, args=(i,), width="stretch",
-                      type="primary" if i == shown else "secondary",
+                      icon=":material/visibility:" if i == shown else ":material/history:",
                       help=f"{h['when']} · {h['model']} · {len(h['report'].contexts)} contexts")
         st.button("Clear history", key="hf_hist_clear", on_click=_clear_history, type="tertiary",
                   icon=":material/delete:")

@@ -90,14 +90,19 @@ def page() -> None:
     k = c4.number_input("Results", min_value=1, max_value=50, value=10, key="onto_k")
     hits = []
     if query.strip():
-        with guarded("The search"):
+        with guarded("The search"), st.spinner("Searching PhySH…"):
             hits = ontology.search(query, k=int(k), facet=None if facet == ANY else facet,
                                    discipline=None if discipline == ANY else discipline)
             if not hits:
                 st.info("No PhySH concept matches; try other words or drop a filter.")
     if hits:
         st.dataframe(hits_frame(hits), hide_index=True, key="onto_hits",
-                     column_config={"Score": st.column_config.NumberColumn(format="%.3f")})
+                     column_config={"Concept": st.column_config.TextColumn(width="medium"),
+                                    "Role": st.column_config.TextColumn(width="medium"),
+                                    "Framework": st.column_config.TextColumn(width="medium"),
+                                    "Facet": st.column_config.TextColumn(width="medium"),
+                                    "Discipline": st.column_config.TextColumn(width="medium"),
+                                    "Score": st.column_config.NumberColumn(format="%.3f", width="small")})
         labels = [f"{h.label} — {h.role}" for h in hits]
         pick = st.selectbox("Show concept", range(len(hits)), format_func=lambda i: labels[i],
                             key="onto_pick", on_change=_picked)

@@ -18,12 +18,11 @@ VARIABLE_LABELS = {"pair_distance": "Defect pair distance (Å)", "defect_count":
 
 # --------------------------------------------------------------------------- tables and charts (pure)
 def overview_frame(report: HypothesisReport) -> pd.DataFrame:
-    """One row per context, best first: who, which concept, the scores and the evidence verdict."""
+    """One row per context, best first: who, which lead concept, the scores and the evidence verdict."""
     return pd.DataFrame([
         {
             "Context": i,
             "Role": r.role,
-            "Framework": r.framework,
             "Concept": r.concepts[0].label,
             "Score": r.review.score,
             "Rank score": round(r.rank_score, 1),
@@ -151,8 +150,16 @@ def render_report(report: HypothesisReport) -> None:
     st.markdown(f"**Question.** {report.query}")
     st.dataframe(
         overview_frame(report), hide_index=True, key="overview",
-        column_config={"Score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d"),
-                       "Rank score": st.column_config.NumberColumn(help="Score with the predictor evidence")},
+        column_config={
+            "Context": st.column_config.NumberColumn(width="small"),
+            "Role": st.column_config.TextColumn(width="medium"),
+            "Concept": st.column_config.TextColumn(width="medium"),
+            "Score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width="medium",
+                                                     help="Reviewer score (0-100)"),
+            "Rank score": st.column_config.NumberColumn(width="small", help="Score with the predictor evidence; "
+                                                                            "contexts are ranked by it"),
+            "Evidence": st.column_config.TextColumn(width="small", help="Defect-predictor verdict"),
+        },
     )
     for i, r in enumerate(report.contexts, 1):
         render_context(i, r)
