@@ -41,6 +41,8 @@ RESERVED_FIELDS = REPORT_FIELDS | {"id", "query", "error", "error_kind"}
 MAX_CONCURRENCY = 64
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 WARM_UP_QUERY = "point defects in two-dimensional materials"
+WORKER_PREFIX = "hypofinder-miner-"
+STOP_GRACE_S = 10.0  # on a stop, wait this long for questions in flight before leaving their threads behind
 
 
 # =========================================================================== input
@@ -367,7 +369,7 @@ def check_out_path(out: Path, inputs: Path | None = None) -> None:
 
 def _local_results(items: list[QueryItem], make_finder: Callable[[], Any], workers: int,
                    stop: threading.Event) -> Iterator[MinedResult]:
-    """Worker threads (daemons: an interrupted job exits at once), each with its own finder."""
+    """Worker threads, each with its own finder; on an early stop the questions in flight get STOP_GRACE_S."""
     todo: queue.Queue[QueryItem] = queue.Queue()
     done: queue.Queue[MinedResult] = queue.Queue()
     for item in items:
@@ -387,18 +389,30 @@ def _local_results(items: list[QueryItem], make_finder: Callable[[], Any], worke
                 continue
             done.put(run_one(finder, item))
 
-    threads = [threading.Thread(target=work, name=f"miner-{i}", daemon=True) for i in range(min(workers, len(items)))]
+    threads = [threading.Thread(target=work, name=f"{WORKER_PREFIX}{i}", daemon=True)
+               for i in range(min(workers, len(items)))]
     for t in threads:
         t.start()
-    for _ in range(len(items)):
-        while True:
-            try:
-                result = done.get(timeout=0.25)
-                break
-            except queue.Empty:
-                if not any(t.is_alive() for t in threads) and done.empty():
-                    return
-        yield result
+    try:
+        for _ in range(len(items)):
+            while True:
+                try:
+                    result = done.get(timeout=0.25)
+                    break
+                except queue.Empty:
+                    if not any(t.is_alive() for t in threads) and done.empty():
+                        return
+            yield result
+    finally:  # stopped early (Ctrl-C, consumer gone): let the questions in flight end, unwritten
+        stop.set()
+        deadline = time.monotonic() + STOP_GRACE_S
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+def busy_workers() -> int:
+    """Worker threads still running a question (after a stop whose grace period ran out)."""
+    return sum(1 for t in threading.enumerate() if t.name.startswith(WORKER_PREFIX) and t.is_alive())
 
 
 class _Broken:
@@ -434,6 +448,8 @@ def start_ray(workers: int, address: str | None):
         raise BadInputError("--engine ray needs the 'ray' package (pip install ray)") from None
     if ray.is_initialized():
         return ray, False
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
@@ -443,6 +459,26 @@ def start_ray(workers: int, address: str | None):
         where = f" at {address}" if address else ""
         raise BadInputError(f"cannot start Ray{where}: {_one_line(exc, 200)}") from None
     return ray, True
+
+
+def _check_reachable(address: str) -> None:
+    """Ray retries an unreachable cluster address for many minutes: test the port first (5 s)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if address == "auto":
+        return
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise BadInputError(f"--ray-address must be HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise BadInputError(f"cannot reach Ray at {address} ({exc.strerror or exc})") from None
 
 
 def _ray_results(items: list[QueryItem], finder_kwargs: dict[str, Any], workers: int, address: str | None,
@@ -578,13 +614,17 @@ class MiningJob(Iterator[MinedResult]):
         status: dict[str, bool] = {}
         if self.out is not None:
             self._file = ResultsFile(self.out, self.note)
-            status = self._file.open()
-            job_ids = {it.id for it in qs.items}
-            if self.retry_failed:
-                failed = {rid for rid, ok in status.items() if not ok and rid in job_ids}
-                self.stats.retried = self._file.drop(failed)
-                for rid in failed:
-                    status.pop(rid)
+            try:
+                status = self._file.open()
+                if self.retry_failed:
+                    job_ids = {it.id for it in qs.items}
+                    failed = {rid for rid, ok in status.items() if not ok and rid in job_ids}
+                    self.stats.retried = self._file.drop(failed)
+                    for rid in failed:
+                        status.pop(rid)
+            except BaseException:
+                self._release()
+                raise
         self.pending = [it for it in qs.items if it.id not in status]
         self.stats = self.stats.model_copy(update=dict(
             total=len(qs.items), rejected=len(qs.problems), pending=len(self.pending),
@@ -615,6 +655,12 @@ class MiningJob(Iterator[MinedResult]):
     # ------------------------------------------------------------------ run
     def __iter__(self) -> "MiningJob":
         return self
+
+    def __enter__(self) -> "MiningJob":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __next__(self) -> MinedResult:
         if self._gen is None:
@@ -705,5 +751,5 @@ def mine(
                      on_note=on_note)
 
 
-__all__ = ["MinedResult", "MiningJob", "MiningStats", "QueryItem", "QuerySet", "ResultsFile", "collect_queries",
-           "mine", "read_queries", "run_one"]
+__all__ = ["MinedResult", "MiningJob", "MiningStats", "QueryItem", "QuerySet", "ResultsFile", "busy_workers",
+           "collect_queries", "mine", "read_queries", "run_one"]

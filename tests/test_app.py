@@ -95,7 +95,8 @@ def test_fake_run_shows_contexts_scores_and_json():
     assert at.status[0].state == "complete" and "Found 3 hypotheses" in at.status[0].label
     # Seed layout: "Context i. Role / Framework::Concept / score", then Representation and Hypothesis.
     heads = [h.value for h in at.subheader]
-    assert heads[:4] == [context_title(i, r) for i, r in enumerate(report.contexts, 1)] + ["Representation and Hypothesis"]
+    titles = [context_title(i, r) for i, r in enumerate(report.contexts, 1)]
+    assert heads[:4] == titles + ["Representation and Hypothesis"]
     text = "\n".join(m.value for m in at.markdown)
     for r in report.contexts:
         assert f"**Summary.** {r.summary}" in text and f"**Review.** {r.review.text}" in text
@@ -209,7 +210,8 @@ def evidence_report() -> HypothesisReport:
                      "Predict the gap with the defect-graph model"],
            "validation_request": {"host": "MoS2", "defects": ["vS", "vS"], "variable": "pair_distance",
                                   "direction": "increases", "target": "homo_lumo_gap"}}
-    finder = HypothesisFinder("fake", contexts=2, validate=True, cache=False, fake_responses={"GeneratedHypothesis": gen})
+    finder = HypothesisFinder("fake", contexts=2, validate=True, cache=False,
+                              fake_responses={"GeneratedHypothesis": gen})
     report = finder.find("How do sulfur vacancy pairs change the band gap of MoS2 monolayers?")
     assert all(r.validation.predictions for r in report.contexts), [r.validation.summary for r in report.contexts]
     return report
@@ -227,7 +229,7 @@ def test_evidence_frame_and_chart_follow_the_predictions(evidence_report):
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
     assert "errorbar" in marks and "circle" in marks
     rows = next(iter(spec["datasets"].values()))
-    for row, p in zip(rows, v.predictions):
+    for row, p in zip(rows, v.predictions, strict=True):
         assert row["x"] == p.variable_value and row["lo"] == pytest.approx(p.homo_lumo_gap - p.homo_lumo_gap_std)
         assert row["hi"] == pytest.approx(p.homo_lumo_gap + p.homo_lumo_gap_std)
     assert "HOMO–LUMO gap (eV)" in json.dumps(spec, ensure_ascii=False)
@@ -319,13 +321,14 @@ def test_defect_page_predicts_uploads_and_draws_the_graph(mos2_cifs):
     assert at.title[0].value == "Defect predictor" and not at.error
     assert at.selectbox(key="df_host").options[0] == "Detect from the structure"
     assert "MoS2" in at.selectbox(key="df_host").options
-    files = [(name, data, "chemical/x-cif") for name, data in mos2_cifs] + [("junk.cif", b"not a cif", "chemical/x-cif")]
+    files = [(name, data, "chemical/x-cif") for name, data in mos2_cifs]
+    files.append(("junk.cif", b"not a cif", "chemical/x-cif"))
     at.file_uploader(key="df_files").set_value(files).run()
     assert not at.exception
     preds = table(at, "File")
     assert list(preds["File"]) == [f[0] for f in files]
     expected = DefectPredictor.load().predict([d.decode() for _, d in mos2_cifs], host=None)
-    for (_, row), p in zip(preds.head(2).iterrows(), expected):
+    for (_, row), p in zip(preds.head(2).iterrows(), expected, strict=True):
         assert row["Defects"] == " ".join(p.defects) and row["Host"] == p.host
         assert row["Gap (eV)"] == pytest.approx(p.homo_lumo_gap)
         assert row["E_f/site (eV)"] == pytest.approx(p.formation_energy_per_site)

@@ -16,10 +16,12 @@ import pytest
 
 from hypofinder.models import HypothesisReport
 from hypofinder.ui import SEED_QUESTION
+from hypofinder.ui.common import FAKE_CHOICE
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 N_CONTEXTS = 2  # not the AppTest tests' 3: a fresh report, not one served from the shared test cache
 
 pytestmark = [
@@ -123,10 +125,11 @@ def _drive(browser, app_url: str) -> None:
     question.send_keys(SEED_QUESTION)
 
     # Model: the fake one (BaseWeb select: open it, pick the option).
-    browser.find_element(By.XPATH, "//div[@data-testid='stSelectbox'][.//*[normalize-space(text())='Model']]").click()
-    wait.until(EC.element_to_be_clickable((By.XPATH, "//*[@role='option'][normalize-space(.)='Fake llm (debug)']"))).click()
-    wait.until(lambda d: "Fake llm (debug)" in _shown(d.find_element(
-        By.XPATH, "//div[@data-testid='stSelectbox'][.//*[normalize-space(text())='Model']]")))
+    model_box = "//div[@data-testid='stSelectbox'][.//*[normalize-space(text())='Model']]"
+    browser.find_element(By.XPATH, model_box).click()
+    option = f"//*[@role='option'][normalize-space(.)={FAKE_CHOICE!r}]"
+    wait.until(EC.element_to_be_clickable((By.XPATH, option))).click()
+    wait.until(lambda d: FAKE_CHOICE in _shown(d.find_element(By.XPATH, model_box)))
 
     contexts = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Number of contexts']")
     contexts.send_keys(Keys.CONTROL, "a")
@@ -135,13 +138,16 @@ def _drive(browser, app_url: str) -> None:
                .get_attribute("value") == str(N_CONTEXTS))
 
     browser.find_element(By.XPATH, "//button[.//*[normalize-space(text())='Run']]").click()
-    WebDriverWait(browser, 240).until(EC.presence_of_element_located(
-        (By.XPATH, "//h3[contains(., 'Representation and Hypothesis')]")))
+    # The history entry is drawn last: once it shows, the run and its results are on the page.
+    WebDriverWait(browser, 240).until(lambda d: "1. How can I model" in d.find_element(
+        By.CSS_SELECTOR, "[data-testid='stSidebar']").text)
+    wait.until(EC.presence_of_element_located((By.XPATH, "//h3[contains(., 'Representation and Hypothesis')]")))
+    wait.until(EC.presence_of_element_located((By.XPATH, "//*[@data-testid='stMetricLabel'][contains(., 'Score')]")))
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
     titles = [h.text for h in browser.find_elements(By.XPATH, "//h3[starts-with(normalize-space(.), 'Context ')]")]
     assert len(titles) == N_CONTEXTS and titles[0].startswith("Context 1. ") and "/ score " in titles[0]
-    assert browser.find_elements(By.XPATH, "//*[@data-testid='stMetricLabel'][contains(., 'Score')]")
     assert browser.find_elements(By.XPATH, "//summary[contains(., 'Full result (JSON)')]")
+    assert browser.find_elements(By.XPATH, f"//summary[contains(., 'Found {N_CONTEXTS} hypotheses')]")  # progress box
 
     # Download the JSON report and check it is the report.
     browser.find_element(By.XPATH, "//button[.//*[normalize-space(text())='Download JSON']]").click()

@@ -15,7 +15,7 @@ import pytest
 from hypofinder.bridge import build, read_text, validate
 from hypofinder.bridge.evidence import fit, judge
 from hypofinder.cli import main
-from hypofinder.defects import defect_graph
+from hypofinder.defects import defect_graph, host_info, pristine_supercell
 from hypofinder.models import ConfigurationPrediction, ValidationRequest
 from hypofinder.pipeline import EVIDENCE_BONUS, HypothesisFinder
 
@@ -65,10 +65,11 @@ def test_pipeline_carries_validation_and_predictions_match_cli(report_and_prompt
     configs = build(v.request)
     assert [c.label for c in configs] == [p.label for p in v.predictions]
     files = []
+    pristine = pristine_supercell(host_info("MoS2", density="low"))
     for i, c in enumerate(configs):
         g = defect_graph(c.structure, "MoS2")  # re-extract the defects from the structure
         assert Counter(g.tokens) == Counter({"vS": 2}) and g.subset == "low_MoS2"
-        assert float(g.distance[0]) == pytest.approx(c.variable_value, abs=1e-3)
+        assert pristine.get_distance(*map(int, g.site)) == pytest.approx(c.variable_value, abs=1e-3)
         files.append(tmp_path / f"config{i}.cif")
         c.structure.to(filename=str(files[-1]))
     rows = cli_predict(capsys, files, "MoS2")
@@ -167,17 +168,19 @@ def test_constraints_shape_the_structures():
     req = ValidationRequest(**{**REQUEST, "same_layer": True, "min_distance": 3.0, "max_distance": 7.0})
     configs = build(req)
     assert 1 < len(configs) <= 12
+    pristine = pristine_supercell(host_info("MoS2", density="low"))
     for c in configs:
         g = defect_graph(c.structure, "MoS2")
-        assert 3.0 - 1e-6 <= float(g.distance.min()) and float(g.distance.max()) <= 7.0 + 1e-6
+        assert 3.0 - 1e-6 <= pristine.get_distance(*map(int, g.site)) <= 7.0 + 1e-6
         assert np.sign(g.height).tolist() in ([1.0, 1.0], [-1.0, -1.0])
     req = ValidationRequest(**{**REQUEST, "defects": ["vS", "vS", "vS", "W_Mo"], "arrangement": "clustered"})
+    pristine = pristine_supercell(host_info("MoS2", density="high"))
     for c in build(req):
         g = defect_graph(c.structure, "MoS2")
         assert Counter(g.tokens) == Counter({"vS": 3, "W_Mo": 1}) and g.subset == "high_MoS2"
-        d = np.full((4, 4), np.inf)
-        d[g.edge_index[0], g.edge_index[1]] = g.distance
-        assert d.min(1).max() <= 1.5 * 3.19032 + 1e-3  # every defect has a neighbour within 1.5 a
+        d = np.array([[pristine.get_distance(int(i), int(j)) if i != j else np.inf for j in g.site] for i in g.site])
+        a = float(np.linalg.norm(host_info("MoS2", density="high").unit_lattice[0]))
+        assert d.min(1).max() <= 1.5 * a + 1e-3  # every defect has a neighbour within 1.5 a
     counts = build(ValidationRequest(**{**REQUEST, "defects": ["vS"], "variable": "defect_count"}))
     assert sorted({c.variable_value for c in counts}) == [1, 2, 3, 4, 5, 6]
     for c in counts:

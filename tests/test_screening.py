@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from itertools import product
+from itertools import combinations, product
 
 import numpy as np
 import pytest
 
 from hypofinder.cli import main
-from hypofinder.defects import DefectPredictor, defect_graph, graph_from_sites, host_info
+from hypofinder.defects import DefectPredictor, defect_graph, graph_from_sites, host_info, pristine_supercell
 from hypofinder.defects.screening import (
     canonical,
     configurations,
@@ -67,6 +67,7 @@ def test_screen_ranks_counts_and_structures():
     e = screen("MoS2", "vS,vS,W_Mo", target="formation_energy_per_site", limit=3)
     assert e.best[0].formation_energy_per_site == pytest.approx(every["formation_energy_per_site"].min(), abs=1e-12)
     top = res.best[:3]
+    pristine = pristine_supercell(h)
     preds = DefectPredictor.load().predict([c.cif for c in top], host="MoS2")
     for c, p in zip(top, preds):
         g = defect_graph(c.cif, h)  # re-extract the defects from the exported structure
@@ -74,7 +75,8 @@ def test_screen_ranks_counts_and_structures():
         assert sorted(g.site.tolist()) == sorted(c.sites)
         assert p.error is None and p.homo_lumo_gap == pytest.approx(c.homo_lumo_gap, abs=1e-9)
         assert p.formation_energy_per_site == pytest.approx(c.formation_energy_per_site, abs=1e-9)
-        assert c.min_distance == pytest.approx(float(g.distance.min()), abs=1e-3)
+        pair = [pristine.get_distance(i, j) for i, j in combinations(c.sites, 2)]  # pymatgen, minimum image
+        assert c.min_distance == pytest.approx(min(pair), abs=1e-3) and c.mean_distance == pytest.approx(np.mean(pair), abs=1e-3)
 
 
 def test_large_space_is_sampled_without_duplicates():

@@ -11,8 +11,6 @@ it, a request (said so in the summary). The predictor and host supercells are ca
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ValidationError
 
 from hypofinder.bridge.configs import Configuration, build, check_request

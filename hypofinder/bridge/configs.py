@@ -4,7 +4,7 @@ Pairs are enumerated (symmetry-distinct, via ``hypofinder.defects.screening``); 
 sampled around a pinned defect at growing radii (clustered -> dispersed). Constraints of the
 request (distances, arrangement, same layer) filter them; a spread over the claimed variable
 is kept. Everything is seeded: the same request always gives the same configurations.
-Distances are in-plane minimum-image distances (Å), as in the predictor's defect graphs.
+Distances are minimum-image distances between the defect sites (Å, 3D; the supercell is periodic in-plane).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hypofinder.defects.screening import (
 from hypofinder.errors import BadInputError
 from hypofinder.models import ValidationRequest
 
-MAX_CONFIGS = 12  # configurations predicted per request (pair_distance / none)
+MAX_CONFIGS = 20  # configurations predicted per request (pair_distance / none)
 PER_COUNT = 3  # configurations per defect count (defect_count)
 COUNT_RANGE = 6  # a single token under defect_count is tried 1..6 times
 CLUSTER_NN = 1.5  # clustered: every defect has another within 1.5 a (a = in-plane lattice constant)

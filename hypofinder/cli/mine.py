@@ -7,6 +7,7 @@ earlier one) or input lines were rejected; 2 unusable input, output or options (
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -97,11 +98,17 @@ def mine(
     finally:
         job.close()
     if job.stats.failed > shown:
-        err.print(f"{job.stats.failed - shown} more error(s): see the error lines in {escape(str(out))}", highlight=False)
+        err.print(f"{job.stats.failed - shown} more error(s): see the error lines in {escape(str(out))}", highlight=False, soft_wrap=True)
     Console().print(summary_table(job.stats, out, price))
     if interrupted:
         err.print(f"interrupted: {job.stats.done + job.stats.failed} result(s) of this run are saved in "
-                  f"{escape(str(out))}; run the same command again to resume", highlight=False)
+                  f"{escape(str(out))}; run the same command again to resume", highlight=False, soft_wrap=True)
+        if mining.busy_workers():
+            # a worker is still inside a model call: leaving through interpreter shutdown would abort
+            # in native code; every finished line is already fsynced, so exit now
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         sys.exit(130)
     if stats.skipped_failed:
         err.print(f"{stats.skipped_failed} id(s) still have error lines from an earlier run: add --retry-failed",

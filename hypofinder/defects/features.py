@@ -13,6 +13,7 @@ import numpy as np
 
 from hypofinder.defects.batch import GraphBatch
 
+FEATURE_VERSION = 2  # bump when the feature layout changes (old weights then refuse to load)
 CENTRES = np.arange(1.0, 16.01, 0.75)  # Å
 WIDTH = 0.5  # Å
 FAR = 30.0  # Å, "no other defect of this kind"
@@ -58,10 +59,17 @@ class FeatureSpec:
         return spec
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "version": FEATURE_VERSION}
 
     @classmethod
     def from_json(cls, d: dict) -> "FeatureSpec":
+        if d.get("version") != FEATURE_VERSION:
+            from hypofinder.errors import DataNotFoundError
+
+            raise DataNotFoundError(
+                f"weights use feature layout {d.get('version')} but this code uses {FEATURE_VERSION}: "
+                "run 'hypofinder defects train'"
+            )
         return cls(
             subsets=list(d["subsets"]),
             types=[tuple(x) for x in d["types"]],

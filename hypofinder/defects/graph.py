@@ -107,7 +107,7 @@ def parse_token(token: str) -> tuple[str, str | None]:
 
 def supercell_size(lattice: np.ndarray, host: Host, tol: float = 0.02) -> tuple[int, int] | None:
     """(n1, n2) if ``lattice`` (rows = vectors) is diag(n1, n2, 1) x the host's unit cell, else None."""
-    s = lattice @ np.linalg.inv(host.unit_lattice)
+    s = lattice @ host.unit_lattice_inv
     r = np.rint(s)
     if np.abs(s - r).max() > tol or r[2, 2] != 1 or np.any(r[0:2, 0:2] != np.diag(np.diag(r[0:2, 0:2]))):
         return None
@@ -233,43 +233,37 @@ def parse_p1_cif(text: str):
     """(lattice, numbers, frac) of a P1 CIF as pymatgen writes it, or None if it is anything else."""
     from pymatgen.core.lattice import Lattice
 
-    if not re.search(r"_symmetry_space_group_name_H-M\s+'P 1'", text):
+    last = text.rfind("loop_")
+    head = text[:last]
+    if last < 0 or "'P 1'" not in head or text.count("data_") != 1:
         return None
     try:
-        a, b, c, al, be, ga = (float(_CELL[k].search(text).group(1)) for k in _CELL)
-    except AttributeError:
+        a, b, c, al, be, ga = (float(_CELL[k].search(head).group(1)) for k in _CELL)
+    except (AttributeError, ValueError):
         return None
-    lines = text.splitlines()
-    cols: list[str] = []
-    rows: list[list[str]] = []
-    in_loop = False
+    lines = text[last + 5 :].strip().splitlines()
+    cols = []
     for line in lines:
-        s = line.strip()
-        if s == "loop_":
-            if cols and rows:
-                break
-            cols, rows, in_loop = [], [], True
-            continue
-        if not in_loop or not s or s.startswith("#"):
-            continue
-        if s.startswith("_"):
-            if rows:
-                break
-            cols.append(s.split()[0])
-        elif cols and cols[0].startswith("_atom_site_"):
-            rows.append(s.split())
-        else:
-            in_loop = False
+        if not line.lstrip().startswith("_"):
+            break
+        cols.append(line.split()[0])
     need = ("_atom_site_type_symbol", "_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z")
-    if not rows or any(n not in cols for n in need) or any(len(r) != len(cols) for r in rows):
+    body = "\n".join(lines[len(cols) :])
+    if any(n not in cols for n in need) or any(ch in body for ch in "#'\"_;"):
         return None
-    ci = [cols.index(n) for n in need]
-    occ_i = cols.index("_atom_site_occupancy") if "_atom_site_occupancy" in cols else None
-    if occ_i is not None and any(abs(float(r[occ_i]) - 1.0) > 1e-6 for r in rows):
+    tokens = body.split()
+    if not tokens or len(tokens) % len(cols):
         return None
+    table = np.array(tokens, dtype=object).reshape(-1, len(cols))
     try:
-        numbers = np.array([atomic_number(r[ci[0]]) for r in rows], dtype=np.int64)
-        frac = np.array([[float(r[i]) for i in ci[1:]] for r in rows])
+        frac = table[:, [cols.index(n) for n in need[1:]]].astype(float)
+        if "_atom_site_occupancy" in cols:
+            occ = table[:, cols.index("_atom_site_occupancy")].astype(float)
+            if np.abs(occ - 1.0).max() > 1e-6:
+                return None
+        symbols = table[:, cols.index(need[0])]
+        uniq, inv = np.unique(symbols, return_inverse=True)
+        numbers = np.array([atomic_number(str(x)) for x in uniq], dtype=np.int64)[inv.ravel()]
     except (ValueError, BadInputError):
         return None
     lattice = Lattice.from_parameters(a, b, c, al, be, ga).matrix

@@ -67,6 +67,10 @@ class Host:
         return _arrays(self.cif)[0]
 
     @property
+    def unit_lattice_inv(self) -> np.ndarray:
+        return _arrays(self.cif)[3]
+
+    @property
     def unit_numbers(self) -> np.ndarray:
         return _arrays(self.cif)[1]
 
@@ -114,7 +118,8 @@ def _arrays(cif: str):
     s = _structure(cif)
     frac = np.mod(s.frac_coords, 1.0)
     frac[np.isclose(frac, 1.0, atol=1e-9)] = 0.0
-    return s.lattice.matrix.copy(), np.array([x.specie.Z for x in s], dtype=np.int64), frac
+    lat = s.lattice.matrix.copy()
+    return lat, np.array([x.specie.Z for x in s], dtype=np.int64), frac, np.linalg.inv(lat)
 
 
 def parse_cell(text: str) -> tuple[int, int]:

@@ -43,7 +43,7 @@ class SiteSpace:
     numbers: np.ndarray  # (N,) Z of every pristine site
     xy: np.ndarray  # (N, 2) in-plane Cartesian position, Å
     height: np.ndarray  # (N,) Å above the layer centre (sign = top/bottom layer)
-    dist: np.ndarray  # (N, N) in-plane minimum-image distance, Å
+    dist: np.ndarray  # (N, N) minimum-image distance (periodic in-plane, open along c), Å
     perms: np.ndarray  # (G, N) site i -> perms[g, i] under operation g
     orbit: np.ndarray  # (N,) index of the representative site of i's orbit
     to_rep: np.ndarray  # (N, S) operations mapping site i onto orbit[i] (padded by repetition)
@@ -94,9 +94,9 @@ def site_space(host: Host) -> SiteSpace:
     width = max(len(x) for x in stab)
     to_rep = np.stack([np.resize(x, width) for x in stab]).astype(np.int64)
     sup = host.unit_lattice[:2, :2] * np.array([[host.supercell[0]], [host.supercell[1]]])
-    xy = cart[:, :2]
-    dist = _min_image(xy[None, :, :] - xy[:, None, :], sup)
-    return SiteSpace(host, numbers, xy, cart[:, 2] - host.centre_z, dist, perms, orbit, to_rep)
+    xy, z = cart[:, :2], cart[:, 2]
+    dist = np.hypot(_min_image(xy[None, :, :] - xy[:, None, :], sup), z[None, :] - z[:, None])
+    return SiteSpace(host, numbers, xy, z - host.centre_z, dist, perms, orbit, to_rep)
 
 
 def _min_image(vec: np.ndarray, sup: np.ndarray) -> np.ndarray:
@@ -382,7 +382,7 @@ def _pristine(host: Host):
 
 
 def pair_stats(space: SiteSpace, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per configuration: (min, mean, max) in-plane pair distance (Å); NaN for single defects."""
+    """Per configuration: (min, mean, max) pair distance (Å, minimum image); NaN for single defects."""
     sites = np.asarray(sites, dtype=np.int64)
     k = sites.shape[1]
     if k < 2:
@@ -411,8 +411,8 @@ class ScreenedConfiguration(BaseModel):
     homo_lumo_gap: float
     homo_lumo_gap_std: float
     in_domain: bool
-    min_distance: float | None = Field(default=None, description="Å, smallest in-plane pair distance")
-    mean_distance: float | None = Field(default=None, description="Å, mean in-plane pair distance")
+    min_distance: float | None = Field(default=None, description="Å, smallest pair distance (minimum image)")
+    mean_distance: float | None = Field(default=None, description="Å, mean pair distance (minimum image)")
     cif: str | None = None
     cif_path: str | None = None
 

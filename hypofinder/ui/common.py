@@ -46,19 +46,29 @@ def cache_dir() -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def get_finder(model: str, temperature: float, contexts: int, base_url: str | None, validate: bool, cache_key: str = ""):
+def get_finder(model: str, temperature: float, contexts: int, base_url: str | None, validate: bool,
+               cache_key: str = ""):
     """One HypothesisFinder per settings (and cache folder), shared by the sessions of this server."""
     from hypofinder.pipeline import HypothesisFinder
 
     return HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, validate=validate)
 
 
-@st.cache_resource(show_spinner="Loading the defect predictor…")
-def get_predictor(models_dir: str = ""):
-    """The DefectPredictor for the weights folder in force (loaded once)."""
-    from hypofinder.defects import DefectPredictor
+def weights_key() -> str:
+    """The weights folder in force and its metadata's mtime (retrained weights get a fresh predictor)."""
+    from hypofinder.settings import settings
 
-    return DefectPredictor.load()
+    meta = settings().models_dir / "metadata.json"
+    return f"{settings().models_dir}:{meta.stat().st_mtime if meta.exists() else 0}"
+
+
+@st.cache_resource(show_spinner="Loading the defect predictor…", max_entries=2)
+def get_predictor(weights: str):
+    """The DefectPredictor for ``weights_key()`` (loaded once per server)."""
+    from hypofinder.defects import DefectPredictor
+    from hypofinder.settings import settings
+
+    return DefectPredictor.load(settings().models_dir)
 
 
 @st.cache_resource(show_spinner="Opening the PhySH index (the first use builds it, about 30 s)…")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from hypofinder.ui.common import get_predictor, guarded, show_error
+from hypofinder.ui.common import get_predictor, guarded, show_error, weights_key
 
 AUTO = "Detect from the structure"
 
@@ -47,24 +48,31 @@ def graph_chart(g, host) -> alt.Chart:
     keep = src < dst
     edges = pd.DataFrame({"x": g.xy[src[keep], 0], "y": g.xy[src[keep], 1], "x2": g.xy[dst[keep], 0],
                           "y2": g.xy[dst[keep], 1], "d": g.distance[keep]})
+    xs, ys = np.r_[cart[:, 0], g.xy[:, 0]], np.r_[cart[:, 1], g.xy[:, 1]]
+    half = max(np.ptp(xs), np.ptp(ys)) / 2 + 1.0  # equal scales on both axes: no distorted lattice
+    cx, cy = (xs.max() + xs.min()) / 2, (ys.max() + ys.min()) / 2
+    x_scale = alt.Scale(domain=[float(cx - half), float(cx + half)], nice=False)
+    y_scale = alt.Scale(domain=[float(cy - half), float(cy + half)], nice=False)
     size = 520
-    lattice = alt.Chart(atoms).mark_circle(size=14, opacity=0.35).encode(
-        x=alt.X("x:Q", title="x (Å)", scale=alt.Scale(zero=False)),
-        y=alt.Y("y:Q", title="y (Å)", scale=alt.Scale(zero=False)),
-        color=alt.Color("element:N", title="Host atoms", scale=alt.Scale(scheme="greys")),
+    lattice = alt.Chart(atoms).mark_circle(size=14, opacity=0.45).encode(
+        x=alt.X("x:Q", title="x (Å)", scale=x_scale),
+        y=alt.Y("y:Q", title="y (Å)", scale=y_scale),
+        color=alt.Color("element:N", title="Host atoms", scale=alt.Scale(range=["#bdbdbd", "#737373"]),
+                        legend=alt.Legend(orient="right")),
     )
     layers = [lattice]
     if len(edges):
         layers.append(alt.Chart(edges).mark_rule(strokeWidth=2, color="#ff7f0e", opacity=0.8).encode(
             x="x:Q", y="y:Q", x2="x2:Q", y2="y2:Q",
             tooltip=[alt.Tooltip("d:Q", title="in-plane distance (Å)", format=".2f")]))
-    layers.append(alt.Chart(nodes).mark_point(size=220, filled=True, shape="diamond").encode(
+    layers.append(alt.Chart(nodes).mark_point(size=260, filled=True, shape="diamond", stroke="black",
+                                              strokeWidth=1, opacity=1).encode(
         x="x (Å):Q", y="y (Å):Q",
-        shape=alt.Shape("Token:N", title="Defect"),
+        fill=alt.Fill("Token:N", title="Defect", scale=alt.Scale(scheme="category10")),
         tooltip=["Defect:N", "Site:Q", alt.Tooltip("Height (Å):Q", format=".2f")],
-    ).encode(fill=alt.value("#d62728"), stroke=alt.value("black")))
-    return alt.layer(*layers).properties(width=size, height=size,
-                                         title=f"Defect graph on the pristine {g.subset} supercell")
+    ))
+    title = f"Defect graph on the pristine {g.subset} supercell"
+    return alt.layer(*layers).properties(width=size, height=size, title=title)
 
 
 def page() -> None:
@@ -76,7 +84,7 @@ def page() -> None:
                "GaSe, InSe, black P): hypofinder matches them to the pristine host, builds the sparse defect graph "
                "and predicts the formation energy per defect site and the HOMO–LUMO gap.")
     try:
-        predictor = get_predictor()
+        predictor = get_predictor(weights_key())
         names = [h for h in CANONICAL if h in {x.name for x in predictor.hosts.values()}]
     except Exception as err:  # noqa: BLE001 - one line, never a traceback
         show_error(err, "Loading the defect predictor")
@@ -100,7 +108,7 @@ def page() -> None:
     with guarded("The prediction"):
         with st.spinner("Predicting…"):
             raw = predictor.predict(texts, host=host_arg)
-        preds = [p.model_copy(update={"file": n}) for p, n in zip(raw, names_up)]
+        preds = [p.model_copy(update={"file": n}) for p, n in zip(raw, names_up, strict=True)]
     if not preds:
         return
     st.subheader("Predictions", anchor=False)
@@ -127,7 +135,7 @@ def page() -> None:
             st.dataframe(nodes.drop(columns=["Token"]), hide_index=True, key="df_nodes",
                          column_config={c: st.column_config.NumberColumn(format="%.2f")
                                         for c in ("x (Å)", "y (Å)", "Height (Å)")})
-            st.markdown(f"**Edges** ({len(edges)} defect pairs)")
+            st.markdown(f"**Edges** ({len(edges)} defect pairs; minimum-image in-plane distances)")
             st.dataframe(edges, hide_index=True, key="df_edges",
                          column_config={c: st.column_config.NumberColumn(format="%.2f")
                                         for c in ("Distance (Å)", "Δz (Å)")})

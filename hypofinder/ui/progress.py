@@ -78,7 +78,7 @@ def run_with_progress(finder, query: str, validate: bool = True) -> HypothesisRe
                 continue
             line = describe(p, validate)
             bar.progress(fraction(p), text=line)
-            status.update(label=f"{line}…" if p.step != "done" else line)
+            status.update(label=f"{line}…" if p.step != "done" else line, expanded=True)
             if p.step != "done":
                 st.caption(f"{time.perf_counter() - t0:5.1f} s · {line}")
         try:

@@ -13,7 +13,9 @@ from hypofinder.render import context_title, contexts_csv, to_markdown
 
 VERDICT_COLORS = {"supported": "green", "contradicted": "red", "inconclusive": "orange", "out of scope": "gray"}
 TARGET_LABELS = {"homo_lumo_gap": "HOMO–LUMO gap (eV)", "formation_energy_per_site": "Formation energy per site (eV)"}
-VARIABLE_LABELS = {"pair_distance": "Defect pair distance (Å)", "defect_count": "Number of defects", "none": "Configuration"}
+TREND_UNITS = {"pair_distance": "eV/Å", "defect_count": "eV per defect"}
+VARIABLE_LABELS = {"pair_distance": "Defect pair distance (Å)", "defect_count": "Number of defects",
+                   "none": "Configuration"}
 
 
 # --------------------------------------------------------------------------- tables and charts (pure)
@@ -78,8 +80,8 @@ def evidence_chart(v: Validation) -> alt.Chart | None:
     layers = [bars, points]
     if numeric and len(df) > 1:
         layers.insert(0, base.mark_line(color="#9ecae1").encode(y="y:Q"))
-    return alt.layer(*layers).properties(title=f"Predicted {y_title.split(' (')[0]} vs {x_title.split(' (')[0].lower()}",
-                                         height=260)
+    title = f"Predicted {y_title.split(' (')[0]} vs {x_title.split(' (')[0].lower()}"
+    return alt.layer(*layers).properties(title=title, height=260)
 
 
 def file_stem(query: str) -> str:
@@ -100,7 +102,8 @@ def render_evidence(v: Validation | None, key: str) -> None:
             r = v.request
             st.caption(f"Claim checked: {' + '.join(r.defects)} in {r.host}, {TARGET_LABELS[r.target].split(' (')[0]} "
                        f"{r.direction.replace('_', ' ')} with {VARIABLE_LABELS[r.variable].split(' (')[0].lower()}"
-                       + (f" (trend {v.trend:+.3f} eV per unit)" if v.trend is not None else ""))
+                       + (f" (trend {v.trend:+.3f} {TREND_UNITS.get(r.variable, 'eV per unit')})"
+                          if v.trend is not None else ""))
         if v.predictions:
             st.dataframe(evidence_frame(v), hide_index=True, key=f"{key}_table",
                          column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
