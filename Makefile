@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SEED_QUESTION := How can I model a material properties like magnetic resistivity and electronic bands that depend on material atomic structure as well as higher-level mesoscopic configuration like phase domains and its walls in a unified holistic way. Such computational model should be able to generalize descriptions between different scales and help to reason about exhibited properties.
 
-.PHONY: install demo test browser bench train clean-cache
+.PHONY: install demo test app browser bench train clean-cache
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(PY) -m pytest
+
+app: $(STAMP)
+	$(VENV)/bin/streamlit run app.py
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hypofinder import __version__
 from hypofinder.errors import BadInputError
@@ -48,6 +48,7 @@ class Progress(BaseModel):
     step: Step
     index: int | None = None
     total: int | None = None
+    label: str | None = Field(default=None, description="The context concerned, e.g. its lead concept")
     message: str = ""
 
 
@@ -116,13 +117,14 @@ class HypothesisFinder:
             notify(Progress(step="contexts", message="searching PhySH"))
             contexts = self.contexts(query)
         with _timed(steps, "generate"):
-            generated = self._each(contexts, "generate", notify, lambda c: self.generate(query, c))
+            labels = [c.concept.label for c in contexts]
+            generated = self._each(contexts, "generate", notify, lambda c: self.generate(query, c), labels)
         with _timed(steps, "validate"):
-            validations = self._each(generated, "validate", notify, self.validate_hypothesis)
+            validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
         with _timed(steps, "review"):
             reviews = self._each(
                 list(zip(contexts, generated, validations)), "review", notify,
-                lambda item: self.review(query, *item),
+                lambda item: self.review(query, *item), labels,
             )
         results = self.rank(contexts, generated, validations, reviews)
         with _timed(steps, "synthesize"):
@@ -212,13 +214,14 @@ class HypothesisFinder:
             from hypofinder.bridge import validate as validator
         return validator(request, text)
 
-    def _each(self, items: list, step: Step, notify, fn) -> list:
+    def _each(self, items: list, step: Step, notify, fn, labels: list[str]) -> list:
         """Run fn over items: concurrently for servers, in order for in-process models."""
         total = len(items)
 
         def run(i_item):
             i, item = i_item
-            notify(Progress(step=step, index=i + 1, total=total, message=f"{step} {i + 1}/{total}"))
+            notify(Progress(step=step, index=i + 1, total=total, label=labels[i],
+                            message=f"{step} {i + 1}/{total}: {labels[i]}"))
             return fn(item)
 
         if self.spec.is_server and total > 1:

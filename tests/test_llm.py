@@ -64,7 +64,7 @@ def test_model_specs_and_unknown_model():
     assert spec.provider == "openai" and spec.base_url_host == "127.0.0.1:9" and spec.is_server
     with pytest.raises(BadInputError, match="unknown model"):
         parse_model_spec("gpt-9")
-    with pytest.raises(BadInputError, match="base-url"):
+    with pytest.raises(BadInputError, match="http\\(s\\) URL"):
         parse_model_spec("qwen", "ftp://x")
 
 

@@ -61,9 +61,9 @@ def parse_model_spec(model: str | None, base_url: str | None = None) -> ModelSpe
     if base_url:
         parsed = urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise BadInputError(f"--base-url must be an http(s) URL, got {base_url!r}")
+            raise BadInputError(f"base URL must be an http(s) URL, got {base_url!r}")
         if low in FAKE_NAMES:
-            raise BadInputError("the fake model runs in-process: drop --base-url")
+            raise BadInputError("the fake model runs in-process: it takes no base URL")
         return ModelSpec("openai", name, base_url.rstrip("/"))
     if low in LOCAL_NAMES:
         return ModelSpec("local", LOCAL_MODEL_ID)
@@ -73,7 +73,7 @@ def parse_model_spec(model: str | None, base_url: str | None = None) -> ModelSpe
         return ModelSpec("openai", name, None)
     raise BadInputError(
         f"unknown model {name!r}: use 'local' (embedded SmolLM2), 'fake' (debug), "
-        "or a served model name with --base-url URL (OpenAI-compatible; key from OPENAI_API_KEY)"
+        "or a served model name with a base URL (OpenAI-compatible; key from OPENAI_API_KEY)"
     )
 
 
