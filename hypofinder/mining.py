@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
+import logging
 import os
 import queue
 import tempfile
@@ -97,6 +98,11 @@ def _item_from(record: object, where: str, seen: dict[str, str], out: QuerySet) 
     clash = sorted(k for k in extra if k in RESERVED_FIELDS)
     if clash:
         out.problems.append(f"{where}: field {clash[0]!r} clashes with a report field; rename it")
+        return
+    try:
+        json.dumps(extra)
+    except (TypeError, ValueError) as exc:
+        out.problems.append(f"{where}: other fields must be JSON values ({_one_line(exc, 120)})")
         return
     seen[rid] = " ".join(where.split()[-2:])  # "line 7" / "item 7"
     out.items.append(QueryItem(id=rid, query=query, extra=extra))
@@ -451,10 +457,11 @@ def start_ray(workers: int, address: str | None):
     if address:
         _check_reachable(address)
     try:
+        quiet = dict(log_to_driver=False, logging_level=logging.ERROR)
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=workers, include_dashboard=False, **quiet)
     except Exception as exc:  # noqa: BLE001 - one line for people
         where = f" at {address}" if address else ""
         raise BadInputError(f"cannot start Ray{where}: {_one_line(exc, 200)}") from None

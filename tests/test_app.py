@@ -189,6 +189,24 @@ def test_unexpected_error_is_a_short_message_not_a_traceback():
                           "one clear line"]
 
 
+def test_progress_lines_and_bar_follow_the_pipeline_steps():
+    from hypofinder.pipeline import HypothesisFinder, Progress
+    from hypofinder.ui.progress import describe, fraction
+
+    events: list[Progress] = []
+    report = HypothesisFinder("fake", contexts=2, validate=False, cache=False).find(
+        "Magnetic domain walls and electronic transport", events.append)
+    bars = [fraction(p) for p in events]
+    assert bars == sorted(bars) and bars[0] == 0.0 and bars[-1] == 1.0  # the bar never goes back
+    lines = [describe(p, validate=False) for p in events]
+    labels = {r.concepts[0].label for r in report.contexts}
+    gen = [line for line in lines if line.endswith("generating a hypothesis")]
+    assert [line.split(" (")[0] for line in gen] == ["Context 1 of 2", "Context 2 of 2"]
+    assert {line.split(" (", 1)[1].split("):")[0] for line in gen} == labels  # names the context's concept
+    assert sum(line.endswith("validation is off, skipping") for line in lines) == 2
+    assert lines[0] == "Searching PhySH for role-based contexts" and lines[-1] == "Done"
+
+
 def test_model_choices_map_to_pipeline_models():
     from hypofinder.llm.providers import parse_model_spec
 

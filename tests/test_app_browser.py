@@ -171,5 +171,6 @@ def _drive(browser, app_url: str) -> None:
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(artifacts / "screenshot.png"))
-    (ROOT / "docs").mkdir(exist_ok=True)
-    shutil.copyfile(artifacts / "screenshot.png", ROOT / "docs" / "screenshot.png")
+    if os.environ.get("HYPOFINDER_UPDATE_SCREENSHOT"):  # refresh the README's picture on request only
+        (ROOT / "docs").mkdir(exist_ok=True)
+        shutil.copyfile(artifacts / "screenshot.png", ROOT / "docs" / "screenshot.png")

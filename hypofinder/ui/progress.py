@@ -44,7 +44,8 @@ def describe(p: Progress, validate: bool = True) -> str:
     if p.step in _DOING:
         doing = _DOING[p.step] if validate or p.step != "validate" else "validation is off, skipping"
         where = f"Context {p.index} of {p.total}" if p.index and p.total else "Contexts"
-        return f"{where}: {doing}"
+        about = f" ({p.label})" if getattr(p, "label", None) else ""
+        return f"{where}{about}: {doing}"
     if p.step == "synthesize":
         return "Synthesizing a representation and hypothesis from all contexts"
     return "Served from the cache" if "cache" in p.message else "Done"
