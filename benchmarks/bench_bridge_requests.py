@@ -70,7 +70,7 @@ def main() -> None:
     ctx = contexts_for(QUESTION, 1)[0]
     print(f"question: {QUESTION}\ncontext: {ctx.title}\n")
     reasons: Counter[str] = Counter()
-    fallback = 0
+    fallback = wide = 0
     secs = []
     for seed in range(args.runs):
         finder = HypothesisFinder("local", contexts=1, cache=False, seed=seed)
@@ -87,13 +87,17 @@ def main() -> None:
         reasons[why.split(" (")[0] if not ok else "usable"] += 1
         text_v = validate(None, gen.statement)
         fallback += bool(text_v.predictions)
+        wide += bool(validate(None, f"{gen.summary} {gen.statement} {gen.rationale}").predictions)
         req = gen.validation_request.model_dump(exclude_defaults=True) if gen.validation_request else None
         print(f"seed {seed:2d} ({secs[-1]:.1f} s): {why:28.28} request={req} | text fallback: {text_v.verdict}"
               f"{' with numbers' if text_v.predictions else ''} | statement: {gen.statement[:90]!r}")
     n = args.runs
     print(f"\nusable requests: {reasons['usable']}/{n} = {reasons['usable'] / n:.0%}   "
           f"(why not: {dict((k, v) for k, v in reasons.items() if k != 'usable')})")
-    print(f"text fallback on the statement gave predictions: {fallback}/{n} = {fallback / n:.0%}")
+    print(f"text fallback on the statement (what the pipeline passes) gave predictions: {fallback}/{n} = {fallback / n:.0%}")
+    print(f"text fallback on summary + statement + rationale would give predictions: {wide}/{n} = {wide / n:.0%}")
+    q = validate(None, QUESTION)
+    print(f"text fallback on the question itself: {q.verdict}, {len(q.predictions)} configurations: {q.summary}")
     print(f"generate step: {sum(secs) / max(len(secs), 1):.1f} s mean per call (SmolLM2-135M, local)")
 
     if args.no_full:

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_mining.py [--queries 3] [--levels 1,2,4] [--no-local]
 
-Each setting mines the same questions with --contexts 1, no answer cache and no validation (LLM work only),
+Each setting mines the same questions with --contexts 1, no answer cache and no validation (LLM work only;
+the same seed gives the same tokens, so tok/s compares like with like),
 after one warm-up question (ontology index, server prompt cache). The server is ``python -m llama_cpp.server``
 with the embedded SmolLM2 GGUF on 127.0.0.1 (tests/servers.py), 2 threads. Reference: concurrency 1.
 """
@@ -42,7 +43,7 @@ def run(questions: list[str], **kw) -> dict:
     wall = time.perf_counter() - t0
     s = job.stats
     return dict(n=len(results), done=s.done, failed=s.failed, wall=wall, per_min=60 * len(results) / wall,
-                tok_s=s.completion_tokens / wall)
+                tok_s=s.completion_tokens / wall, load=os.getloadavg()[0])
 
 
 def main() -> None:
@@ -63,7 +64,7 @@ def main() -> None:
         run(QUESTIONS[-1:], model="smollm2", base_url=url, concurrency=1)  # warm-up, not counted
         for k in levels:
             r = run(questions, model="smollm2", base_url=url, concurrency=k)
-            rows.append((f"llama.cpp server (2 threads)", k, r))
+            rows.append(("llama.cpp server (2 threads)", k, r))
             print(f"  server, concurrency {k}: {r['per_min']:.2f} questions/min", flush=True)
     if not args.no_local:
         run(QUESTIONS[-1:], model="local", concurrency=1)  # loads the GGUF once
@@ -71,10 +72,11 @@ def main() -> None:
         rows.append(("embedded SmolLM2 (in-process)", 1, r))
 
     base = rows[0][2]["per_min"] or 1.0
-    print(f"\n{'setting':32} {'conc':>4} {'done':>4} {'fail':>4} {'wall s':>8} {'q/min':>7} {'tok/s':>6} {'vs c=1':>7}")
+    print(f"\n{'setting':32} {'conc':>4} {'done':>4} {'fail':>4} {'wall s':>8} {'q/min':>7} {'tok/s':>6} {'vs c=1':>7}"
+          f" {'load':>5}")
     for name, k, r in rows:
         print(f"{name:32} {k:>4} {r['done']:>4} {r['failed']:>4} {r['wall']:>8.1f} {r['per_min']:>7.2f} "
-              f"{r['tok_s']:>6.1f} {r['per_min'] / base:>6.2f}x")
+              f"{r['tok_s']:>6.1f} {r['per_min'] / base:>6.2f}x {r['load']:>5.1f}")
     print(f"(load average now {os.getloadavg()[0]:.1f}; the machine is shared, absolute numbers are noisy)")
 
 

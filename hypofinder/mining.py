@@ -231,6 +231,8 @@ class ResultsFile:
     def open(self) -> dict[str, bool]:
         """Lock the file (creating it), cut a torn last line, drop duplicate ids; return ``{id: ok}``."""
         self._open_fd()
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):  # a rewrite killed before its rename
+            stale.unlink(missing_ok=True)
         self._repair_tail()
         status, keep, duplicates = self._scan()
         if duplicates:
@@ -569,7 +571,8 @@ class MiningStats(BaseModel):
     @property
     def exit_code(self) -> int:
         """0: every question has a report; 1: some failed (this run or before) or input lines were rejected."""
-        return 1 if (self.failed or self.skipped_failed or self.rejected or self.done + self.skipped < self.total) else 0
+        unfinished = self.done + self.skipped < self.total
+        return 1 if (self.failed or self.skipped_failed or self.rejected or unfinished) else 0
 
 
 class MiningJob(Iterator[MinedResult]):
@@ -605,6 +608,11 @@ class MiningJob(Iterator[MinedResult]):
             raise BadInputError(f"engine must be 'local' or 'ray', got {self.engine!r}")
         if not 1 <= int(self.concurrency) <= MAX_CONCURRENCY:
             raise BadInputError(f"concurrency must be 1-{MAX_CONCURRENCY}, got {self.concurrency}")
+        retries, timeout = self.finder_kwargs["max_retries"], self.finder_kwargs["timeout"]
+        if retries is not None and not 0 <= retries <= 10:
+            raise BadInputError(f"max retries must be 0-10, got {retries}")
+        if timeout is not None and not timeout > 0:
+            raise BadInputError(f"timeout must be > 0 seconds, got {timeout}")
         source = Path(self.queries) if isinstance(self.queries, (str, Path)) else None
         if self.out is not None:
             check_out_path(self.out, source)

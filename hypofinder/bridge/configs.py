@@ -71,8 +71,9 @@ def check_request(req: ValidationRequest) -> None:
 
 def build(req: ValidationRequest, max_configs: int = MAX_CONFIGS, seed: int = SEED) -> list[Configuration]:
     """The configurations that test ``req`` (BadInputError with the reason when none can)."""
-    check_request(req)
     name = canonical_host(req.host)
+    defect_set(host_info(name, n_defects=len(req.defects)), list(req.defects))  # tokens, elements, site counts
+    check_request(req)
     if req.variable == "defect_count":
         toks = list(req.defects)
         counts = range(1, COUNT_RANGE + 1) if len(toks) == 1 else range(1, len(toks) + 1)

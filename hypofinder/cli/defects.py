@@ -22,16 +22,15 @@ def train(
     data: Optional[Path] = typer.Option(None, "--data", help="2DMD folder [default: <data-dir>/2dmd]"),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write weights [default: the shipped weights folder]"),
     seed: int = typer.Option(0, "--seed", help="Random seed (training is reproducible for a seed)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Graph-network epochs (0 = LightGBM only)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Graph-network epochs (0 = LightGBM only) [default: per group]."),
 ) -> None:
     """Train the shipped models on the 2DMD data and write weights + metadata.json."""
-    from hypofinder.defects.train import GNN_EPOCHS
     from hypofinder.defects.train import train as run_train
     from hypofinder.settings import settings
 
     data = settings().require(Path(data) if data else settings().dmd_dir, "2DMD data")
     out = Path(out) if out else Path(settings().models_dir)
-    meta = run_train(data, out, seed=seed, gnn_epochs=GNN_EPOCHS if epochs is None else epochs, log=typer.echo)
+    meta = run_train(data, out, seed=seed, gnn_epochs=epochs, log=typer.echo)
     typer.echo(f"training time: {meta['train_seconds']:.1f} s ({meta['threads']} threads)")
 
 
@@ -69,8 +68,7 @@ def _table(results) -> None:
         t.add_column(col)
     for r in results:
         if r.error:
-            t.add_row(r.file, r.host or "", "", "", "", "", style="red")
-            t.add_row("", f"[red]error: {r.error}[/red]", "", "", "", "")
+            t.add_row(r.file, r.host or "", f"error: {r.error}", "", "", "", style="red")
             continue
         toks = " ".join(r.defects) if len(r.defects) <= 8 else " ".join(r.defects[:8]) + f" … ({len(r.defects)})"
         t.add_row(

@@ -63,7 +63,11 @@ def mine(
     max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries per model answer (default from settings)."),
     price: float = typer.Option(0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."),
 ) -> None:
-    """Mine hypotheses for every question in QUERIES, appending one result line per id to --out."""
+    """Mine hypotheses for every question in QUERIES, appending one result line per id to --out.
+
+    Rerun the same command to resume. Exit codes: 0 all done; 1 some questions failed or input lines were
+    rejected; 2 unusable input, output or options; 130 interrupted.
+    """
     from hypofinder import mining
 
     err = Console(stderr=True)
@@ -90,15 +94,16 @@ def mine(
             for result in job:
                 if result.error and shown < MAX_SHOWN_ERRORS:
                     shown += 1
-                    progress.console.print(f"[red]failed[/] {escape(result.id)}: {escape(result.error)}", highlight=False,
-                                           soft_wrap=True)
+                    progress.console.print(f"[red]failed[/] {escape(result.id)}: {escape(result.error)}",
+                                           highlight=False, soft_wrap=True)
                 progress.update(task, advance=1, tokens=job.stats.tokens, failed=job.stats.failed)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         job.close()
     if job.stats.failed > shown:
-        err.print(f"{job.stats.failed - shown} more error(s): see the error lines in {escape(str(out))}", highlight=False, soft_wrap=True)
+        err.print(f"{job.stats.failed - shown} more error(s): see the error lines in {escape(str(out))}",
+                  highlight=False, soft_wrap=True)
     Console().print(summary_table(job.stats, out, price))
     if interrupted:
         err.print(f"interrupted: {job.stats.done + job.stats.failed} result(s) of this run are saved in "

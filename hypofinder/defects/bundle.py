@@ -172,16 +172,26 @@ class ModelBundle:
         return np.stack(rows_e), np.stack(rows_g)
 
     def predict(self, graphs: list[DefectGraph]) -> dict[str, np.ndarray]:
-        """Ensemble mean and spread for both targets (eV); NaN for unknown subsets."""
+        """Blended mean and weighted spread of the members for both targets (eV); NaN for unknown subsets.
+
+        Weights: ``metadata['blend'][subset][target]`` for the graph network (default 0.5), the
+        rest for LightGBM; a graph missing one member gets the other alone (spread 0)."""
         me, mg = self.members(graphs)
+        blend = self.metadata.get("blend", {})
         out = {}
         for name, m in (("formation_energy_per_site", me), ("homo_lumo_gap", mg)):
-            ok = ~np.isnan(m)
-            cnt = ok.sum(0)
-            mean = np.where(cnt > 0, np.nansum(m, 0) / np.maximum(cnt, 1), np.nan)
-            var = np.where(cnt > 0, np.nansum((m - mean) ** 2, 0) / np.maximum(cnt, 1), np.nan)
+            w_net = np.array([blend.get(g.subset, {}).get(name, 0.5) for g in graphs]) if m.shape[0] > 1 else None
+            if w_net is None:
+                out[name], out[name + "_std"] = m[0].copy(), np.zeros(len(graphs))
+                continue
+            w = np.stack([1.0 - w_net, w_net])
+            w = np.where(np.isnan(m), 0.0, w)
+            tot = w.sum(0)
+            safe = np.where(tot > 0, tot, 1.0)
+            mean = np.where(tot > 0, (w * np.nan_to_num(m)).sum(0) / safe, np.nan)
+            var = (w * (np.nan_to_num(m) - mean) ** 2).sum(0) / safe
             out[name] = mean
-            out[name + "_std"] = np.sqrt(var)
+            out[name + "_std"] = np.where(tot > 0, np.sqrt(var), np.nan)
         return out
 
 

@@ -39,6 +39,7 @@ class DenseBucket:
     dist: np.ndarray  # (B, n, n) in-plane minimum-image distance
     dz: np.ndarray  # (B, n, n) |Δz|
     subset: np.ndarray  # (B,) subset ids
+    glob: np.ndarray  # (B, 2) electron-count change: parity, value / 10
 
     def tensors(self, sel=None):
         s = slice(None) if sel is None else sel
@@ -48,6 +49,7 @@ class DenseBucket:
             torch.from_numpy(self.dist[s]).float(),
             torch.from_numpy(self.dz[s]).float(),
             torch.from_numpy(self.subset[s]),
+            torch.from_numpy(self.glob[s]).float(),
         )
 
 
@@ -64,6 +66,7 @@ def dense_buckets(graphs: list[DefectGraph], type_ids: dict, subset_ids: dict) -
         dist = np.zeros((B, n, n), dtype=np.float32)
         dz = np.zeros((B, n, n), dtype=np.float32)
         sub = np.zeros(B, dtype=np.int64)
+        glob = np.zeros((B, 2), dtype=np.float32)
         off = ~np.eye(n, dtype=bool)
         for b, i in enumerate(idx):
             g = graphs[i]
@@ -72,7 +75,9 @@ def dense_buckets(graphs: list[DefectGraph], type_ids: dict, subset_ids: dict) -
             dist[b][off] = g.distance
             dz[b][off] = np.abs(g.dz)
             sub[b] = subset_ids.get(g.subset, 0)
-        out.append(DenseBucket(n, np.array(idx), types, height, dist, dz, sub))
+            dq = int((g.z_to - g.z_from).sum())
+            glob[b] = (dq % 2, dq / 10.0)
+        out.append(DenseBucket(n, np.array(idx), types, height, dist, dz, sub, glob))
     return out
 
 
@@ -82,12 +87,13 @@ class _MLP(nn.Sequential):
 
 
 class Block(nn.Module):
-    def __init__(self, d: int):
+    def __init__(self, d: int, de: int):
         super().__init__()
-        self.e_src, self.e_dst, self.e_e, self.e_u = (nn.Linear(d, d) for _ in range(4))
-        self.e_out = nn.Sequential(nn.SiLU(), nn.Linear(d, d), nn.SiLU())
-        self.v = _MLP(3 * d, d, d)
-        self.u = _MLP(3 * d, d, d)
+        self.e_src, self.e_dst, self.e_u = (nn.Linear(d, de) for _ in range(3))
+        self.e_e = nn.Linear(de, de)
+        self.e_out = nn.Sequential(nn.SiLU(), nn.Linear(de, de), nn.SiLU())
+        self.v = _MLP(2 * d + de, d, d)
+        self.u = _MLP(2 * d + de, d, d)
 
     def forward(self, v, e, u, offdiag):
         # v (B,n,d) e (B,n,n,d) u (B,d) offdiag (n,n,1)
@@ -105,20 +111,22 @@ class Block(nn.Module):
 class DefectGNN(nn.Module):
     """Two heads: formation energy per site (mean of node terms) and HOMO-LUMO gap."""
 
-    def __init__(self, n_types: int, n_subsets: int, d: int = 64, blocks: int = 3):
+    def __init__(self, n_types: int, n_subsets: int, d: int = 64, blocks: int = 3, de: int | None = None):
         super().__init__()
+        de = de or d
         self.type_emb = nn.Embedding(n_types, d)
         self.sub_emb = nn.Embedding(n_subsets, d)
+        self.g_in = nn.Linear(2, d)
         self.h_in = nn.Linear(len(H_CENTRES), d)
-        self.e_in = _MLP(len(D_CENTRES) + len(H_CENTRES), d, d)
-        self.blocks = nn.ModuleList(Block(d) for _ in range(blocks))
+        self.e_in = _MLP(len(D_CENTRES) + len(H_CENTRES), de, de)
+        self.blocks = nn.ModuleList(Block(d, de) for _ in range(blocks))
         self.energy_node = nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, 1))
         self.gap = nn.Sequential(nn.Linear(3 * d, d), nn.SiLU(), nn.Linear(d, 1))
 
-    def forward(self, types, height, dist, dz, subset):
+    def forward(self, types, height, dist, dz, subset, glob):
         B, n = types.shape
         v = self.type_emb(types) + self.h_in(rbf(height, H_CENTRES, H_WIDTH))
-        u = self.sub_emb(subset)
+        u = self.sub_emb(subset) + self.g_in(glob)
         e = self.e_in(torch.cat([rbf(dist, D_CENTRES, D_WIDTH), rbf(dz, H_CENTRES, H_WIDTH)], -1))
         offdiag = (1.0 - torch.eye(n)).unsqueeze(-1)
         for blk in self.blocks:
@@ -173,7 +181,7 @@ class GNNModel:
     @classmethod
     def from_state(cls, st: dict) -> "GNNModel":
         cfg = st["config"]
-        net = DefectGNN(len(st["types"]), len(st["subsets"]), d=cfg["d"], blocks=cfg["blocks"])
+        net = DefectGNN(len(st["types"]), len(st["subsets"]), d=cfg["d"], blocks=cfg["blocks"], de=cfg.get("de"))
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in st["state_dict"].items()})
         return cls(net, st["types"], st["subsets"], st["mean"], st["scale"], cfg)
 
@@ -185,7 +193,9 @@ def train_gnn(
     epochs: int = 100,
     d: int = 64,
     blocks: int = 3,
+    de: int | None = 32,
     batch_size: int = 32,
+    small_batch: int = 128,
     lr: float = 3e-3,
     seed: int = 0,
     log=None,
@@ -202,11 +212,12 @@ def train_gnn(
     scale = np.stack([y[sub == i].std(0) + 1e-6 for i in range(len(subsets))])
     yn = torch.from_numpy((y - mean[sub]) / scale[sub]).float()
     buckets = dense_buckets(graphs, {t: i for i, t in enumerate(types)}, sid)
-    net = DefectGNN(len(types), len(subsets), d=d, blocks=blocks)
+    net = DefectGNN(len(types), len(subsets), d=d, blocks=blocks, de=de)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sizes = [small_batch if b.n <= 3 else batch_size for b in buckets]  # tiny graphs: bigger batches
     plan = []
     for bi, b in enumerate(buckets):
-        plan += [bi] * ((len(b.index) + batch_size - 1) // batch_size)
+        plan += [bi] * ((len(b.index) + sizes[bi] - 1) // sizes[bi])
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, epochs * len(plan)))
     net.train()
     for ep in range(epochs):
@@ -215,8 +226,8 @@ def train_gnn(
         total = 0.0
         for bi in rng.permutation(plan):
             b = buckets[bi]
-            sel = perms[bi][cursor[bi] : cursor[bi] + batch_size]
-            cursor[bi] += batch_size
+            sel = perms[bi][cursor[bi] : cursor[bi] + sizes[bi]]
+            cursor[bi] += sizes[bi]
             e, g = net(*b.tensors(sel))
             t = yn[b.index[sel]]
             loss = (e - t[:, 0]).abs().mean() + (g - t[:, 1]).abs().mean()
@@ -227,5 +238,6 @@ def train_gnn(
             total += float(loss.detach()) * len(sel)
         if log is not None:
             log(ep, total / len(graphs))
-    cfg = {"d": d, "blocks": blocks, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    cfg = {"d": d, "de": de, "blocks": blocks, "epochs": epochs, "batch_size": batch_size, "small_batch": small_batch,
+           "lr": lr, "seed": seed}
     return GNNModel(net, types, subsets, mean, scale, cfg)

@@ -14,10 +14,21 @@ from hypofinder.defects.batch import GraphBatch
 from hypofinder.defects.bundle import ModelBundle, domain_of
 from hypofinder.defects.data import Subset, load_dataset
 
-# The graph network's schedule: one network per group (subset = its global state).
-GNN_EPOCHS = 100
+# The graph networks: one per density group (the subset is the global state), epochs per group.
+GNN_EPOCHS = {"high": 100, "low": 60}
 GNN_DIM = 64
 GNN_BLOCKS = 3
+# Weight of the graph network in the shipped mean, per target (the rest is LightGBM); see
+# benchmarks/bench_defects_accuracy.py for the measurement behind it.
+BLEND = {"formation_energy_per_site": 0.5, "homo_lumo_gap": 0.5}
+
+
+def default_groups(names) -> list[list[str]]:
+    """Subsets grouped by density prefix: [[high_*], [low_*]]."""
+    groups: dict[str, list[str]] = {}
+    for n in sorted(names):
+        groups.setdefault(n.split("_", 1)[0], []).append(n)
+    return list(groups.values())
 
 
 def _versions() -> dict:
@@ -39,15 +50,15 @@ def _versions() -> dict:
 def fit_bundle(
     subsets: dict[str, Subset],
     seed: int = 0,
-    gnn_epochs: int = GNN_EPOCHS,
+    gnn_epochs: int | None = None,
     gnn_groups: list[list[str]] | None = None,
     log=print,
     indices: dict[str, np.ndarray] | None = None,
 ) -> ModelBundle:
     """Fit LightGBM per subset and the graph network(s) on ``subsets`` (optionally only ``indices``).
 
-    ``gnn_epochs=0`` skips the graph network. ``gnn_groups`` partitions subsets into networks
-    (default: one network over all subsets).
+    ``gnn_epochs``: epochs for every network (None = ``GNN_EPOCHS`` per density group, 0 = no
+    graph network). ``gnn_groups`` partitions subsets into networks (default: by density).
     """
     import torch
 
@@ -66,9 +77,10 @@ def fit_bundle(
         domain[name] = domain_of(graphs)
         log(f"  lightgbm {name}: {len(graphs)} structures, {time.perf_counter() - t0:.1f}s")
     nets = []
-    if gnn_epochs > 0:
-        groups = gnn_groups or [sorted(subsets)]
+    if gnn_epochs != 0:
+        groups = gnn_groups or default_groups(subsets)
         for group in groups:
+            epochs = gnn_epochs or GNN_EPOCHS.get(group[0].split("_", 1)[0], max(GNN_EPOCHS.values()))
             t0 = time.perf_counter()
             graphs, energy, gap = [], [], []
             for name in group:
@@ -81,18 +93,18 @@ def fit_bundle(
                     graphs,
                     np.concatenate(energy),
                     np.concatenate(gap),
-                    epochs=gnn_epochs,
+                    epochs=epochs,
                     d=GNN_DIM,
                     blocks=GNN_BLOCKS,
                     seed=seed,
                 )
             )
-            log(f"  graph network {'+'.join(group)}: {len(graphs)} structures, {time.perf_counter() - t0:.1f}s")
-    meta = {"domain": domain}
+            log(f"  graph network {'+'.join(group)}: {len(graphs)} structures, {epochs} epochs, {time.perf_counter() - t0:.1f}s")
+    meta = {"domain": domain, "blend": {k: dict(BLEND) for k in subsets}}
     return ModelBundle(hosts=hosts, metadata=meta, gbm=gbm, gnn=nets)
 
 
-def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int = GNN_EPOCHS, log=print) -> dict:
+def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int | None = None, log=print) -> dict:
     """Load ``data_dir`` (2DMD layout), fit everything, write weights + metadata.json to ``out``."""
     t_start = time.perf_counter()
     subsets = load_dataset(data_dir)
@@ -110,13 +122,13 @@ def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int = GNN_EPOCHS
                 "homo_lumo_gap": "eV; homo_lumo_gap_min (homo_lumo_gap where a subset has no _min)",
             },
             "members": ["lightgbm"] + (["graph_network"] if bundle.gnn else []),
-            "uncertainty": "population std of the member predictions",
+            "uncertainty": "weighted population std of the member predictions (blend weights in 'blend')",
             "hosts": {k: {"host": h.name, "supercell": list(h.supercell)} for k, h in bundle.hosts.items()},
             "data": {
                 k: {"n": len(s), "fingerprint_sha256": s.fingerprint, "folder": str(Path(data_dir) / k)}
                 for k, s in subsets.items()
             },
-            "gnn": {"epochs": gnn_epochs, "dim": GNN_DIM, "blocks": GNN_BLOCKS},
+            "gnn": {"epochs": gnn_epochs or GNN_EPOCHS, "dim": GNN_DIM, "blocks": GNN_BLOCKS, "groups": default_groups(subsets)},
             "versions": _versions(),
             "train_seconds": round(seconds, 1),
             "threads": max(1, min(2, os.cpu_count() or 1)),
