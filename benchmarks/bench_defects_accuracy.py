@@ -45,10 +45,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one split")
     ap.add_argument("--epochs", type=int, default=None, help="graph-network epochs (0 = LightGBM only) [default: shipped]")
     ap.add_argument("--test-fraction", type=float, default=0.2)
+    ap.add_argument("--subsets", default=None, help="comma-separated subset names [default: all]")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
     args = ap.parse_args()
     data = args.data or settings().dmd_dir
     subsets = load_dataset(data)
+    if args.subsets:
+        subsets = {k: v for k, v in subsets.items() if k in args.subsets.split(",")}
     n_splits = 1 if args.quick else args.splits
     # errors[subset][target][member] -> list over splits (meV)
     errors: dict = {s: {t: {"lightgbm": [], "gnn": [], "ensemble": []} for t in TARGETS} for s in subsets}

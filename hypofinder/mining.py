@@ -423,6 +423,10 @@ def busy_workers() -> int:
     return sum(1 for t in threading.enumerate() if t.name.startswith(WORKER_PREFIX) and t.is_alive())
 
 
+class WorkerError(HypofinderError):
+    """A worker (thread or Ray actor) could not run a question: it died or could not start."""
+
+
 class _Broken:
     """A finder that could not be made: every question fails with the same reason."""
 
@@ -498,7 +502,7 @@ def _ray_results(items: list[QueryItem], finder_kwargs: dict[str, Any], workers:
     ray, started = start_ray(workers, address)
     actor_cls = ray.remote(num_cpus=1)(RayMiner)
     state = settings().model_dump()
-    actors, inflight = [], {}
+    actors, inflight, replaced = [], {}, {}
     pending = iter(items)
     replacements = max(2, workers)
 
@@ -519,15 +523,16 @@ def _ray_results(items: list[QueryItem], finder_kwargs: dict[str, Any], workers:
                 try:
                     result = MinedResult.model_validate(ray.get(ref))
                 except ray.exceptions.RayActorError as exc:
-                    result = run_one(_Broken(RuntimeError(f"Ray worker died: {_one_line(exc, 200)}")), item)
-                    if replacements == 0:
-                        raise HypofinderError(f"Ray workers keep dying: {_one_line(exc, 200)}") from None
-                    replacements -= 1
-                    actors.remove(actor) if actor in actors else None
-                    actor = actor_cls.remote(state, finder_kwargs)
-                    actors.append(actor)
+                    result = run_one(_Broken(WorkerError(f"Ray worker died: {_one_line(exc, 120)}")), item)
+                    if id(actor) not in replaced:  # first news of this death: start a fresh actor
+                        if replacements == 0:
+                            raise HypofinderError(f"Ray workers keep dying: {_one_line(exc, 200)}") from None
+                        replacements -= 1
+                        replaced[id(actor)] = actor_cls.remote(state, finder_kwargs)
+                        actors.append(replaced[id(actor)])
+                    actor = replaced[id(actor)]
                 except ray.exceptions.RayError as exc:
-                    result = run_one(_Broken(RuntimeError(_one_line(exc, 200))), item)
+                    result = run_one(_Broken(WorkerError(f"Ray task failed: {_one_line(exc, 200)}")), item)
                 yield result
                 submit(actor)
     finally:

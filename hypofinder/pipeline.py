@@ -132,7 +132,8 @@ class HypothesisFinder:
             answer = self.synthesize(query, results)
             synthesis = Synthesis(
                 representation=answer.representation, hypothesis=answer.hypothesis, steps=answer.steps,
-                validation=self._validate(answer.validation_request, answer.hypothesis) if self.validate_enabled else None,
+                validation=(self._validate(answer.validation_request, f"{answer.hypothesis} {answer.representation}")
+                            if self.validate_enabled else None),
             )
         notify(Progress(step="done", message="done"))
 
@@ -173,7 +174,8 @@ class HypothesisFinder:
     def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
         if not self.validate_enabled:
             return None
-        return self._validate(gen.validation_request, gen.statement)
+        # the whole answer, not just the statement: small models often state the defect claim elsewhere
+        return self._validate(gen.validation_request, f"{gen.statement} {gen.rationale} {gen.summary}")
 
     def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None) -> Review:
         messages = load_prompt("reviewer").messages(
