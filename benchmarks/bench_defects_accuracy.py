@@ -87,7 +87,7 @@ def main() -> None:
     print(f"2DMD accuracy, MAE meV, {n_splits} random {1 - args.test_fraction:.0%}/{args.test_fraction:.0%} split(s), "
           f"graph network epochs {args.epochs or 'as shipped'} (paper: Kazeev et al. 2023; data: Huang et al. 2023)")
     hdr = (f"{'subset':10} {'target':6} {'LightGBM':>15} {'graph net':>15} {'shipped (blend)':>15} {'paper Sparse':>12}"
-           f" {'paper best base':>15}  verdict      best net weight")
+           f" {'paper best base':>15}  verdict          best net weight")
     print(hdr)
     print("-" * len(hdr))
     for name in subsets:
@@ -98,12 +98,12 @@ def main() -> None:
             ship = np.mean(e["ensemble"])
             verdict = ""
             if paper:
-                verdict = "<= Sparse" if ship <= sparse else ("< baseline" if ship < base else "SHORT")
+                verdict = ("<=Sparse" if ship <= sparse else "  >Sparse") + (" <base" if ship < base else " >=BASE")
             ws = {w: np.mean(v) for w, v in by_w[name][t].items() if v}
             best = min(ws, key=ws.get) if ws else None
             print(
                 f"{name:10} {'E_f' if j == 0 else 'gap':6} {fmt(e['lightgbm']):>15} {fmt(e['gnn']):>15} {fmt(e['ensemble']):>15}"
-                f" {sparse if sparse is not None else '-':>12} {base if base is not None else '-':>15}  {verdict:11}"
+                f" {sparse if sparse is not None else '-':>12} {base if base is not None else '-':>15}  {verdict:15}"
                 + (f"  {best:.2f} ({ws[best]:.1f})" if best is not None else "")
             )
     if args.json:

@@ -123,7 +123,10 @@ def test_bad_requests_are_reported_and_the_query_completes():
 def test_hypothesis_about_something_else_is_out_of_scope():
     text = "Magnetic domain walls in ferromagnetic films dominate the magnetoresistance at low temperature."
     finder = HypothesisFinder(model="fake", contexts=1, cache=False,
-                              fake_responses={"GeneratedHypothesis": hypothesis(None, text)})
+                              fake_responses={"GeneratedHypothesis": {
+                                  **hypothesis(None, text),
+                                  "summary": "Domain-wall scattering in thin ferromagnetic films and its magnetoresistance.",
+                                  "rationale": "Walls narrower than the electron mean free path scatter spin-polarised carriers."}})
     report = finder.find("What sets the magnetoresistance of thin ferromagnetic films?")
     v = report.contexts[0].validation
     assert v.verdict == "out of scope" and v.request is None and not v.predictions

@@ -77,7 +77,8 @@ def error(message: str, code: int = 2) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)  # typer.Exit(code) comes back as the return value here
+        return rc if isinstance(rc, int) else 0
     except HypofinderError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
@@ -100,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"error: unexpected {exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}", err=True)
         return 1
-    return 0
 
 
 if __name__ == "__main__":
