@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 from pydantic import BaseModel, Field
 
 from hypofinder.errors import BadInputError, HypofinderError
+from hypofinder.outfiles import check_out_path
 from hypofinder.models import HypothesisReport
 
 Engine = Literal["local", "ray"]
@@ -356,20 +357,6 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def check_out_path(out: Path, inputs: Path | None = None) -> None:
-    """One clear line before any work when the output cannot be written."""
-    if out.is_dir():
-        raise BadInputError(f"--out {out} is a folder; give a file name")
-    if not out.parent.exists():
-        raise BadInputError(f"--out folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise BadInputError(f"--out folder {out.parent} is not writable")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise BadInputError(f"--out {out} is not writable")
-    if inputs is not None and out.exists() and inputs.exists() and out.samefile(inputs):
-        raise BadInputError("--out must differ from the question file")
 
 
 # =========================================================================== engines

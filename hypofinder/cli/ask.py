@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -11,36 +9,13 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from hypofinder.errors import BadInputError
+from hypofinder.outfiles import check_out_path, write_atomic
 
 
 class Format(str, Enum):
     text = "text"
     markdown = "markdown"
     json = "json"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file + rename in the same folder: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def check_out_path(out: Optional[Path]) -> None:
-    if out is None:
-        return
-    if out.is_dir():
-        raise BadInputError(f"--out {out} is a folder; give a file name")
-    if not out.parent.exists():
-        raise BadInputError(f"--out folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise BadInputError(f"--out folder {out.parent} is not writable")
 
 
 def ask(
@@ -60,7 +35,8 @@ def ask(
     from hypofinder.render import print_text, to_markdown
 
     check_query(query)
-    check_out_path(out)
+    if out is not None:
+        check_out_path(out)
     finder = HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, seed=seed,
                               validate=validate, cache=cache)
     err = Console(stderr=True)
