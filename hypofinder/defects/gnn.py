@@ -4,7 +4,8 @@ Graphs are complete (every defect pair is an edge), so a batch of graphs with th
 of defects is held as dense tensors: nodes (B, n, d), edges (B, n, n, d), global state (B, d).
 Each block updates edges from (v_i, v_j, e_ij, u), nodes from (v, mean_j e_ij, u) and the global
 state from (u, mean v, mean e), with residual connections (Chen et al. 2019, as used by Kazeev
-et al. 2023). Heads: formation energy per site = mean of per-node contributions (the total
+et al. 2023). The global state starts from the subset embedding plus the change in electron
+count (its parity: open- or closed-shell supercell). Heads: formation energy per site = mean of per-node contributions (the total
 formation energy is their sum); HOMO-LUMO gap from pooled nodes + global state.
 """
 
@@ -153,7 +154,7 @@ class GNNModel:
         self.type_ids = {t: i for i, t in enumerate(self.types)}
         self.subset_ids = {s: i for i, s in enumerate(self.subsets)}
 
-    def predict(self, graphs: list[DefectGraph], batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, graphs: list[DefectGraph], batch_size: int = 131072) -> tuple[np.ndarray, np.ndarray]:
         """(formation_energy_per_site, homo_lumo_gap) in eV for graphs of known subsets."""
         out = np.zeros((len(graphs), 2))
         with torch.inference_mode():

@@ -138,7 +138,12 @@ def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int | None = Non
                 k: {"n": len(s), "fingerprint_sha256": s.fingerprint, "folder": str(Path(data_dir) / k)}
                 for k, s in subsets.items()
             },
-            "gnn": {"epochs": gnn_epochs or GNN_EPOCHS, "dim": GNN_DIM, "blocks": GNN_BLOCKS, "groups": default_groups(subsets)},
+            "gnn": {
+                "epochs": gnn_epochs if gnn_epochs is not None else GNN_EPOCHS,
+                "dim": GNN_DIM,
+                "blocks": GNN_BLOCKS,
+                "networks": [m.subsets for m in bundle.gnn],
+            },
             "versions": _versions(),
             "train_seconds": round(seconds, 1),
             "threads": threads(),
