@@ -74,7 +74,7 @@ def main() -> None:
             for t, m in zip(TARGETS, (me, mg)):
                 y = s.targets[t][test_idx[name]]
                 errors[name][t]["lightgbm"].append(float(np.abs(m[0] - y).mean() * 1000))
-                if m.shape[0] > 1:
+                if m.shape[0] > 1 and not np.isnan(m[1]).all():
                     errors[name][t]["gnn"].append(float(np.abs(m[1] - y).mean() * 1000))
                     for w in grid:
                         by_w[name][t][w].append(float(np.abs((1 - w) * m[0] + w * m[1] - y).mean() * 1000))

@@ -106,3 +106,9 @@ def test_predict_graphs_matches_predict(predictor):
     g = sub.graphs[sub.ids.index(stem)]
     out = predictor.predict_graphs([g])
     assert r.host == "P" and r.formation_energy_per_site == pytest.approx(out["formation_energy_per_site"][0])
+    fast = predictor.predict_graphs(sub.graphs[:40], fast=True)
+    full = predictor.predict_graphs(sub.graphs[:40])
+    assert np.isfinite(fast["homo_lumo_gap"]).all() and (fast["homo_lumo_gap_std"] > 0).all()
+    # the full ensemble adds the members' spread to the same typical-error floor
+    assert (full["formation_energy_per_site_std"] >= fast["formation_energy_per_site_std"] - 1e-12).all()
+    assert (full["formation_energy_per_site_std"] > fast["formation_energy_per_site_std"]).any()

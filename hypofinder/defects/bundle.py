@@ -144,7 +144,7 @@ class ModelBundle:
         return cls(hosts=hosts, metadata=meta, gbm=gbm, gnn=gnn, path=path)
 
     # ------------------------------------------------------------------ inference
-    def members(self, graphs: list[DefectGraph]) -> tuple[np.ndarray, np.ndarray]:
+    def members(self, graphs: list[DefectGraph], use_gnn: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(M, G) member predictions for energy and gap; NaN where a member lacks the subset."""
         G = len(graphs)
         rows_e, rows_g = [], []
@@ -158,7 +158,7 @@ class ModelBundle:
                 e[idx], g[idx] = pe, pg
         rows_e.append(e)
         rows_g.append(g)
-        if self.gnn:
+        if self.gnn and use_gnn:
             e2 = np.full(G, np.nan)
             g2 = np.full(G, np.nan)
             for model in self.gnn:
@@ -171,18 +171,21 @@ class ModelBundle:
             rows_g.append(g2)
         return np.stack(rows_e), np.stack(rows_g)
 
-    def predict(self, graphs: list[DefectGraph]) -> dict[str, np.ndarray]:
-        """Blended mean and weighted spread of the members for both targets (eV); NaN for unknown subsets.
+    def predict(self, graphs: list[DefectGraph], use_gnn: bool = True) -> dict[str, np.ndarray]:
+        """Blended mean and uncertainty for both targets (eV); NaN for unknown subsets.
 
         Weights: ``metadata['blend'][subset][target]`` for the graph network (default 0.5), the
-        rest for LightGBM; a graph missing one member gets the other alone (spread 0)."""
-        me, mg = self.members(graphs)
+        rest for LightGBM; a graph missing one member gets the other alone. ``*_std`` =
+        sqrt(weighted member spread² + ``metadata['typical_error']``²) (the subset's held-out MAE)."""
+        me, mg = self.members(graphs, use_gnn=use_gnn)
         blend = self.metadata.get("blend", {})
+        typical = self.metadata.get("typical_error", {})
         out = {}
         for name, m in (("formation_energy_per_site", me), ("homo_lumo_gap", mg)):
+            floor = np.array([typical.get(g.subset, {}).get(name, 0.0) for g in graphs])
             w_net = np.array([blend.get(g.subset, {}).get(name, 0.5) for g in graphs]) if m.shape[0] > 1 else None
             if w_net is None:
-                out[name], out[name + "_std"] = m[0].copy(), np.zeros(len(graphs))
+                out[name], out[name + "_std"] = m[0].copy(), np.where(np.isnan(m[0]), np.nan, floor)
                 continue
             w = np.stack([1.0 - w_net, w_net])
             w = np.where(np.isnan(m), 0.0, w)
@@ -191,7 +194,7 @@ class ModelBundle:
             mean = np.where(tot > 0, (w * np.nan_to_num(m)).sum(0) / safe, np.nan)
             var = (w * (np.nan_to_num(m) - mean) ** 2).sum(0) / safe
             out[name] = mean
-            out[name + "_std"] = np.where(tot > 0, np.sqrt(var), np.nan)
+            out[name + "_std"] = np.where(tot > 0, np.sqrt(var + floor**2), np.nan)
         return out
 
 

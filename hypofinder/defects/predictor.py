@@ -89,10 +89,11 @@ class DefectPredictor:
         return match_graph(item, self.candidates(host), host, label)
 
     # ------------------------------------------------------------------ prediction
-    def predict_graphs(self, graphs: list[DefectGraph]) -> dict[str, np.ndarray]:
-        """Fast path for screening: arrays ``formation_energy_per_site``, ``homo_lumo_gap``,
-        their ``*_std`` and ``in_domain`` (bool), aligned with ``graphs``."""
-        out = self.bundle.predict(graphs) if graphs else {}
+    def predict_graphs(self, graphs: list[DefectGraph], fast: bool = False) -> dict[str, np.ndarray]:
+        """Screening path: arrays ``formation_energy_per_site``, ``homo_lumo_gap``, their ``*_std``
+        and ``in_domain`` (bool), aligned with ``graphs``. ``fast=True`` skips the graph network
+        (LightGBM only, ``*_std`` = the subset's typical error): several times faster on high-density graphs."""
+        out = self.bundle.predict(graphs, use_gnn=not fast) if graphs else {}
         if not graphs:
             return {k: np.zeros(0) for k in ("formation_energy_per_site", "homo_lumo_gap")}
         doms = self.metadata.get("domain", {})
