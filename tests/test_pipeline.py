@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hypofinder.errors import BadInputError, LLMError
+from hypofinder.errors import BadInputError
 from hypofinder.models import HypothesisReport
 from hypofinder.pipeline import HypothesisFinder, Progress
 from hypofinder.render import contexts_csv, to_markdown

@@ -76,9 +76,9 @@ def _trend(req, x, y, s, tname: str, pair_name: str, claim: bool = True) -> tupl
     y0, y1 = a + b * x0, a + b * x1
     change, resolvable = b * (x1 - x0), 2 * se * (x1 - x0)
     if req.variable == "pair_distance":
-        grows, unit, per = f"the {pair_name} grows {x0:.1f}→{x1:.1f} Å", "Å", "eV/Å"
+        grows, per = f"the {pair_name} grows {x0:.1f}→{x1:.1f} Å", "eV/Å"
     else:
-        grows, unit, per = f"the number of defects grows {x0:g}→{x1:g}", "", "eV per defect"
+        grows, per = f"the number of defects grows {x0:g}→{x1:g}", "eV per defect"
     fitline = f"(least-squares slope {b:+.3f} ± {se:.3f} {per}, {len(x)} configurations)"
     significant = abs(b) > 2 * se and abs(change) >= RESOLUTION
     said = f"'{req.direction}'"
