@@ -24,7 +24,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, proc: subprocess.Popen | None, timeout: float) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen | None, timeout: float) -> None:
+    """Poll ``url`` until it answers 2xx; fail early if ``proc`` exits."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -49,14 +50,20 @@ def llama_server(n_threads: int = 2, n_ctx: int = 2048):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        _wait(f"http://127.0.0.1:{port}/v1/models", proc, timeout=120)
+        wait_until_up(f"http://127.0.0.1:{port}/v1/models", proc, timeout=120)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate a server process, killing it if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class _Scripted(BaseHTTPRequestHandler):

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from hypofinder.models import HypothesisReport
 from hypofinder.ui import SEED_QUESTION
 from hypofinder.ui.common import FAKE_CHOICE
-from tests.servers import free_port
+from tests.servers import free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,20 +28,6 @@ pytestmark = [
     pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
                        reason="needs Debian chromium + chromium-driver (`make browser`)"),
 ]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"streamlit at {url} did not come up in {timeout} s")
 
 
 @pytest.fixture
@@ -57,15 +42,10 @@ def app_url(tmp_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=90)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
