@@ -106,7 +106,8 @@ class HypothesisFinder:
     def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:
         query = check_query(query)
         notify = on_progress or (lambda p: None)
-        cached = self._cached_report(query)
+        report_key = self._report_key(query)
+        cached = self._cached_report(report_key)
         if cached is not None:
             notify(Progress(step="done", message="served from cache"))
             return cached
@@ -153,7 +154,7 @@ class HypothesisFinder:
                 validate_enabled=self.validate_enabled,
             ),
         )
-        self._store_report(query, report)
+        self._store_report(report_key, report)
         return report
 
     # ------------------------------------------------------------------ steps
@@ -240,8 +241,7 @@ class HypothesisFinder:
             version=__version__, inputs=_input_fingerprint(self.validate_enabled),
         )
 
-    def _cached_report(self, query: str) -> HypothesisReport | None:
-        key = self._report_key(query)
+    def _cached_report(self, key: str | None) -> HypothesisReport | None:
         hit = self.cache.get(key) if key else None
         if hit is None:
             return None
@@ -249,8 +249,7 @@ class HypothesisFinder:
         report.run = report.run.model_copy(update={"cached": True, "llm_calls": 0, "seconds": 0.0})
         return report
 
-    def _store_report(self, query: str, report: HypothesisReport) -> None:
-        key = self._report_key(query)
+    def _store_report(self, key: str | None, report: HypothesisReport) -> None:
         if key:
             self.cache.put(key, model=self.spec.cache_key, task="report", answer=report.model_dump(mode="json"),
                            prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
