@@ -87,3 +87,18 @@ def truncate_to_tokens(text: str, max_tokens: int, model: str = "") -> str:
     if len(ids) <= max_tokens:
         return text
     return enc.decode(ids[: max(0, max_tokens)]) + " …"
+
+
+@lru_cache(maxsize=1)
+def vocabulary_words() -> frozenset[str]:
+    """Lower-case whole words of cl100k_base (tokens that are a space plus letters): a stand-in word list."""
+    enc = encoding("cl100k_base")
+    words = set()
+    for rank in range(enc.n_vocab):
+        try:
+            piece = enc.decode_single_token_bytes(rank)
+        except KeyError:
+            continue
+        if piece[:1] == b" " and piece[1:].isalpha():
+            words.add(piece[1:].decode("ascii", "ignore").lower())
+    return frozenset(words)
