@@ -9,13 +9,13 @@ text parser for the dataset's P1 CIFs (``graph_from_cif_text``); they give ident
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
+from hypofinder.defects.hosts import MATCH_TOL, Host
 from hypofinder.errors import BadInputError
-from hypofinder.defects.hosts import Host, MATCH_TOL
 
 _Z: dict[str, int] = {}
 
