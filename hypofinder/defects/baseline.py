@@ -54,8 +54,16 @@ class Ridge:
         return cls(np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]), float(d["intercept"]))
 
 
+# Lines of LightGBM's model text that only describe the training (gains, counts, weights) or help a
+# parallel loader (tree_sizes): prediction does not read them, so they are not stored (40 % smaller).
+_INFO_LINES = ("split_gain=", "leaf_weight=", "leaf_count=", "internal_value=", "internal_weight=",
+               "internal_count=", "tree_sizes=")
+
+
 def _booster_to_text(booster) -> str:
-    return booster.model_to_string()
+    text = booster.model_to_string()
+    text = text.split("\nfeature_importances:", 1)[0] + "\n"
+    return "\n".join(line for line in text.split("\n") if not line.startswith(_INFO_LINES))
 
 
 def _booster_from_text(text: str):

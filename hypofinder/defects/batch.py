@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hypofinder.defects.graph import DefectGraph
+from functools import lru_cache
+
+from hypofinder.defects.graph import DefectGraph, inplane_distance, site_positions
+from hypofinder.defects.hosts import Host
 
 
 @dataclass
@@ -59,6 +62,35 @@ class GraphBatch:
             edge_graph=np.repeat(np.arange(len(graphs)), ne),
         )
 
+    @classmethod
+    def from_sites(cls, host: Host, size: tuple[int, int], rows: np.ndarray, z_to: np.ndarray) -> "GraphBatch":
+        """The graphs of many configurations with the same defect set, built as arrays (no per-graph
+        objects): ``rows`` (M, k) pristine-supercell sites, ``z_to`` (k,) the new Z per column.
+        Equal to ``from_graphs([graph_from_sites(host, size, r, z_to) for r in rows])``."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)
+        M, k = rows.shape
+        order = np.argsort(rows, axis=1, kind="stable")
+        sites = np.take_along_axis(rows, order, 1)
+        z_new = np.asarray(z_to, dtype=np.int64)[order]
+        height, dist = _site_tables(host, tuple(size))
+        src, dst = np.nonzero(~np.eye(k, dtype=bool))
+        off = (np.arange(M) * k)[:, None]
+        s_src, s_dst = sites[:, src], sites[:, dst]
+        h = height[sites]
+        return cls(
+            subsets=[host.subset] * M,
+            hosts=[host.name] * M,
+            n_nodes=np.full(M, k, dtype=np.int64),
+            z_from=host.unit_numbers[sites % len(host.unit_numbers)].ravel().astype(np.int64),
+            z_to=z_new.ravel(),
+            height=h.ravel(),
+            node_graph=np.repeat(np.arange(M), k),
+            edge_index=np.stack([(off + src).ravel(), (off + dst).ravel()]).astype(np.int64),
+            distance=dist[s_src, s_dst].ravel(),
+            dz=(h[:, dst] - h[:, src]).ravel(),
+            edge_graph=np.repeat(np.arange(M), len(src)),
+        )
+
     def select(self, idx: np.ndarray) -> "GraphBatch":
         """The sub-batch of graphs ``idx`` (in that order), without a Python loop over graphs."""
         idx = np.asarray(idx, dtype=np.int64)
@@ -96,3 +128,14 @@ def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     first = np.cumsum(counts) - counts
     return np.repeat(np.asarray(starts, dtype=np.int64) - first, counts) + np.arange(total)
+
+
+@lru_cache(maxsize=16)
+def _site_tables(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(height (N,), in-plane minimum-image distance (N, N)) of every pristine-supercell site."""
+    xy, height = site_positions(host, size)
+    n1, n2 = size
+    sup = host.unit_lattice[:2, :2] * np.array([[n1], [n2]])
+    N = len(xy)
+    d = inplane_distance((xy[None, :, :] - xy[:, None, :]).reshape(-1, 2), sup).reshape(N, N)
+    return height, d

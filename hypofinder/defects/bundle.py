@@ -181,13 +181,12 @@ class ModelBundle:
         ``<target>_std`` = scale * sqrt(weighted member spread² + floor²)."""
         batch = graphs if isinstance(graphs, GraphBatch) else GraphBatch.from_graphs(graphs)
         cal = self.calibration()
-        subs = np.array(batch.subsets)
+        names, sub = np.unique(np.array(batch.subsets), return_inverse=True)
         out = {}
         for name, m in self.members(batch, use_gnn=use_gnn).items():
-            params = np.array([[cal.get(s, {}).get(name, {}).get(k, d) for k, d in (("blend", 0.5), ("floor", 0.0),
-                                                                                    ("scale", 1.0))] for s in subs])
-            params = params.reshape(len(subs), 3)
-            w_net, floor, scale = params[:, 0], params[:, 1], params[:, 2]
+            table = np.array([[cal.get(s, {}).get(name, {}).get(k, d) for k, d in (("blend", 0.5), ("floor", 0.0),
+                                                                                   ("scale", 1.0))] for s in names])
+            w_net, floor, scale = table.reshape(len(names), 3)[sub.ravel()].T
             mean, spread = blend(m, w_net)
             out[name] = mean
             out[name + "_std"] = np.where(np.isnan(mean), np.nan, scale * np.sqrt(spread**2 + floor**2))

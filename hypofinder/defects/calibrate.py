@@ -18,7 +18,9 @@ import numpy as np
 from hypofinder.defects.bundle import blend
 
 GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # graph-network weights tried
-COVERAGE_2SIGMA = 0.95  # share of out-of-fold errors within 2σ after calibration
+# Share of out-of-fold errors within 2σ after calibration. Below 95 %: the shipped models, fitted on all the
+# data, err less than the fold models fitted on 2/3 of it (95 % out-of-fold gave 97-100 % on held-out splits).
+COVERAGE_2SIGMA = 0.93
 
 
 def calibrate_cell(m: np.ndarray, y: np.ndarray) -> dict:

@@ -158,18 +158,28 @@ def graph_from_arrays(
     return _build(host, (n1, n2), changed, pristine_z[changed], z_to, label)
 
 
-def _build(host: Host, size: tuple[int, int], sites, z_from, z_to, label: str) -> DefectGraph:
+def _positions(host: Host, size: tuple[int, int], sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(xy (n, 2) Å, height above the layer centre (n,) Å) of pristine-supercell sites."""
     n1, n2 = size
     nk = len(host.unit_numbers)
-    sites = np.asarray(sites, dtype=np.int64)
     k = sites % nk
     cell = sites // nk
     ij = np.stack([cell // n2, cell % n2], axis=1).astype(float)
     frac = host.unit_frac[k].copy()
     frac[:, :2] += ij
     cart = frac @ host.unit_lattice  # positions in the supercell (Å)
-    height = cart[:, 2] - host.centre_z
-    xy = cart[:, :2]
+    return cart[:, :2], cart[:, 2] - host.centre_z
+
+
+def site_positions(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(xy, height) of every site of the n1 x n2 supercell, in pristine-supercell order."""
+    return _positions(host, size, np.arange(size[0] * size[1] * len(host.unit_numbers)))
+
+
+def _build(host: Host, size: tuple[int, int], sites, z_from, z_to, label: str) -> DefectGraph:
+    n1, n2 = size
+    sites = np.asarray(sites, dtype=np.int64)
+    xy, height = _positions(host, size, sites)
     n = len(sites)
     src, dst = np.nonzero(~np.eye(n, dtype=bool))
     sup = host.unit_lattice[:2, :2] * np.array([[n1], [n2]])  # in-plane supercell vectors

@@ -3,8 +3,9 @@
 ``screen(host, "vS,vS,W_Mo", target="homo_lumo_gap", maximize=False) -> ScreenResult``.
 
 The placements come from ``hypofinder.defects.placements`` (symmetry-distinct, enumerated or sampled
-on the site space of ``hypofinder.defects.sites``); their graphs are built straight from site indices
-and predicted in one ``predict_graphs`` call; the best are exported as structures.
+on the site space of ``hypofinder.defects.sites``); their graphs are built as one array batch straight
+from site indices (``GraphBatch.from_sites``) and predicted in one ``predict_graphs`` call; the best
+are exported as structures.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 import numpy as np
 from pydantic import BaseModel, Field
 
-from hypofinder.defects.graph import graph_from_sites
+from hypofinder.defects.batch import GraphBatch
 from hypofinder.defects.hosts import host_info
 from hypofinder.defects.placements import MAX_CONFIGS, configurations
 from hypofinder.defects.sites import (
@@ -108,7 +109,7 @@ def screen(
     dset = defect_set(h, toks, space)
     rows, exhaustive, n_generated = configurations(space, dset, max_configs=int(max_configs), seed=seed)
     t1 = time.perf_counter()
-    graphs = [graph_from_sites(h, h.supercell, r, dset.z_to) for r in rows]
+    graphs = GraphBatch.from_sites(h, h.supercell, rows, dset.z_to)
     t2 = time.perf_counter()
     pred = predictor.predict_graphs(graphs)
     t3 = time.perf_counter()

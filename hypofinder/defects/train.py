@@ -19,7 +19,7 @@ from hypofinder.models import PropertyPrediction
 # The graph networks: one per density group (the subset is the global state), epochs per group.
 # 0 = no network for that group: on the low-density subsets LightGBM alone is already below the
 # paper's Sparse (MEGNet) MAE and the network (30-60 epochs, all the CPU budget allows) is not.
-GNN_EPOCHS = {"high": 100, "low": 0}
+GNN_EPOCHS = {"high": 50, "low": 0}  # 100 before the out-of-fold fits (3 more) had to fit the CPU budget
 GNN_DIM = 64
 GNN_BLOCKS = 3
 # Out-of-fold predictions for the blend weights and the uncertainty calibration (hypofinder.defects.calibrate):
@@ -110,27 +110,59 @@ def fit_bundle(
     from hypofinder.defects.calibrate import calibrate
 
     sel = {k: (np.asarray(indices[k]) if indices is not None else np.arange(len(s))) for k, s in subsets.items()}
-    bundle = _fit_members(subsets, sel, seed, gnn_epochs, gnn_groups, log)
-    if folds >= 2:
-        rng = np.random.default_rng(seed + 7919)
-        part = {k: rng.permutation(len(v)) % folds for k, v in sel.items()}
+    folds = folds if folds >= 2 else 0
+    rng = np.random.default_rng(seed + 7919)
+    part = {k: rng.permutation(len(v)) % max(folds, 1) for k, v in sel.items()}
+    job = (subsets, sel, part, seed, gnn_epochs, gnn_groups, folds)
+    n_workers = min(workers(), folds + 1)
+    if n_workers > 1:  # the fits are independent: one process each (fork: the data are shared, not copied)
+        import multiprocessing
+
+        global _JOB
+        _JOB = job
+        with multiprocessing.get_context("fork").Pool(n_workers) as pool:
+            results = pool.map(_fit_job, range(-1, folds))
+        _JOB = None
+    else:
+        results = [_fit_job(f, job, log) for f in range(-1, folds)]
+    bundle = results[0]
+    log(f"  fitted: {len(bundle.gbm)} LightGBM subsets, {len(bundle.gnn)} graph network(s)"
+        + (f", {folds} out-of-fold fits" if folds else ""))
+    if folds:
         rows = {k: len(v) for k, v in sel.items()}
-        members = {t: np.full((1 + bool(bundle.gnn), sum(rows.values())), np.nan) for t in TARGETS}
         offset = dict(zip(rows, np.cumsum([0] + list(rows.values()))[:-1]))
-        for f in range(folds):
-            t0 = time.perf_counter()
-            fold = _fit_members(subsets, {k: v[part[k] != f] for k, v in sel.items()}, seed, gnn_epochs, gnn_groups,
-                                lambda *_: None)
-            held = [(k, np.nonzero(part[k] == f)[0]) for k in subsets]
-            graphs = [subsets[k].graphs[sel[k][j]] for k, pos in held for j in pos]
-            where = np.concatenate([offset[k] + pos for k, pos in held])
-            for t, m in fold.members(graphs).items():
+        members = {t: np.full((1 + bool(bundle.gnn), sum(rows.values())), np.nan) for t in TARGETS}
+        for f, fold_members in enumerate(results[1:]):
+            where = np.concatenate([offset[k] + np.nonzero(part[k] == f)[0] for k in subsets])
+            for t, m in fold_members.items():
                 members[t][:, where] = m[: members[t].shape[0]]
-            log(f"  out-of-fold {f + 1}/{folds}: {time.perf_counter() - t0:.1f}s")
         truth = {t: np.concatenate([_column(subsets[k], t)[sel[k]] for k in rows]) for t in TARGETS}
         names = np.concatenate([[k] * n for k, n in rows.items()])
         bundle.metadata["calibration"] = calibrate(members, truth, names)
     return bundle
+
+
+_JOB = None
+
+
+def _fit_job(fold: int, job=None, log=lambda *_: None):
+    """fold -1: the shipped fit on all rows (a ModelBundle); fold f: fit without part f and return
+    the member predictions (target -> (M, G)) on part f."""
+    subsets, sel, part, seed, gnn_epochs, gnn_groups, folds = job or _JOB
+    if fold < 0:
+        return _fit_members(subsets, sel, seed, gnn_epochs, gnn_groups, log)
+    t0 = time.perf_counter()
+    model = _fit_members(subsets, {k: v[part[k] != fold] for k, v in sel.items()}, seed, gnn_epochs, gnn_groups,
+                         lambda *_: None)
+    graphs = [subsets[k].graphs[sel[k][j]] for k in subsets for j in np.nonzero(part[k] == fold)[0]]
+    out = model.members(graphs)
+    log(f"  out-of-fold {fold + 1}/{folds}: {time.perf_counter() - t0:.1f}s")
+    return out
+
+
+def workers() -> int:
+    """Processes for the independent fits (shipped + out-of-fold): HYPOFINDER_TRAIN_WORKERS, default 1."""
+    return max(1, int(os.environ.get("HYPOFINDER_TRAIN_WORKERS", "1")))
 
 
 def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int | None = None, log=print) -> dict:
