@@ -114,6 +114,7 @@ def test_predict_graphs_matches_predict(predictor):
     fast = predictor.predict_graphs(sub.graphs[:40], fast=True)
     full = predictor.predict_graphs(sub.graphs[:40])
     assert np.isfinite(fast["homo_lumo_gap"]).all() and (fast["homo_lumo_gap_std"] > 0).all()
-    # the full ensemble adds the members' spread to the same typical-error floor
-    assert (full["formation_energy_per_site_std"] >= fast["formation_energy_per_site_std"] - 1e-12).all()
-    assert (full["formation_energy_per_site_std"] > fast["formation_energy_per_site_std"]).any()
+    if predictor.bundle.gnn:  # the full ensemble adds the members' spread to the same calibrated floor
+        assert (full["formation_energy_per_site_std"] > fast["formation_energy_per_site_std"]).any()
+    else:  # LightGBM-only weights: fast is the same model
+        np.testing.assert_allclose(full["formation_energy_per_site"], fast["formation_energy_per_site"])

@@ -81,14 +81,19 @@ def test_calibration_is_fitted_from_out_of_fold_errors(predictor):
     assert c2["floor"] * c2["scale"] == pytest.approx(2 * c["floor"] * c["scale"], rel=0.05)
 
 
-def test_padded_batches_equal_one_graph_at_a_time(predictor):
+def test_padded_batches_equal_one_graph_at_a_time():
+    from hypofinder.defects.gnn import train_gnn
+
     graphs = []
     for name in ("high_MoS2", "high_BN"):
         sub = load_subset(DMD / name)
         graphs += sorted(sub.graphs[:60], key=lambda g: -g.n_defects)[::6]
     assert len({g.n_defects for g in graphs}) > 4  # mixed defect counts in one batch
-    net = predictor.bundle.gnn[0]
+    y = {"formation_energy_per_site": np.linspace(1, 2, len(graphs)), "magnetization": np.r_[[np.nan] * 10,
+                                                                                            np.ones(len(graphs) - 10)]}
+    net = train_gnn(GraphBatch.from_graphs(graphs), y, epochs=1, d=16, blocks=2, de=8)
     together = net.predict(GraphBatch.from_graphs(graphs))
+    assert np.isnan(together["magnetization"][:10]).all() and np.isfinite(together["magnetization"][10:]).all()
     for i in (0, 3, len(graphs) - 1):
         alone = net.predict(GraphBatch.from_graphs([graphs[i]]))
         for t, v in alone.items():

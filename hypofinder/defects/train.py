@@ -19,7 +19,7 @@ from hypofinder.models import PropertyPrediction
 # The graph networks: one per density group (the subset is the global state), epochs per group.
 # 0 = no network for that group: on the low-density subsets LightGBM alone is already below the
 # paper's Sparse (MEGNet) MAE and the network (30-60 epochs, all the CPU budget allows) is not.
-GNN_EPOCHS = {"high": 50, "low": 0}  # 100 before the out-of-fold fits (3 more) had to fit the CPU budget
+GNN_EPOCHS = {"high": 100, "low": 0}
 GNN_DIM = 64
 GNN_BLOCKS = 3
 # Out-of-fold predictions for the blend weights and the uncertainty calibration (hypofinder.defects.calibrate):
