@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hypofinder.defects.data import load_dataset  # noqa: E402
 from hypofinder.defects.calibrate import coverage  # noqa: E402
+from hypofinder.defects.data import load_dataset  # noqa: E402
 from hypofinder.defects.train import fit_bundle  # noqa: E402
 from hypofinder.models import PropertyPrediction  # noqa: E402
 from hypofinder.settings import settings  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -38,7 +38,7 @@ def train(
 
 @app.command()
 def predict(
-    files: List[Path] = typer.Argument(..., help="Defective supercells (CIF) of one host"),
+    files: list[Path] = typer.Argument(..., help="Defective supercells (CIF) of one host"),
     host: Optional[str] = typer.Option(None, "--host", help="MoS2, WSe2, BN (h-BN), GaSe, InSe, P (black P) [default: detect]"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (a list, one object per file)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights folder [default: shipped]"),

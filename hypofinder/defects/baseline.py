@@ -36,7 +36,7 @@ class Ridge:
     intercept: float
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, lam: float = RIDGE_LAMBDA) -> "Ridge":
+    def fit(cls, X: np.ndarray, y: np.ndarray, lam: float = RIDGE_LAMBDA) -> Ridge:
         X = X.astype(np.float64)
         mu, sd = X.mean(0), X.std(0) + 1e-6
         Xs = (X - mu) / sd
@@ -50,7 +50,7 @@ class Ridge:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Ridge":
+    def from_json(cls, d: dict) -> Ridge:
         return cls(np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]), float(d["intercept"]))
 
 
@@ -118,7 +118,7 @@ class GBMSubsetModel:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "GBMSubsetModel":
+    def from_json(cls, d: dict) -> GBMSubsetModel:
         boosters = d.get("boosters") or {ENERGY: d["energy_booster"], "homo_lumo_gap": d["gap_booster"]}  # older files
         return cls(FeatureSpec.from_json(d["spec"]), Ridge.from_json(d["ridge"]),
                    {k: _booster_from_text(t) for k, t in boosters.items()})

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-
-from functools import lru_cache
 
 from hypofinder.defects.graph import DefectGraph, inplane_distance, site_positions
 from hypofinder.defects.hosts import Host
@@ -34,7 +33,7 @@ class GraphBatch:
         return len(self.n_nodes)
 
     @classmethod
-    def from_graphs(cls, graphs: list[DefectGraph]) -> "GraphBatch":
+    def from_graphs(cls, graphs: list[DefectGraph]) -> GraphBatch:
         n = np.array([g.n_defects for g in graphs], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(n)[:-1]]) if len(n) else np.zeros(0, dtype=np.int64)
         ne = np.array([g.edge_index.shape[1] for g in graphs], dtype=np.int64)
@@ -63,7 +62,7 @@ class GraphBatch:
         )
 
     @classmethod
-    def from_sites(cls, host: Host, size: tuple[int, int], rows: np.ndarray, z_to: np.ndarray) -> "GraphBatch":
+    def from_sites(cls, host: Host, size: tuple[int, int], rows: np.ndarray, z_to: np.ndarray) -> GraphBatch:
         """The graphs of many configurations with the same defect set, built as arrays (no per-graph
         objects): ``rows`` (M, k) pristine-supercell sites, ``z_to`` (k,) the new Z per column.
         Equal to ``from_graphs([graph_from_sites(host, size, r, z_to) for r in rows])``."""
@@ -91,7 +90,7 @@ class GraphBatch:
             edge_graph=np.repeat(np.arange(M), len(src)),
         )
 
-    def select(self, idx: np.ndarray) -> "GraphBatch":
+    def select(self, idx: np.ndarray) -> GraphBatch:
         """The sub-batch of graphs ``idx`` (in that order), without a Python loop over graphs."""
         idx = np.asarray(idx, dtype=np.int64)
         G = self.n_graphs

@@ -129,7 +129,7 @@ class ModelBundle:
             tmp.replace(final)
 
     @classmethod
-    def load(cls, path: Path) -> "ModelBundle":
+    def load(cls, path: Path) -> ModelBundle:
         from hypofinder.defects.gnn import GNNModel
 
         path = Path(path)

@@ -203,7 +203,7 @@ class GNNModel:
         }
 
     @classmethod
-    def from_state(cls, st: dict) -> "GNNModel":
+    def from_state(cls, st: dict) -> GNNModel:
         cfg = st["config"]
         targets = st.get("targets") or [ENERGY, "homo_lumo_gap"]  # older files: the two first targets
         known = st.get("known") or np.ones((len(st["subsets"]), len(targets)), dtype=bool)

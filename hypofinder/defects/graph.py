@@ -75,7 +75,7 @@ class DefectGraph:
         """Defects as tokens: ``vS`` (S vacancy), ``W_Mo`` (W on a Mo site)."""
         return [defect_token(int(a), int(b)) for a, b in zip(self.z_from, self.z_to)]
 
-    def equals(self, other: "DefectGraph", atol: float = 1e-6) -> bool:
+    def equals(self, other: DefectGraph, atol: float = 1e-6) -> bool:
         """Same host, same defects on the same sites, same geometry (within ``atol``)."""
         if (self.subset, self.host) != (other.subset, other.host):
             return False

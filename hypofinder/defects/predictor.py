@@ -6,8 +6,9 @@ the same weights). Per input, errors are reported in the prediction (``error``),
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any, Union
 
 import numpy as np
 from pydantic import Field
@@ -39,7 +40,7 @@ class DefectPrediction(PropertyPrediction):
 
 StructureLike = Union["Structure", str, Path]  # noqa: F821
 
-_LOADED: dict[tuple[str, float], "DefectPredictor"] = {}
+_LOADED: dict[tuple[str, float], DefectPredictor] = {}
 
 
 class DefectPredictor:
@@ -50,7 +51,7 @@ class DefectPredictor:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: Path | str | None = None) -> "DefectPredictor":
+    def load(cls, path: Path | str | None = None) -> DefectPredictor:
         """Load weights from ``path`` (default ``settings().models_dir``), cached per process."""
         from hypofinder.settings import settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +176,7 @@ def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int | None = Non
     seconds = time.perf_counter() - t_start
     bundle.metadata.update(
         {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "seed": seed,
             "targets": {t: {"unit": PropertyPrediction.unit(t), "columns": PropertyPrediction.columns(t),
                             "subsets": [k for k in bundle.gbm if t in bundle.gbm[k].targets]} for t in TARGETS},
