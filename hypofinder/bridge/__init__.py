@@ -51,6 +51,11 @@ def validate_request(req: ValidationRequest, include_cif: bool = False, claim: b
     except BadInputError as exc:
         return Validation(request=req, verdict="out of scope", summary=str(exc))
     predictor = DefectPredictor.load()
+    try:
+        for subset in dict.fromkeys(c.host.subset for c in configs):
+            predictor.require(subset, req.target)
+    except BadInputError as exc:
+        return Validation(request=req, verdict="out of scope", summary=str(exc))
     results = predictor.predict([c.structure for c in configs], host=configs[0].host.name)
     preds, notes, failed = [], [], []
     for c, r in zip(configs, results):
@@ -58,13 +63,9 @@ def validate_request(req: ValidationRequest, include_cif: bool = False, claim: b
             failed.append(f"{c.label}: {r.error}")
             continue
         notes += [n for n in r.domain_notes if n not in notes]
-        preds.append(ConfigurationPrediction(
-            label=c.label, defects=r.defects, variable_value=c.variable_value,
-            formation_energy_per_site=r.formation_energy_per_site,
-            formation_energy_per_site_std=r.formation_energy_per_site_std,
-            homo_lumo_gap=r.homo_lumo_gap, homo_lumo_gap_std=r.homo_lumo_gap_std, in_domain=r.in_domain,
-            cif=str(c.structure.to(fmt="cif")) if include_cif else None,
-        ))
+        preds.append(ConfigurationPrediction(label=c.label, defects=r.defects, variable_value=c.variable_value,
+                                             cif=str(c.structure.to(fmt="cif")) if include_cif else None,
+                                             **r.properties()))
     if not preds:
         return Validation(request=req, verdict="inconclusive", summary=f"no prediction succeeded ({failed[0]})")
     pair = _pair_name(req)
