@@ -118,3 +118,47 @@ def test_gather_never_raises_and_off_topic_prompt_has_no_defect_talk():
     assert not out.facts and out.summary.startswith("no predictor numbers")
     off = evidence_for(SEED)
     assert not HOSTS.search(off.reason + off.summary + prompt_block(off))
+
+
+# ----------------------------------------------------------------------------- in the pipeline (fake LLM, real rest)
+def _finder():
+    from hypofinder.pipeline import HypothesisFinder
+
+    return HypothesisFinder("fake", contexts=2, cache=False)
+
+
+def test_pipeline_gives_every_context_the_planned_numbers_before_generation():
+    from hypofinder.render import to_markdown
+
+    q = "Does indium substitution for gallium lower the gap of gallium selenide?"
+    finder = _finder()
+    report = finder.find(q)
+    gens = [p for p in finder.llm.chat_model.prompts if p.startswith("You are a") and "Concept:" in p]
+    assert len(gens) == 2 and all("[E1] " in p and '"validation_request"' in p for p in gens)
+    for ctx in report.contexts:
+        e = ctx.evidence
+        assert e is not None and e.facts and e.host == "GaSe" and e.species == ["In_Ga"]
+        assert all(f.request.host == "GaSe" and set(f.request.defects) == {"In_Ga"} and f.predictions for f in e.facts)
+        assert ctx.validation is not None  # the claim check stays
+    assert report.run.step_seconds["evidence"] >= 0
+    md = to_markdown(report)
+    assert md.index("Planned evidence:") < md.index("**Hypothesis.**") and "[E1] In_Ga" in md
+    assert '"evidence"' in report.model_dump_json()
+
+
+def test_off_topic_question_prompts_and_report_never_mention_the_hosts():
+    finder = _finder()
+    report = finder.find(SEED)
+    assert all(c.evidence is not None and not c.evidence.facts for c in report.contexts)
+    prompts = finder.llm.chat_model.prompts
+    assert len(prompts) == 5 and not [p for p in prompts if HOSTS.search(p)]
+    assert not HOSTS.search(report.model_dump_json()), HOSTS.search(report.model_dump_json())
+    assert all(c.hypothesis.validation_request is None for c in report.contexts)
+
+
+def test_no_validate_means_no_planned_evidence():
+    from hypofinder.pipeline import HypothesisFinder
+
+    report = HypothesisFinder("fake", contexts=1, cache=False, validate=False).find(
+        "Do selenium vacancies in InSe reduce its HOMO-LUMO gap?")
+    assert report.contexts[0].evidence is None and report.contexts[0].validation is None
