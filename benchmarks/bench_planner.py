@@ -9,6 +9,8 @@ baseline, the previous release's text reader ``read_text``: a request read from 
 
     python benchmarks/bench_planner.py            # the table; --gather also predicts every plan and times it
     python benchmarks/bench_planner.py --show     # every question with both readings
+    python benchmarks/bench_planner.py --pipeline # every question through `--model fake --contexts 2`: numbers in
+                                                  # the contexts, matching host and defects (goal >= 90 %), none off-topic
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--show", action="store_true", help="print every question with both readings")
     ap.add_argument("--gather", action="store_true", help="also predict every in-scope plan (loads the predictor)")
+    ap.add_argument("--pipeline", action="store_true", help="run every question through the fake-model pipeline")
     args = ap.parse_args()
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     n_def = sum(r["numbers"] for r in rows)
@@ -94,6 +97,35 @@ def main() -> None:
             with_numbers += bool(gather(plan(r["query"])).facts)
         print(f"gathered: {with_numbers} of {len(rows)} questions got predictor numbers "
               f"(expected {n_def}), {time.perf_counter() - t:.1f} s in all (predictor load included)")
+    if args.pipeline:
+        pipeline(rows)
+
+
+def pipeline(rows: list[dict]) -> None:
+    """`--model fake --contexts 2`: do the contexts carry predictor numbers whose request matches the question?"""
+    from hypofinder.pipeline import HypothesisFinder
+
+    finder = HypothesisFinder("fake", contexts=2, cache=False)
+    good = wrong = 0
+    t = time.perf_counter()
+    for r in rows:
+        report = finder.find(r["query"])
+        facts = [f for c in report.contexts if c.evidence for f in c.evidence.facts]
+        ok = bool(facts) and all(len(c.evidence.facts) > 0 for c in report.contexts) and all(
+            f.request.host == r["host"] and set(f.request.defects) <= set(r["species"]) for f in facts)
+        if r["numbers"]:
+            good += ok
+            if not ok:
+                print(f"  no matching numbers: [{r['id']}] {[f.request.model_dump(include={'host', 'defects'}) for f in facts]}")
+        else:
+            wrong += bool(facts)
+            if facts:
+                print(f"  numbers for an off-topic question: [{r['id']}]")
+    n_def = sum(r["numbers"] for r in rows)
+    print(f"\npipeline (--model fake --contexts 2): {good} of {n_def} defect questions = {good / n_def:.0%} have predictor "
+          f"numbers in every context with matching host and defects (goal >= {GOAL:.0%}); "
+          f"{wrong} of {len(rows) - n_def} off-topic / near-miss questions got numbers (goal 0); "
+          f"{time.perf_counter() - t:.0f} s")
 
 
 if __name__ == "__main__":

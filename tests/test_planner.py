@@ -162,3 +162,27 @@ def test_no_validate_means_no_planned_evidence():
     report = HypothesisFinder("fake", contexts=1, cache=False, validate=False).find(
         "Do selenium vacancies in InSe reduce its HOMO-LUMO gap?")
     assert report.contexts[0].evidence is None and report.contexts[0].validation is None
+
+
+def test_app_shows_the_planned_table_and_plot_before_the_hypothesis():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from hypofinder.ui.common import FAKE_CHOICE
+
+    report = _finder().find("How does the number of nitrogen vacancies affect the gap of hBN?")
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    at.session_state["hf_history"] = [{"report": report, "when": "12:00:00", "model": FAKE_CHOICE}]
+    at.session_state["hf_open"] = 0
+    at.run()
+    assert not at.exception and not at.error
+    fact = report.contexts[0].evidence.facts[0]
+    planned = [e for e in at.expander if e.label.startswith("Planned evidence")]
+    assert len(planned) == 2 and planned[0].label == "Planned evidence: 1 predictor fact given to the generator"
+    tables = [d.value for d in at.dataframe if "Planned configuration" in d.value.columns]
+    assert list(tables[0]["Planned configuration"]) == [p.label for p in fact.predictions]
+    assert list(tables[0]["Fact"].unique()) == ["E1"]
+    assert len(at.get("vega_lite_chart")) >= 2
+    text = "\n".join(m.value for m in at.markdown)
+    assert text.index(fact.summary) < text.index("**Hypothesis.**")

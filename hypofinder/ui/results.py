@@ -58,7 +58,7 @@ def planned_frame(e: Evidence) -> pd.DataFrame:
     for fid, f in zip(e.fact_ids(), e.facts):
         df = evidence_frame(f)
         df.insert(0, "Fact", fid)
-        parts.append(df.rename(columns={df.columns[3]: "Variable"}))
+        parts.append(df.rename(columns={df.columns[3]: "Variable", "Configuration": "Planned configuration"}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
