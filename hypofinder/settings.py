@@ -90,8 +90,13 @@ def checked(cls: type[BaseModel], values: dict[str, Any]) -> Any:
         return cls.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = ".".join(str(p) for p in err["loc"]) or cls.__name__
-        raise BadInputError(f"{name.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
+        field = str(err["loc"][-1]) if err["loc"] else ""
+        name = field.replace("_", " ") or cls.__name__
+        if field in getattr(cls, "model_fields", {}) and hasattr(cls, "bounds"):
+            lo, hi = cls.bounds(field)
+            if lo is not None and hi is not None:
+                raise BadInputError(f"{name} must be {lo}-{hi}, got {err.get('input')!r}") from None
+        raise BadInputError(f"{name}: {err['msg']} (got {err.get('input')!r})") from None
 
 
 class _RunEnvSource(PydanticBaseSettingsSource):

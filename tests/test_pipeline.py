@@ -171,8 +171,8 @@ def test_cli_out_file_written_only_on_success(tmp_path):
     "args, message",
     [
         (["", "--model", "fake"], "error: the question is empty"),
-        (["q", "--model", "fake", "--contexts", "0"], "error: number of contexts must be 1-10"),
-        (["q", "--model", "fake", "--temperature", "2"], "error: temperature must be within 0.0-1.0"),
+        (["q", "--model", "fake", "--contexts", "0"], "error: contexts must be 1-10, got 0"),
+        (["q", "--model", "fake", "--temperature", "2"], "error: temperature must be 0.0-1.0, got 2.0"),
         (["q", "--model", "gpt-x"], "error: unknown model 'gpt-x'"),
         (["q", "--model", "fake", "--out", "/nonexistent/dir/r.json"], "error: --out folder /nonexistent/dir does not exist"),
     ],

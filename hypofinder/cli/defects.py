@@ -65,7 +65,7 @@ def _table(results) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="Defect predictions (eV; ± = ensemble spread)")
+    t = Table(title="Defect predictions (eV; ± = uncertainty)")
     for col in ("file", "host", "defects", "E_f / site", "HOMO-LUMO gap", "in domain"):
         t.add_column(col)
     for r in results:
