@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,8 +26,8 @@ from hypofinder.llm import StructuredLLM, resolve
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.models import (
     Context,
-    Evidence,
     ContextResult,
+    Evidence,
     Hypothesis,
     HypothesisReport,
     Review,
