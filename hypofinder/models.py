@@ -184,6 +184,33 @@ class Validation(BaseModel):
     trend: float | None = Field(default=None, description="Slope of target vs variable (eV per unit)")
 
 
+class Evidence(BaseModel):
+    """Predictor numbers planned from the question and gathered before generation.
+
+    The planner reads the question's defect space (host, defect species, property, variable, the
+    claimed direction); ``facts`` are the planned requests with their predictions, given to the
+    generator as [E1], [E2] ... Out of scope: no facts, and ``reason`` says why.
+    """
+
+    in_scope: bool = Field(description="The question concerns point defects in a host the predictor knows")
+    reason: str = Field(description="What was read and assumed, or why the question gets no numbers")
+    host: str | None = None
+    species: list[DefectToken] = Field(default_factory=list, description="Defect types read, e.g. ['vS', 'W_Mo']")
+    property: str | None = Field(default=None, description="The property the question names (None: not named)")
+    target: Target = Field(default="homo_lumo_gap", description="The predicted target the facts are about")
+    variable: Variable | Literal["layer"] | None = Field(default=None, description="What the question varies")
+    direction: Direction | None = Field(default=None, description="The claim the question states, if any")
+    kind: Literal["trend", "comparison", "screen", "none"] = "none"
+    copies: int = Field(default=1, ge=1, le=6, description="Defects of each species per configuration (count trends: 1..6)")
+    assumptions: list[str] = Field(default_factory=list, description="How ambiguous words were read")
+    facts: list[Validation] = Field(default_factory=list,
+                                    description="[E1], [E2] ...: each a planned request, its predictions and one sentence")
+    summary: str = Field(default="", description="One sentence: what the generator was given")
+
+    def fact_ids(self) -> list[str]:
+        return [f"E{i}" for i in range(1, len(self.facts) + 1)]
+
+
 # --------------------------------------------------------------------------- llm answers
 
 
@@ -221,6 +248,7 @@ class ContextResult(BaseModel):
     summary: str
     hypothesis: Hypothesis
     review: Review
+    evidence: Evidence | None = Field(default=None, description="What the generator was given before writing")
     validation: Validation | None = None
     rank_score: float = Field(default=0.0, description="Review score combined with evidence (0-100)")
 

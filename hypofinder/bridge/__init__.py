@@ -3,6 +3,8 @@
     validate(request: ValidationRequest | dict | None, text: str = "", include_cif=False) -> Validation
     build(request) -> list[Configuration]     # the concrete supercells validate() predicts
     read_text(text) -> TextReading            # scope + request read from free text
+    plan(question) -> Evidence                # the planner: which defect space a question asks about
+    evidence_for(question) -> Evidence        # ... and its predictor numbers, before generation ([E1], [E2] ...)
 
 ``validate`` never raises: bad or impossible requests give verdict "out of scope" with the
 reason in ``summary``; a text without a request is read for scope and, where its words allow
@@ -15,6 +17,8 @@ from pydantic import ValidationError
 
 from hypofinder.bridge.configs import Configuration, build, check_request
 from hypofinder.bridge.evidence import judge
+from hypofinder.bridge.facts import evidence_for, for_context, gather, prompt_block
+from hypofinder.bridge.planner import plan
 from hypofinder.bridge.text import TextReading, read_text
 from hypofinder.errors import BadInputError, HypofinderError, one_line
 from hypofinder.models import ConfigurationPrediction, Validation, ValidationRequest
@@ -96,4 +100,5 @@ def _from_text(text: str, include_cif: bool) -> Validation:
     return v.model_copy(update={"summary": f"{parsed}{said}: {v.summary}"})
 
 
-__all__ = ["Configuration", "TextReading", "build", "check_request", "read_text", "validate", "validate_request"]
+__all__ = ["Configuration", "TextReading", "build", "check_request", "evidence_for", "for_context", "gather", "plan",
+           "prompt_block", "read_text", "validate", "validate_request"]
