@@ -23,16 +23,19 @@ from hypofinder.llm.cache import AnswerCache
 from hypofinder.models import (
     Context,
     ContextResult,
+    GeneratedHypothesis,
     Hypothesis,
     HypothesisReport,
     Review,
-    Rubric,
+    ReviewAnswer,
     RunManifest,
     Synthesis,
+    SynthesisAnswer,
     Validation,
     ValidationRequest,
 )
-from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer, load_prompt, prompt_versions
+from hypofinder.proofread import ask_checked, subject_words
+from hypofinder.prompts import grounding_block, load_prompt, prompt_versions
 from hypofinder.settings import PROJECT_ROOT, settings
 
 MAX_QUERY_CHARS = 2000
@@ -130,12 +133,10 @@ class HypothesisFinder:
         results = self.rank(contexts, generated, validations, reviews)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
-            answer = self.synthesize(query, results)
-            synthesis = Synthesis(
-                representation=answer.representation, hypothesis=answer.hypothesis, steps=answer.steps,
-                validation=(self._validate(answer.validation_request, f"{answer.hypothesis} {answer.representation}")
-                            if self.validate_enabled else None),
-            )
+            synthesis = self.synthesize(query, results)
+            if self.validate_enabled:
+                synthesis.validation = self._validate(synthesis.validation_request,
+                                                      f"{synthesis.hypothesis} {synthesis.representation}")
         notify(Progress(step="done", message="done"))
 
         usage = self.llm.usage
@@ -165,29 +166,32 @@ class HypothesisFinder:
 
         return contexts_for(query, self.n_contexts)
 
-    def generate(self, query: str, ctx: Context) -> GeneratedHypothesis:
+    def generate(self, query: str, ctx: Context) -> Hypothesis:
+        concept = _physh_concept(ctx.concept.id)
         messages = load_prompt("generator").messages(
-            role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query,
+            role=ctx.role, framework=ctx.framework, concept=ctx.concept.label, query=query,
+            grounding=grounding_block(concept, [c.label for c in ctx.concepts[1:]]),
         )
-        return self.llm.ask(messages, GeneratedHypothesis, max_tokens=900, task=f"generate[{ctx.concept.label}]")
+        subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
+        answer, flags = ask_checked(self.llm, messages, GeneratedHypothesis, max_tokens=600,
+                                    task=f"generate[{ctx.concept.label}]", subject=subject, on_topic=("statement",))
+        return Hypothesis(**dict(answer), quality_flags=flags)
 
-    def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
+    def validate_hypothesis(self, gen: Hypothesis) -> Validation | None:
         if not self.validate_enabled:
             return None
         # the whole answer, not just the statement: small models often state the defect claim elsewhere
         return self._validate(gen.validation_request, f"{gen.statement} {gen.rationale} {gen.summary}")
 
-    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None) -> Review:
+    def review(self, query: str, ctx: Context, gen: Hypothesis, validation: Validation | None) -> Review:
         messages = load_prompt("reviewer").messages(
             query=query, role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            statement=gen.statement, rationale=gen.rationale, steps="; ".join(gen.steps),
+            statement=gen.statement, rationale=gen.rationale, steps=" ".join(gen.steps),
             evidence=_evidence_text(validation),
         )
-        ans = self.llm.ask(messages, ReviewAnswer, max_tokens=400, task=f"review[{ctx.concept.label}]")
-        rubric = Rubric(novelty=ans.novelty, plausibility=ans.plausibility,
-                        testability=ans.testability, specificity=ans.specificity)
-        return Review(text=ans.review, score=ans.score, rubric=rubric)
+        answer, flags = ask_checked(self.llm, messages, ReviewAnswer, max_tokens=300,
+                                    task=f"review[{ctx.concept.label}]")
+        return Review(**dict(answer), quality_flags=flags)
 
     def rank(self, contexts, generated, validations, reviews) -> list[ContextResult]:
         """Combine review score with predictor evidence; best first."""
@@ -195,20 +199,21 @@ class HypothesisFinder:
         for ctx, gen, val, rev in zip(contexts, generated, validations, reviews):
             bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
             results.append(ContextResult(
-                role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
-                hypothesis=Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
-                                      validation_request=gen.validation_request),
+                role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, hypothesis=gen,
                 review=rev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
             ))
         return sorted(results, key=lambda r: -r.rank_score)
 
-    def synthesize(self, query: str, results: list[ContextResult]) -> SynthesisAnswer:
+    def synthesize(self, query: str, results: list[ContextResult]) -> Synthesis:
         lines = []
         for i, r in enumerate(results, 1):
-            verdict = f"; evidence: {r.validation.verdict}" if r.validation else ""
-            lines.append(f"{i}. [{r.role}, {r.concepts[0].label}, score {r.review.score}{verdict}] {r.hypothesis.statement}")
+            verdict = f", evidence {r.validation.verdict}" if r.validation else ""
+            lines.append(f"{i}. {r.hypothesis.statement} ({r.role}, {r.concepts[0].label}, score {r.review.score}{verdict})")
         messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
-        return self.llm.ask(messages, SynthesisAnswer, max_tokens=900, task="synthesize")
+        subject = subject_words(query, *(r.concepts[0].label for r in results))
+        answer, flags = ask_checked(self.llm, messages, SynthesisAnswer, max_tokens=600, task="synthesize",
+                                    subject=subject, on_topic=("hypothesis",))
+        return Synthesis(**dict(answer), quality_flags=flags)
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, request: ValidationRequest | None, text: str) -> Validation:
@@ -253,6 +258,17 @@ class HypothesisFinder:
         if key:
             self.cache.put(key, model=self.spec.cache_key, task="report", answer=report.model_dump(mode="json"),
                            prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
+
+
+def _physh_concept(concept_id: str):
+    """The context's lead concept with its PhySH neighbourhood, or None when it is not in PhySH (test doubles)."""
+    from hypofinder.errors import HypofinderError
+    from hypofinder.ontology import get_concept
+
+    try:
+        return get_concept(concept_id)
+    except HypofinderError:
+        return None
 
 
 def _evidence_text(validation: Validation | None) -> str:

@@ -127,7 +127,13 @@ class ChatLocalLlama(BaseChatModel):
     temperature: float = 0.7
     seed: int | None = None
     max_tokens: int = 512
-    repeat_penalty: float = 1.3  # a 135M model loops without it
+    # Sampling for a 135M model (see benchmarks/bench_text_quality.py): without a repeat penalty it loops on
+    # JSON debris; 1.3 gave the most sensible sentences under the prose grammar. min_p drops the long tail of
+    # unlikely tokens that a tiny model otherwise samples at temperature 0.7. The user's temperature applies.
+    repeat_penalty: float = 1.3
+    top_p: float = 0.95
+    min_p: float = 0.05
+    top_k: int = 40
 
     @property
     def _llm_type(self) -> str:
@@ -150,6 +156,9 @@ class ChatLocalLlama(BaseChatModel):
                 max_tokens=kwargs.get("max_tokens", self.max_tokens),
                 response_format=response_format,
                 repeat_penalty=self.repeat_penalty,
+                top_p=self.top_p,
+                min_p=self.min_p,
+                top_k=self.top_k,
                 stop=stop,
             )
         usage = out.get("usage") or {}
