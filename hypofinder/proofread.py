@@ -20,23 +20,29 @@ from hypofinder.quality import SENTENCE_PATTERN, prose_problems
 T = TypeVar("T", bound=BaseModel)
 Flags = dict[str, list[str]]
 
-# Words too common in questions and hypotheses to show that a text is about the question's subject.
-_GENERIC = frozenset("""
+_STOP = frozenset("""
 a an and are as at be by can could do does for from has have how i in into is it its like may might of on or
 our such that the their these this those to use used using we what when where which while who why will with
 would should about between both each more most other over than then there they through under very well
+""".split())
+# Words of a question too common to show that a text is about its subject (a concept's label keeps them).
+_GENERIC = _STOP | frozenset("""
 material materials property properties model models modeling physics physical effect effects study system
 systems way ways different new based higher lower level help reason describe description descriptions
 """.split())
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*")
 
 
-def subject_words(*texts: str) -> set[str]:
-    """The content words of a question and its concept labels (lower case, generic words dropped)."""
-    words = set()
-    for text in texts:
-        words |= {w.lower() for w in _TOKEN.findall(text or "") if len(w) > 2 or any(c.isdigit() for c in w)}
-    return words - _GENERIC
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _TOKEN.findall(text or "") if len(w) > 2 or any(c.isdigit() for c in w)}
+
+
+def subject_words(query: str, *labels: str) -> set[str]:
+    """The content words of a question (generic words dropped) and of its concept labels (stop words dropped)."""
+    words = _words(query) - _GENERIC
+    for label in labels:
+        words |= _words(label) - _STOP
+    return words
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -49,7 +55,7 @@ def _same_word(a: str, b: str) -> bool:
 
 def mentions_subject(text: str, subject: set[str]) -> bool:
     """Does ``text`` name something from ``subject`` (see ``subject_words``)?"""
-    words = {w.lower() for w in _TOKEN.findall(text or "")} - _GENERIC
+    words = _words(text) - _STOP
     return any(_same_word(w, s) for w in words for s in subject)
 
 

@@ -12,18 +12,17 @@ from functools import lru_cache
 CITATION = r"\[(E|S)\d{1,2}\]"
 
 # A sentence as a decoder may write it (JSON-schema ``pattern``; llama.cpp turns it into a grammar): a
-# capital or digit first, then 3-44 more words (letters, digits, ' / + % - inside, decimals, optional
-# parentheses) separated by one space or ", " "; " ": ", citation markers [E1] / [S2] as words, and a
-# full stop at the end. No braces, quotes, backticks or other brackets can be decoded. Written with
-# ``[.]`` rather than ``\.`` because llama.cpp's pattern converter keeps ``\.`` as an invalid escape.
-_W = r"[A-Za-z0-9][A-Za-z0-9'/+%-]*([.][0-9]+)?"
+# capital or digit first, then 3-30 more words separated by one space or ", " "; " ": ", and a full stop at
+# the end. A word is letters (with digits, ' / + % - inside: MoS2, spin-orbit), or a number with an optional
+# decimal part and unit (0.3, 2D, 5%), optionally in parentheses; citation markers [E1] / [S2] count as
+# words. No braces, quotes, backticks or other brackets can be decoded. Written with ``[.]`` rather than
+# ``\.`` and without ``(?:`` because llama.cpp's pattern converter rejects both.
+_WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]*"
+_NUMBER_RE = r"[0-9]+([.][0-9]+)?[A-Za-z%]*"
 SENTENCE_PATTERN = (
-    r"^[A-Z0-9][A-Za-z0-9'/+%-]*([.][0-9]+)?"
-    rf"((, |; |: | )(\(?{_W}\)?|\[[ES][0-9]{{1,2}}\])){{3,44}}[.]$"
+    rf"^([A-Z][A-Za-z0-9'/+%-]*|{_NUMBER_RE})"
+    rf"((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?|\[[ES][0-9]{{1,2}}\])){{3,30}}[.]$"
 )
-_WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
-_DEBRIS = re.compile(r"[{}`<>\\|]|\"\"|''|,\s*,|:\s*\"|\"\s*:|\[\s*\]")
-_BRACKET = re.compile(r"\[[^\]]*\]")
 
 
 @lru_cache(maxsize=1)

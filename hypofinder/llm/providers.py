@@ -260,7 +260,7 @@ class _FakeFiller:
         if kind == "boolean":
             return bool(self._num(key, 0, 1))
         field = key.split(".")[-1].split("[")[0]
-        text = f"{field.replace('_', ' ').capitalize()} on {self.topic} ({self._num(key, 1, 999)})."
+        text = f"{field.replace('_', ' ').capitalize()} on {self.topic}, variant {self._num(key, 1, 999)}."
         return text[: schema.get("maxLength", len(text))]
 
 
