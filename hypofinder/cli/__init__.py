@@ -15,8 +15,8 @@ import typer
 from typer._click import exceptions as cx
 
 from hypofinder import __version__
-from hypofinder.errors import HypofinderError
-from hypofinder.settings import configure
+from hypofinder.errors import HypofinderError, one_line
+from hypofinder.settings import configure, reset
 
 app = typer.Typer(
     name="hypofinder",
@@ -41,29 +41,18 @@ def _root(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Index/cache folder [env HYPOFINDER_CACHE_DIR]"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    reset()  # each command starts from the environment and config files (main() may run several in one process)
     configure(data_dir=data_dir, cache_dir=cache_dir)
 
 
 def _mount() -> None:
-    import importlib
+    from hypofinder.cli import ask, defects, mine, models, ontology
 
-    for module, name in [
-        ("hypofinder.cli.ontology", "ontology"),
-        ("hypofinder.cli.defects", "defects"),
-    ]:
-        try:
-            sub = importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # room not built yet
-            if exc.name != module:
-                raise
-            continue
-        app.add_typer(sub.app, name=name)
-    for module in ("hypofinder.cli.ask", "hypofinder.cli.mine", "hypofinder.cli.screen"):
-        try:
-            importlib.import_module(module).register(app)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    app.add_typer(ontology.app, name="ontology")
+    app.add_typer(defects.app, name="defects")
+    app.command("ask")(ask.ask)
+    app.command("mine")(mine.mine)
+    app.command("models")(models.models)
 
 
 _mount()
@@ -99,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for people; HYPOFINDER_DEBUG=1 shows the traceback
         if os.environ.get("HYPOFINDER_DEBUG"):
             raise
-        typer.echo(f"error: unexpected {exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}", err=True)
+        typer.echo(f"error: unexpected {exc.__class__.__name__}: {one_line(exc)}", err=True)
         return 1
 
 
