@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,8 +34,8 @@ from hypofinder.models import (
     Validation,
     ValidationRequest,
 )
-from hypofinder.proofread import ask_checked, subject_words
 from hypofinder.prompts import grounding_block, load_prompt, prompt_versions
+from hypofinder.proofread import ask_checked, subject_words
 from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}

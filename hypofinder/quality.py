@@ -24,6 +24,10 @@ SENTENCE_PATTERN = (
     rf"((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?|\[[ES][0-9]{{1,2}}\])){{3,30}}[.]$"
 )
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
+_DEBRIS = re.compile(r"[{}`<>\\|]|\"\"|''|,\s*,|:\s*\"|\"\s*:|\[\s*\]")
+_BRACKET = re.compile(r"\[[^\]]*\]")
+
 
 @lru_cache(maxsize=1)
 def _common_words() -> frozenset[str]:

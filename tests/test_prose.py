@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from hypofinder.llm import StructuredLLM, parse_model_spec
+from hypofinder.llm import StructuredLLM, resolve
 from hypofinder.llm.providers import FakeChatModel
 from hypofinder.models import (
     GeneratedHypothesis,
@@ -18,8 +18,8 @@ from hypofinder.models import (
     Synthesis,
     SynthesisAnswer,
 )
-from hypofinder.proofread import ask_checked, field_problems, mentions_subject, prose_fields, subject_words
 from hypofinder.prompts import grounding_block, load_prompt
+from hypofinder.proofread import ask_checked, field_problems, mentions_subject, prose_fields, subject_words
 from hypofinder.quality import SENTENCE_PATTERN, prose_problems
 
 PROSE = [
@@ -92,7 +92,7 @@ MESSAGES = [("system", "You are a physicist."), ("user", "Question: What limits 
 
 def _llm(*answers):
     chat = FakeChatModel(responses={"GeneratedHypothesis": list(answers)})
-    return StructuredLLM(parse_model_spec("fake"), chat, temperature=0.0, seed=0)
+    return StructuredLLM(resolve("fake"), chat, temperature=0.0, seed=0)
 
 
 def test_good_answer_is_asked_once():
@@ -152,10 +152,11 @@ def test_grounding_places_the_concept_in_physh():
 
 def test_pipeline_reports_flags_and_grounds_the_generator():
     from hypofinder.pipeline import HypothesisFinder
+    from tests.scripted import scripted_model
 
-    finder = HypothesisFinder("fake", contexts=1, validate=False, cache=False,
-                              fake_responses={"GeneratedHypothesis": [BAD, BAD]})
-    report = finder.find("What limits the critical temperature of cuprate superconductors?")
+    with scripted_model({"GeneratedHypothesis": [BAD, BAD]}) as name:
+        finder = HypothesisFinder(name, contexts=1, validate=False, cache=False)
+        report = finder.find("What limits the critical temperature of cuprate superconductors?")
     ctx = report.contexts[0]
     assert "too short" in ctx.hypothesis.quality_flags["statement"]
     assert ctx.quality_flags["hypothesis.statement"] == ctx.hypothesis.quality_flags["statement"]
@@ -167,10 +168,10 @@ def test_pipeline_reports_flags_and_grounds_the_generator():
 
 @pytest.mark.slow
 def test_local_model_writes_prose_under_the_grammar():
-    from hypofinder.llm import make_chat_model
+    from hypofinder.llm.providers import ChatLocalLlama, local_model_path
 
-    spec = parse_model_spec("local")
-    llm = StructuredLLM(spec, make_chat_model(spec, temperature=0.7, seed=7, n_ctx=2048), temperature=0.7, seed=7)
+    chat = ChatLocalLlama(model_path=local_model_path(), n_ctx=2048, temperature=0.7, seed=7)
+    llm = StructuredLLM(resolve("local"), chat, temperature=0.7, seed=7)
     messages = load_prompt("reviewer").messages(
         query="What limits the critical temperature of cuprate superconductors?", role="Experimental Physicist",
         framework="Condensed Matter Physics", concept="High-temperature superconductors",
