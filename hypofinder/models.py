@@ -7,9 +7,11 @@ bridge -> ``Validation``; pipeline -> ``HypothesisReport``. Nothing else crosses
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
+
+from hypofinder.quality import SENTENCE_PATTERN
 
 # --------------------------------------------------------------------------- ontology
 
@@ -212,13 +214,14 @@ class Evidence(BaseModel):
 
 
 # --------------------------------------------------------------------------- llm answers
+# Each LLM answer schema is the report record minus its report-only fields: the record subclasses the
+# answer (GeneratedHypothesis -> Hypothesis, ReviewAnswer -> Review, SynthesisAnswer -> Synthesis), so a
+# new field is added in one class. Free-text fields are ``Sentence``s: their JSON-schema ``pattern``
+# becomes a decoding grammar that admits prose only (see hypofinder.quality.SENTENCE_PATTERN). The
+# pattern is a decoding hint, not a validation rule: a server's answer that breaks it is re-asked once
+# and then flagged (``quality_flags``) by hypofinder.proofread, never rejected.
 
-
-class Hypothesis(BaseModel):
-    statement: str
-    rationale: str
-    steps: list[str]
-    validation_request: ValidationRequest | None = None
+Sentence = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": SENTENCE_PATTERN})]
 
 
 class Rubric(BaseModel):
@@ -228,16 +231,52 @@ class Rubric(BaseModel):
     specificity: int = Field(ge=0, le=100)
 
 
-class Review(BaseModel):
-    text: str
-    score: int = Field(ge=0, le=100)
+class GeneratedHypothesis(BaseModel):
+    """The generator's answer for one context."""
+
+    summary: Sentence = Field(description="The question framed from the context's point of view")
+    statement: Sentence = Field(description="The hypothesis, one sentence")
+    rationale: Sentence = Field(description="Why it may hold")
+    steps: list[Sentence] = Field(min_length=3, max_length=3, description="Three steps to test it")
+    validation_request: ValidationRequest | None = None
+
+
+class ReviewAnswer(BaseModel):
+    """The reviewer's answer for one hypothesis."""
+
+    text: Sentence = Field(description="The review: main strength and main weakness")
     rubric: Rubric
+    score: int = Field(ge=0, le=100)
 
 
-class Synthesis(BaseModel):
-    representation: str = Field(description="The unified representation / model proposed")
-    hypothesis: str
-    steps: list[str]
+class SynthesisAnswer(BaseModel):
+    """The synthesizer's answer."""
+
+    representation: Sentence = Field(description="The unified representation / model proposed")
+    hypothesis: Sentence = Field(description="One combined, testable hypothesis")
+    steps: list[Sentence] = Field(min_length=3, max_length=3, description="Steps to test it, in order")
+    validation_request: ValidationRequest | None = None
+
+
+class QualityFlagged(BaseModel):
+    """Report-only: the free-text fields that stayed weak after one regeneration."""
+
+    quality_flags: dict[str, list[str]] = Field(
+        default_factory=dict, description="Field (e.g. 'steps[1]') -> why it does not read as prose or is off topic",
+    )
+
+
+class Hypothesis(GeneratedHypothesis, QualityFlagged):
+    """A generated hypothesis as reported."""
+
+
+class Review(ReviewAnswer, QualityFlagged):
+    """A review as reported."""
+
+
+class Synthesis(SynthesisAnswer, QualityFlagged):
+    """The synthesis as reported, with the predictor's evidence."""
+
     validation: Validation | None = None
 
 
@@ -245,7 +284,6 @@ class ContextResult(BaseModel):
     role: str
     framework: str
     concepts: list[ConceptRef]
-    summary: str
     hypothesis: Hypothesis
     review: Review
     evidence: Evidence | None = Field(default=None, description="What the generator was given before writing")
@@ -255,6 +293,15 @@ class ContextResult(BaseModel):
     @property
     def title(self) -> str:
         return f"{self.role} / {self.framework} :: {self.concepts[0].label}"
+
+    @property
+    def summary(self) -> str:
+        return self.hypothesis.summary
+
+    @property
+    def quality_flags(self) -> dict[str, list[str]]:
+        """Weak fields of this context's hypothesis and review, e.g. {'hypothesis.statement': [...]}."""
+        return {f"{part}.{k}": v for part in ("hypothesis", "review") for k, v in getattr(self, part).quality_flags.items()}
 
 
 # --------------------------------------------------------------------------- report

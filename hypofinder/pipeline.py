@@ -28,24 +28,19 @@ from hypofinder.models import (
     Context,
     ContextResult,
     Evidence,
+    GeneratedHypothesis,
     Hypothesis,
     HypothesisReport,
     Review,
-    Rubric,
+    ReviewAnswer,
     RunManifest,
     Synthesis,
+    SynthesisAnswer,
     Validation,
     ValidationRequest,
 )
-from hypofinder.prompts import (
-    GeneratedHypothesis,
-    PlainHypothesis,
-    PlainSynthesis,
-    ReviewAnswer,
-    SynthesisAnswer,
-    load_prompt,
-    prompt_versions,
-)
+from hypofinder.prompts import PlainHypothesis, PlainSynthesis, grounding_block, load_prompt, prompt_versions
+from hypofinder.proofread import ask_checked, subject_words
 from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
@@ -129,12 +124,10 @@ class HypothesisFinder:
         results = self.rank(contexts, generated, validations, reviews, evidence)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
-            answer = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
-            synthesis = Synthesis(
-                representation=answer.representation, hypothesis=answer.hypothesis, steps=answer.steps,
-                validation=(self._validate(answer.validation_request, f"{answer.hypothesis} {answer.representation}")
-                            if self.validate_enabled else None),
-            )
+            synthesis = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
+            if self.validate_enabled:
+                synthesis.validation = self._validate(synthesis.validation_request,
+                                                      f"{synthesis.hypothesis} {synthesis.representation}")
         notify(Progress(step="done", message="done"))
 
         usage = self.llm.usage
@@ -174,34 +167,38 @@ class HypothesisFinder:
         shared = evidence_for(query)
         return [for_context(shared, c.concept.label) for c in contexts]
 
-    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None) -> GeneratedHypothesis:
+    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None) -> Hypothesis:
         from hypofinder.bridge.facts import prompt_block
 
-        block = prompt_block(evidence)
+        concept = _physh_concept(ctx.concept.id)
+        facts = prompt_block(evidence)
         messages = load_prompt("generator").messages(
-            role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query, evidence=block,
+            role=ctx.role, framework=ctx.framework, concept=ctx.concept.label, query=query,
+            grounding=grounding_block(concept, [c.label for c in ctx.concepts[1:]]),
+            evidence=f"{facts}\n" if facts else "",
         )
-        schema = GeneratedHypothesis if block else PlainHypothesis
-        return self.llm.ask(messages, schema, max_tokens=900, task=f"generate[{ctx.concept.label}]")
+        subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
+        schema = GeneratedHypothesis if facts else PlainHypothesis
+        answer, flags = ask_checked(self.llm, messages, schema, max_tokens=600,
+                                    task=f"generate[{ctx.concept.label}]", subject=subject, on_topic=("statement",))
+        return Hypothesis(**dict(answer), quality_flags=flags)
 
-    def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
+    def validate_hypothesis(self, gen: Hypothesis) -> Validation | None:
         if not self.validate_enabled:
             return None
         # the whole answer, not just the statement: small models often state the defect claim elsewhere
         return self._validate(gen.validation_request, f"{gen.statement} {gen.rationale} {gen.summary}")
 
-    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None,
+    def review(self, query: str, ctx: Context, gen: Hypothesis, validation: Validation | None,
                evidence: Evidence | None = None) -> Review:
         messages = load_prompt("reviewer").messages(
             query=query, role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            statement=gen.statement, rationale=gen.rationale, steps="; ".join(gen.steps),
+            statement=gen.statement, rationale=gen.rationale, steps=" ".join(gen.steps),
             evidence=_evidence_text(validation, evidence),
         )
-        ans = self.llm.ask(messages, ReviewAnswer, max_tokens=400, task=f"review[{ctx.concept.label}]")
-        rubric = Rubric(novelty=ans.novelty, plausibility=ans.plausibility,
-                        testability=ans.testability, specificity=ans.specificity)
-        return Review(text=ans.review, score=ans.score, rubric=rubric)
+        answer, flags = ask_checked(self.llm, messages, ReviewAnswer, max_tokens=300,
+                                    task=f"review[{ctx.concept.label}]")
+        return Review(**dict(answer), quality_flags=flags)
 
     def rank(self, contexts, generated, validations, reviews, evidence=None) -> list[ContextResult]:
         """Combine review score with predictor evidence; best first."""
@@ -210,21 +207,22 @@ class HypothesisFinder:
         for ctx, gen, val, rev, ev in zip(contexts, generated, validations, reviews, evidence):
             bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
             results.append(ContextResult(
-                role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
-                hypothesis=Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
-                                      validation_request=gen.validation_request),
+                role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, hypothesis=gen,
                 review=rev, evidence=ev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
             ))
         return sorted(results, key=lambda r: -r.rank_score)
 
-    def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> SynthesisAnswer:
+    def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> Synthesis:
         lines = []
         for i, r in enumerate(results, 1):
-            verdict = f"; evidence: {r.validation.verdict}" if r.validation else ""
-            lines.append(f"{i}. [{r.role}, {r.concepts[0].label}, score {r.review.score}{verdict}] {r.hypothesis.statement}")
+            verdict = f", evidence {r.validation.verdict}" if r.validation else ""
+            lines.append(f"{i}. {r.hypothesis.statement} ({r.role}, {r.concepts[0].label}, score {r.review.score}{verdict})")
         messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
+        subject = subject_words(query, *(r.concepts[0].label for r in results))
         schema = SynthesisAnswer if with_evidence else PlainSynthesis
-        return self.llm.ask(messages, schema, max_tokens=900, task="synthesize")
+        answer, flags = ask_checked(self.llm, messages, schema, max_tokens=600, task="synthesize",
+                                    subject=subject, on_topic=("hypothesis",))
+        return Synthesis(**dict(answer), quality_flags=flags)
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, request: ValidationRequest | None, text: str) -> Validation:
@@ -269,6 +267,17 @@ class HypothesisFinder:
         if key:
             self.cache.put(key, model=self.spec.cache_key, task="report", answer=report.model_dump(mode="json"),
                            prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
+
+
+def _physh_concept(concept_id: str):
+    """The context's lead concept with its PhySH neighbourhood, or None when it is not in PhySH (test doubles)."""
+    from hypofinder.errors import HypofinderError
+    from hypofinder.ontology import get_concept
+
+    try:
+        return get_concept(concept_id)
+    except HypofinderError:
+        return None
 
 
 def _evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:

@@ -1,23 +1,52 @@
-"""Prompt templates (files in ``prompts/``, versioned) and the answer schemas the LLM must fill.
+"""Prompt templates (files in ``prompts/``, versioned), the answer schemas they ask for, and the grounding
+block that places a context's concept in PhySH.
 
-The schemas bound every string and list, so a constrained decoder can never run away and a
-small model's answers stay short enough for the 2-core latency goal.
+The answer schemas are the report records minus their report-only fields (defined once, in
+hypofinder.models); they are re-exported here because a prompt and its schema belong together.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
 
 import yaml
 from langchain_core.prompts import ChatPromptTemplate
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from hypofinder.errors import DataNotFoundError
-from hypofinder.models import ValidationRequest
+from hypofinder.models import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer, ValidationRequest
 from hypofinder.settings import settings
+
+__all__ = [
+    "GeneratedHypothesis",
+    "PlainHypothesis",
+    "PlainSynthesis",
+    "Prompt",
+    "ReviewAnswer",
+    "SynthesisAnswer",
+    "grounding_block",
+    "load_prompt",
+    "prompt_versions",
+]
+
+class PlainHypothesis(GeneratedHypothesis):
+    # the generator's answer for a question without predictor evidence: no defect request in the schema, so a
+    # small model is not invited to invent one (no docstring: it would become the schema's description)
+
+    model_config = ConfigDict(title="GeneratedHypothesis")
+    validation_request: SkipJsonSchema[ValidationRequest | None] = None
+
+
+class PlainSynthesis(SynthesisAnswer):
+    # the synthesis of a question without predictor evidence: no defect request in the schema
+
+    model_config = ConfigDict(title="SynthesisAnswer")
+    validation_request: SkipJsonSchema[ValidationRequest | None] = None
+
+
+GROUNDING_ITEMS = 4  # neighbours of each kind shown to the model: a small model needs a short prompt
 
 
 class Prompt(BaseModel):
@@ -25,9 +54,11 @@ class Prompt(BaseModel):
     version: str
     system: str
     human: str
+    optional: list[str] = Field(default_factory=list, description="Blocks rendered empty when not given")
 
     def messages(self, **values: str) -> list[tuple[str, str]]:
         """Render with LangChain's ChatPromptTemplate; returns (role, text) pairs."""
+        values = {**dict.fromkeys(self.optional, ""), **values}
         template = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.human)])
         return [("system" if m.type == "system" else "user", str(m.content)) for m in template.format_messages(**values)]
 
@@ -48,45 +79,28 @@ def prompt_versions() -> dict[str, str]:
     return {name: load_prompt(name).version for name in ("generator", "reviewer", "synthesizer")}
 
 
-# --------------------------------------------------------------------------- answer schemas
+def grounding_block(concept, supporting: list[str] = ()) -> str:
+    """The concept's place in PhySH as prompt lines (ends with a newline), or '' when nothing is known.
 
-Step = Annotated[str, StringConstraints(min_length=10, max_length=120)]
+    ``concept`` is a hypofinder.ontology.Concept (or None); ``supporting`` are the context's other concept
+    labels. Only what PhySH states is shown: alternative labels, broader / narrower / related concepts and
+    the scope note, each cut short.
+    """
+    lines: list[str] = []
 
+    def add(title: str, labels) -> None:
+        labels = [x for x in dict.fromkeys(labels) if x][:GROUNDING_ITEMS]
+        if labels:
+            lines.append(f"{title}: {', '.join(labels)}")
 
-class GeneratedHypothesis(BaseModel):
-    summary: str = Field(min_length=20, max_length=240)
-    statement: str = Field(min_length=20, max_length=200)
-    rationale: str = Field(min_length=20, max_length=200)
-    steps: list[Step] = Field(min_length=3, max_length=3)
-    validation_request: ValidationRequest | None = None
-
-
-class PlainHypothesis(GeneratedHypothesis):
-    # the same answer for a question without predictor evidence: no defect request in the schema (no docstring:
-    # it would become the schema's description)
-
-    model_config = ConfigDict(title="GeneratedHypothesis")
-    validation_request: SkipJsonSchema[ValidationRequest | None] = None
-
-
-class ReviewAnswer(BaseModel):
-    review: str = Field(min_length=20, max_length=240)
-    novelty: int = Field(ge=0, le=100)
-    plausibility: int = Field(ge=0, le=100)
-    testability: int = Field(ge=0, le=100)
-    specificity: int = Field(ge=0, le=100)
-    score: int = Field(ge=0, le=100)
-
-
-class SynthesisAnswer(BaseModel):
-    representation: str = Field(min_length=20, max_length=240)
-    hypothesis: str = Field(min_length=20, max_length=240)
-    steps: list[Step] = Field(min_length=3, max_length=5)
-    validation_request: ValidationRequest | None = None
-
-
-class PlainSynthesis(SynthesisAnswer):
-    # the synthesis of a question without predictor evidence: no defect request in the schema
-
-    model_config = ConfigDict(title="SynthesisAnswer")
-    validation_request: SkipJsonSchema[ValidationRequest | None] = None
+    if concept is not None:
+        add("Also called", concept.alt_labels)
+        add("Part of", [c.label for c in concept.broader])
+        add("Includes", [c.label for c in concept.narrower])
+        add("Related", [c.label for c in concept.related] + list(supporting))
+        if concept.scope_note:
+            note = " ".join(concept.scope_note.split())
+            lines.append(f"Scope: {note[:300]}")
+    else:
+        add("Related", supporting)
+    return "".join(f"{line}\n" for line in lines)

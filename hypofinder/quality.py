@@ -9,7 +9,21 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-CITATION = r"\[(?:E|S)\d{1,2}\]"
+CITATION = r"\[(E|S)\d{1,2}\]"
+
+# A sentence as a decoder may write it (JSON-schema ``pattern``; llama.cpp turns it into a grammar): a
+# capital or digit first, then 3-30 more words separated by one space or ", " "; " ": ", and a full stop at
+# the end. A word is letters (with digits, ' / + % - inside: MoS2, spin-orbit), or a number with an optional
+# decimal part and unit (0.3, 2D, 5%), optionally in parentheses; citation markers [E1] / [S2] count as
+# words. No braces, quotes, backticks or other brackets can be decoded. Written with ``[.]`` rather than
+# ``\.`` and without ``(?:`` because llama.cpp's pattern converter rejects both.
+_WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]*"
+_NUMBER_RE = r"[0-9]+([.][0-9]+)?[A-Za-z%]*"
+SENTENCE_PATTERN = (
+    rf"^([A-Z][A-Za-z0-9'/+%-]*|{_NUMBER_RE})"
+    rf"((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?|\[[ES][0-9]{{1,2}}\])){{3,30}}[.]$"
+)
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
 _DEBRIS = re.compile(r"[{}`<>\\|]|\"\"|''|,\s*,|:\s*\"|\"\s*:|\[\s*\]")
 _BRACKET = re.compile(r"\[[^\]]*\]")
@@ -20,7 +34,35 @@ def _common_words() -> frozenset[str]:
     """English words plus physics vocabulary: tiktoken's cl100k vocabulary is a good proxy for 'a word'."""
     from hypofinder.llm.tokens import vocabulary_words
 
-    return vocabulary_words()
+    return vocabulary_words() | _MORPHEMES
+
+
+# Prefixes and stems of physics words that cl100k does not hold as whole words.
+_MORPHEMES = frozenset("""
+ferro magneto electro thermo photo opto piezo pyro hetero homo nano micro meso macro poly mono multi quasi semi
+super anti para dia chalcogen chalcogenide skyrmion perovskite phonon magnon exciton polariton fermion boson
+oxide ide ides ic ics ity
+""".split())
+
+
+@lru_cache(maxsize=20000)
+def _is_word(word: str) -> bool:
+    """A dictionary word, or a compound of at most three (magneto-resistance, anti-ferro-magnetic, mono-layers)."""
+    known = _common_words()
+    if not word:
+        return False
+    if "-" in word or "'" in word:
+        return all(_is_word(part) for part in re.split(r"[-']", word) if part)
+    return word in known or _compound(word, 3) or (word.endswith("s") and _compound(word[:-1], 3))
+
+
+def _compound(word: str, parts: int) -> bool:
+    known = _common_words()
+    if word in known and len(word) >= 3:
+        return True
+    if parts <= 1:
+        return False
+    return any(word[:i] in known and _compound(word[i:], parts - 1) for i in range(3, len(word) - 2))
 
 
 def prose_problems(text: str | None, *, min_words: int = 4, source: str = "") -> list[str]:
@@ -37,8 +79,8 @@ def prose_problems(text: str | None, *, min_words: int = 4, source: str = "") ->
     if _DEBRIS.search(text) or any(not re.fullmatch(CITATION, b) for b in _BRACKET.findall(text)):
         problems.append("JSON or bracket debris")
     if words:
-        known = _common_words()
-        share = sum(w.lower().strip("'-") in known for w in words) / len(words)
+        quoted = {w.lower() for w in _WORD.findall(source)}  # names from the question or concept are words
+        share = sum(w.lower().strip("'-") in quoted or _is_word(w.lower().strip("'-")) for w in words) / len(words)
         if share < 0.7:
             problems.append("not mostly words")
         lowered = [w.lower() for w in words]

@@ -43,6 +43,13 @@ def planned_lines(e: Evidence | None) -> list[str]:
     return lines
 
 
+def flags_line(flags: dict[str, list[str]]) -> list[str]:
+    """Fields that stayed weak after one regeneration, so a reader never takes them for checked prose."""
+    if not flags:
+        return []
+    return ["Weak text: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(flags.items()))]
+
+
 def to_markdown(report: HypothesisReport) -> str:
     out = [f"# Hypotheses for: {report.query}", ""]
     for i, r in enumerate(report.contexts, 1):
@@ -52,11 +59,13 @@ def to_markdown(report: HypothesisReport) -> str:
         out += [f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)] + [""]
         out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
         out += evidence_lines(r.validation) + ([""] if r.validation else [])
+        out += [f"_{x}_" for x in flags_line(r.quality_flags)] + ([""] if r.quality_flags else [])
     s = report.synthesis
     out += ["## Representation and Hypothesis", "", f"**Representation.** {s.representation}", "",
             f"**Hypothesis.** {s.hypothesis}", ""]
     out += [f"{j}. {step}" for j, step in enumerate(s.steps, 1)] + [""]
     out += evidence_lines(s.validation)
+    out += [f"_{x}_" for x in flags_line(s.quality_flags)]
     run = report.run
     out += ["", f"_model {run.model} ({run.provider}), temperature {run.temperature}, "
             f"{run.prompt_tokens}+{run.completion_tokens} tokens, {run.seconds:.1f} s"
@@ -73,12 +82,12 @@ def print_text(report: HypothesisReport, console) -> None:
         body = [f"[bold]Summary:[/] {r.summary}", *(escape(x) for x in planned_lines(r.evidence)),
                 f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
                 f"[bold]Review:[/] {r.review.text}", f"[dim]{rubric_text(r)}[/]", f"[bold]Score:[/] {r.review.score}"]
-        body += evidence_lines(r.validation)
+        body += evidence_lines(r.validation) + [f"[dim]{escape(x)}[/]" for x in flags_line(r.quality_flags)]
         console.print(Panel("\n".join(body), title=context_title(i, r), title_align="left"))
     s = report.synthesis
     steps = "\n".join(f"  {j}. {step}" for j, step in enumerate(s.steps, 1))
     body = [f"[bold]Representation:[/] {s.representation}", f"[bold]Hypothesis:[/] {s.hypothesis}",
-            f"[bold]Steps:[/]\n{steps}"] + evidence_lines(s.validation)
+            f"[bold]Steps:[/]\n{steps}"] + evidence_lines(s.validation) + [f"[dim]{escape(x)}[/]" for x in flags_line(s.quality_flags)]
     console.print(Panel("\n".join(body), title="Representation and Hypothesis", title_align="left", border_style="green"))
     run = report.run
     console.print(f"[dim]model {run.model} ({run.provider}) · T={run.temperature} · "

@@ -57,8 +57,9 @@ def test_fake_pipeline_report_shape_and_manifest():
     assert steps[0] == "contexts" and steps[-1] == "done"
     assert steps.index("generate") < steps.index("review") < steps.index("synthesize")
     data = json.loads(report.model_dump_json())
-    for key in ("role", "framework", "concepts", "summary", "hypothesis", "review"):
+    for key in ("role", "framework", "concepts", "hypothesis", "review"):
         assert key in data["contexts"][0]
+    assert {"summary", "statement", "steps", "quality_flags"} <= set(data["contexts"][0]["hypothesis"])
     assert {"id", "label", "facet"} <= set(data["contexts"][0]["concepts"][0])
     assert {"text", "score", "rubric"} <= set(data["contexts"][0]["review"])
     assert {"hypothesis", "steps"} <= set(data["synthesis"])

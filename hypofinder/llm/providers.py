@@ -74,7 +74,13 @@ class ChatLocalLlama(BaseChatModel):
     temperature: float = 0.7
     seed: int | None = None
     max_tokens: int = 512
-    repeat_penalty: float = 1.3  # a 135M model loops without it
+    # Sampling for a 135M model (see benchmarks/bench_text_quality.py): without a repeat penalty it loops on
+    # JSON debris; 1.3 gave the most sensible sentences under the prose grammar. min_p drops the long tail of
+    # unlikely tokens that a tiny model otherwise samples at temperature 0.7. The user's temperature applies.
+    repeat_penalty: float = 1.3
+    top_p: float = 0.95
+    min_p: float = 0.05
+    top_k: int = 40
 
     @property
     def _llm_type(self) -> str:
@@ -97,6 +103,9 @@ class ChatLocalLlama(BaseChatModel):
                 max_tokens=kwargs.get("max_tokens", self.max_tokens),
                 response_format=response_format,
                 repeat_penalty=self.repeat_penalty,
+                top_p=self.top_p,
+                min_p=self.min_p,
+                top_k=self.top_k,
                 stop=stop,
             )
         usage = out.get("usage") or {}
@@ -198,5 +207,5 @@ class _FakeFiller:
         if kind == "boolean":
             return bool(self._num(key, 0, 1))
         field = key.split(".")[-1].split("[")[0]
-        text = f"{field.replace('_', ' ').capitalize()} on {self.topic} ({self._num(key, 1, 999)})."
+        text = f"{field.replace('_', ' ').capitalize()} on {self.topic}, variant {self._num(key, 1, 999)}."
         return text[: schema.get("maxLength", len(text))]

@@ -1,0 +1,137 @@
+"""The check after decoding: every free-text field of an LLM answer must read as prose and stay on topic.
+
+``ask_checked`` asks once; if a field fails (too short, not prose, copied from the prompt, repeated words,
+or a statement that names nothing from its question or concept), it asks once more, telling the model which
+fields failed and why, keeps the better version of each field, and returns the problems that remain
+(``quality_flags`` in the report) so weak text is never silently passed off.
+
+Free-text fields are found through the schema: strings (or lists of strings) carrying the prose pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from hypofinder.quality import SENTENCE_PATTERN, prose_problems
+
+T = TypeVar("T", bound=BaseModel)
+Flags = dict[str, list[str]]
+
+_STOP = frozenset("""
+a an and are as at be by can could do does for from has have how i in into is it its like may might of on or
+our such that the their these this those to use used using we what when where which while who why will with
+would should about between both each more most other over than then there they through under very well
+""".split())
+# Words of a question too common to show that a text is about its subject (a concept's label keeps them).
+_GENERIC = _STOP | frozenset("""
+material materials property properties model models modeling physics physical effect effects study system
+systems way ways different new based higher lower level help reason describe description descriptions
+""".split())
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*")
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _TOKEN.findall(text or "") if len(w) > 2 or any(c.isdigit() for c in w)}
+
+
+def subject_words(query: str, *labels: str) -> set[str]:
+    """The content words of a question (generic words dropped) and of its concept labels (stop words dropped)."""
+    words = _words(query) - _GENERIC
+    for label in labels:
+        words |= _words(label) - _STOP
+    return words
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Equal, or sharing a stem of at least 6 letters (superconductor / superconductivity)."""
+    if a == b:
+        return True
+    n = min(len(a), len(b))
+    return n >= 6 and a[: max(6, n - 3)] == b[: max(6, n - 3)]
+
+
+def mentions_subject(text: str, subject: set[str]) -> bool:
+    """Does ``text`` name something from ``subject`` (see ``subject_words``)?"""
+    words = _words(text) - _STOP
+    return any(_same_word(w, s) for w in words for s in subject)
+
+
+def prose_fields(schema: type[BaseModel]) -> list[str]:
+    """Names of the schema's free-text fields (those carrying the prose pattern)."""
+    props = schema.model_json_schema().get("properties", {})
+    out = []
+    for name, p in props.items():
+        if p.get("pattern") == SENTENCE_PATTERN or (p.get("items") or {}).get("pattern") == SENTENCE_PATTERN:
+            out.append(name)
+    return out
+
+
+def field_problems(answer: BaseModel, *, source: str, subject: set[str] | None = None,
+                   on_topic: tuple[str, ...] = ()) -> Flags:
+    """Field path (e.g. 'steps[1]') -> problems, for every free-text field of ``answer`` that fails."""
+    flags: Flags = {}
+    seen: set[str] = set()
+    for name in prose_fields(type(answer)):
+        value = getattr(answer, name)
+        items = [(f"{name}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else [(name, value)]
+        for path, text in items:
+            problems = prose_problems(text, source=source)
+            key = " ".join((text or "").lower().split())
+            if key and key in seen:
+                problems.append("repeats another field")
+            seen.add(key)
+            if subject and name in on_topic and not mentions_subject(text, subject):
+                problems.append("names nothing from the question or concept")
+            if problems:
+                flags[path] = problems
+    return flags
+
+
+def _merge(first: T, second: T, flags1: Flags, flags2: Flags) -> tuple[T, Flags]:
+    """Per field, keep the version with fewer problems (the first on ties)."""
+    data = first.model_dump()
+    kept: Flags = {}
+    for path in set(flags1) | set(flags2):
+        p1, p2 = flags1.get(path, []), flags2.get(path, [])
+        if path in flags1 and len(p2) < len(p1):
+            name, _, idx = path.partition("[")
+            v2 = getattr(second, name)
+            if idx:
+                i = int(idx.rstrip("]"))
+                if i >= len(data[name]):
+                    continue
+                data[name][i] = v2[i]
+            else:
+                data[name] = v2
+            if p2:
+                kept[path] = p2
+        elif p1:
+            kept[path] = p1
+    return type(first).model_validate(data), kept
+
+
+def retry_note(flags: Flags) -> str:
+    parts = "; ".join(f"{path}: {', '.join(problems)}" for path, problems in sorted(flags.items()))
+    return (f"A first answer had weak fields ({parts}). Write each field as one plain English sentence in your "
+            "own words, starting with a capital letter and ending with a full stop.")
+
+
+def ask_checked(llm, messages: list[tuple[str, str]], schema: type[T], *, max_tokens: int, task: str,
+                subject: set[str] | None = None, on_topic: tuple[str, ...] = ()) -> tuple[T, Flags]:
+    """Ask ``llm`` (a StructuredLLM) for ``schema``; regenerate once if a free-text field fails the check.
+
+    Returns the answer (best version of each field) and the problems that remain, by field path.
+    """
+    source = "\n".join(text for _, text in messages)
+    answer = llm.ask(messages, schema, max_tokens=max_tokens, task=task)
+    flags = field_problems(answer, source=source, subject=subject, on_topic=on_topic)
+    if not flags:
+        return answer, {}
+    role, content = messages[-1]
+    again = [*messages[:-1], (role, f"{content}\n{retry_note(flags)}")]
+    second = llm.ask(again, schema, max_tokens=max_tokens, task=f"{task}:again")
+    flags2 = field_problems(second, source=source, subject=subject, on_topic=on_topic)
+    return _merge(answer, second, flags, flags2)
