@@ -84,6 +84,14 @@ def test_each_reference_matches_itself_and_not_the_others(refs):
     assert worst.keypoint_recall <= 0.35, worst.id
 
 
+def test_restating_the_question_earns_no_key_point(refs):
+    parrots = {r.id: Generated(id=r.id, hypothesis=f"We study {r.query.rstrip('?').lower()}. {r.query}") for r in refs}
+    assert score(refs, parrots).keypoint_recall == 0.0
+    ref = refs[0]  # the same words plus a claim do count
+    claim = f"{ref.query.rstrip('?')}: they create localized states in the band gap near the conduction band."
+    assert score([ref], {ref.id: Generated(id=ref.id, hypothesis=claim)}).keypoint_recall >= 0.25
+
+
 def test_without_key_points_the_reference_is_split_into_claims(refs):
     claims = split_claims("Sulfur vacancies create states in the gap; they also make MoS2 n-type. "
                           "The carrier mobility drops sharply, because electrons hop between localized states.")

@@ -18,9 +18,20 @@ from hypofinder.evaluation.metrics import (
     calibrate,
     score,
 )
-from hypofinder.evaluation.references import Reference, ReferenceSet, read_references, split_claims
+from hypofinder.evaluation.references import (
+    Reference,
+    ReferenceSet,
+    read_references,
+    split_claims,
+)
 from hypofinder.evaluation.results import PICKS, Generated, read_results
-from hypofinder.evaluation.runner import evaluate, load_scores, mine_references, score_file, write_scores
+from hypofinder.evaluation.runner import (
+    evaluate,
+    load_scores,
+    mine_references,
+    score_file,
+    write_scores,
+)
 
 __all__ = ["KEYPOINT_THRESHOLD", "METRIC_KEYS", "PICKS", "Comparison", "EvalScores", "Generated", "MetricDiff",
            "QuestionScore", "Reference", "ReferenceSet", "calibrate", "compare", "evaluate", "load_scores",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 
 from hypofinder.ontology.lexical import stem
 
@@ -37,8 +38,9 @@ class ConceptMatcher:
                 if toks and len(toks) <= MAX_WORDS and lab.lower() not in GENERIC:
                     self.phrases.setdefault(toks, {})[node.id] = node.label
 
+    @lru_cache(maxsize=4096)  # noqa: B019 - one matcher per PhySH file, kept for the process anyway
     def find(self, text: str) -> dict[str, str]:
-        """Concept id -> preferred label, for every label written in ``text``."""
+        """Concept id -> preferred label, for every label written in ``text`` (do not modify the result)."""
         toks = _tokens(text)
         out: dict[str, str] = {}
         for i in range(len(toks)):

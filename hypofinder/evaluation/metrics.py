@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -21,9 +21,12 @@ from hypofinder.evaluation.concepts import concepts_in
 from hypofinder.evaluation.embedding import Embeddings
 from hypofinder.evaluation.references import Reference, sentences, split_claims
 from hypofinder.evaluation.results import PICKS, Candidate, Generated, Pick
+from hypofinder.ontology.lexical import tokens
 from hypofinder.quality import prose_problems
 
 KEYPOINT_THRESHOLD = 0.57  # calibrate(tests/data/keypoint_pairs.jsonl) for all-MiniLM-L6-v2; see bench_eval.py
+COPY_THRESHOLD = 0.9  # a sentence this close to the question restates it ...
+COPY_WORD_SHARE = 0.75  # ... and so does one made mostly of the question's words
 METRIC_KEYS = ("n", "keypoint_recall", "concept_recall", "junk_rate", "evidence_coverage",
                "score_recall_spearman", "judge_score", "per_question")
 
@@ -82,9 +85,24 @@ def units(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def best_similarity(points: list[str], text: str, emb: Embeddings) -> np.ndarray:
-    """For each key point, the highest cosine similarity to any unit of ``text``."""
+def restates(unit: str, question: str) -> bool:
+    """Most of the unit's content words (COPY_WORD_SHARE) are the question's own words."""
+    words = [w for w in tokens(unit) if not w.isdigit()]
+    asked = set(tokens(question))
+    return not words or sum(w in asked for w in words) / len(words) >= COPY_WORD_SHARE
+
+
+def best_similarity(points: list[str], text: str, emb: Embeddings, question: str | None = None) -> np.ndarray:
+    """For each key point, the highest cosine similarity to any unit of ``text``.
+
+    With ``question``, units that merely restate it (similarity >= COPY_THRESHOLD) do not count: a
+    hypothesis gets no credit for the key points its question already gives away.
+    """
     pieces = units(text)
+    if pieces and question:
+        q = emb.matrix([question])[0]
+        pieces = [p for p, v in zip(pieces, emb.matrix(pieces))
+                  if float(v @ q) < COPY_THRESHOLD and not restates(p, question)]
     if not points or not pieces:
         return np.zeros(len(points))
     return (emb.matrix(points) @ emb.matrix(pieces).T).max(axis=1)
@@ -145,7 +163,7 @@ def score_question(ref: Reference, gen: Generated, emb: Embeddings, pick: Pick, 
         return QuestionScore(**base, keypoint_recall=0.0, key_points_matched=[False] * len(points),
                              concept_recall=0.0 if ref_concepts else None,
                              evidence=False if point_defect else None, error=gen.error or "nothing generated")
-    sims = [best_similarity(points, c.text, emb) for c in cands]
+    sims = [best_similarity(points, c.text, emb, ref.query) for c in cands]
     recalls = [float((s >= threshold).mean()) for s in sims]
     i = _pick(cands, recalls, pick)
     chosen = cands[i]
@@ -207,7 +225,7 @@ def score(refs: list[Reference], generated: dict[str, Generated], *, pick: Pick 
         raise BadInputError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
     pairs = [(r, generated[r.id]) for r in refs if r.id in generated]
     texts = [p for r, _ in pairs for p in r.points()]
-    texts += [u for _, g in pairs for c in g.candidates() for u in units(c.text)]
+    texts += [u for _, g in pairs for c in g.candidates() for u in units(c.text)] + [r.query for r, _ in pairs]
     emb = Embeddings(texts)
     per_question = []
     for ref, gen in pairs:

@@ -21,7 +21,7 @@ from hypofinder.errors import BadInputError
 
 MIN_CLAIM_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
-_CLAUSE = re.compile(r";\s+|,\s+(?:while|whereas|which|so that|so|and|but|because|since)\s+|\s+(?:because|whereas|while)\s+")
+_CLAUSE = re.compile(r"[;:]\s+|,\s+(?:while|whereas|which|so that|so|and|but|because|since)\s+|\s+(?:because|whereas|while)\s+")
 
 
 class Reference(BaseModel):

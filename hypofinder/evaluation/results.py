@@ -38,7 +38,7 @@ class Generated(BaseModel):
     error: str | None = None
 
     @classmethod
-    def from_record(cls, record: dict) -> "Generated":
+    def from_record(cls, record: dict) -> Generated:
         """A results line: a mined report or error line (hypofinder mine), or ``{"id", "hypothesis"}``."""
         if "id" not in record or isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
             raise ValueError("missing 'id' (a string or an integer)")
@@ -53,7 +53,7 @@ class Generated(BaseModel):
         return cls(id=rid, hypothesis=hyp)
 
     @classmethod
-    def from_mined(cls, result: MinedResult) -> "Generated":
+    def from_mined(cls, result: MinedResult) -> Generated:
         return cls(id=result.id, report=result.report, error=result.error)
 
     def candidates(self) -> list[Candidate]:

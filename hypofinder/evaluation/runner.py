@@ -5,8 +5,8 @@ or score an existing results file; or load scored runs for a comparison.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pydantic import ValidationError
 
