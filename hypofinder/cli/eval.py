@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hypofinder.cli import options as o
+
 app = typer.Typer(help="Score generated hypotheses against a reference set; compare runs.", no_args_is_help=True)
 
 
@@ -76,14 +78,16 @@ def _print_scores(scores, as_json: bool, save: Path | None) -> None:
 @app.command("run")
 def run(
     refs: Path = typer.Argument(..., help="Reference set: .jsonl or .csv with id, query, reference_hypothesis[, key_points]."),
-    model: str = typer.Option("local", "--model", "-m", help="'local' (embedded SmolLM2), 'fake', or a served model name."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint of --model."),
-    contexts: int = typer.Option(3, "--contexts", "-n", help="Role contexts per question (1-10)."),
+    model: Optional[str] = o.MODEL,
+    base_url: Optional[str] = o.BASE_URL,
+    contexts: Optional[int] = o.CONTEXTS,
+    temperature: Optional[float] = o.TEMPERATURE,
+    seed: Optional[int] = o.SEED,
+    validate: Optional[bool] = o.VALIDATE,
+    cache: Optional[bool] = o.CACHE,
+    timeout: Optional[float] = o.TIMEOUT,
+    max_retries: Optional[int] = o.MAX_RETRIES,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results file (JSONL; rerun to resume). Default: not kept."),
-    temperature: float = typer.Option(0.7, "--temperature", "-t", help="Generator temperature (0.0-1.0)."),
-    seed: int = typer.Option(42, "--seed", help="Sampling seed."),
-    validate: bool = typer.Option(True, "--validate/--no-validate", help="Check defect claims with the predictor."),
-    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the SQLite answer cache."),
     concurrency: int = typer.Option(1, "--concurrency", "-j", help="Questions in parallel."),
     pick: PickName = typer.Option(PickName.top, "--pick", help="Which hypothesis is scored: top-ranked context, best of N, or the synthesis."),
     judge: Optional[str] = typer.Option(None, "--judge", help="Also ask this model for a 0-5 matched score (LLM judge)."),
@@ -93,13 +97,16 @@ def run(
 ) -> None:
     """Mine every question of REFS (resumable with --out), then score the hypotheses against the references."""
     from hypofinder.evaluation import evaluate
+    from hypofinder.settings import configure
 
     err = Console(stderr=True)
-    scorer = _judge(judge, judge_base_url or base_url)
+    config = configure(run=o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature,
+                                   seed=seed, validate=validate, cache=cache, max_retries=max_retries,
+                                   timeout=timeout)).run
+    scorer = _judge(judge, judge_base_url or config.base_url)
     with err.status("mining the reference questions", spinner="dots") if not as_json else nullcontext():
-        scores = evaluate(refs, pick=pick.value, judge=scorer, on_note=_warn(err), out=out, model=model,
-                          base_url=base_url, contexts=contexts, temperature=temperature, seed=seed,
-                          validate=validate, cache=cache, concurrency=concurrency)
+        scores = evaluate(refs, pick=pick.value, judge=scorer, on_note=_warn(err), out=out, config=config,
+                          concurrency=concurrency)
     _print_scores(scores, as_json, save)
 
 

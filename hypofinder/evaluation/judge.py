@@ -1,7 +1,7 @@
 """The LLM judge: a 0-5 matched score of a hypothesis against a reference's key points (as in MOOSE-Chem).
 
-Uses the LLM room (any OpenAI-compatible server, the embedded model or the fake one) with the prompt
-``prompts/judge_match.yaml``; answers are cached like every other structured answer.
+Uses the LLM room (any registered provider: an OpenAI-compatible server, the embedded model, the fake one)
+with the prompt ``prompts/judge_match.yaml``; answers are cached like every other structured answer.
 """
 
 from __future__ import annotations
@@ -20,24 +20,22 @@ class JudgeAnswer(BaseModel):
 
 
 class Judge:
-    """``judge(reference, hypothesis_text) -> (score 0-5, reason)``."""
+    """``judge(reference, hypothesis_text) -> (score 0-5, reason)``; deterministic (temperature 0)."""
 
-    def __init__(self, model: str, base_url: str | None = None, *, seed: int | None = 42, cache: bool = True,
-                 timeout: float | None = None, max_retries: int | None = None):
-        from hypofinder.llm import StructuredLLM, make_chat_model, parse_model_spec
+    def __init__(self, model: str, base_url: str | None = None, config=None):
+        from hypofinder.llm import StructuredLLM, resolve
         from hypofinder.llm.cache import AnswerCache
         from hypofinder.prompts import load_prompt
         from hypofinder.settings import settings
 
         cfg = settings()
+        run = (config or cfg.run).merged(model=model, base_url=base_url, temperature=0.0)
         self.prompt = load_prompt("judge_match")
-        self.spec = parse_model_spec(model, base_url)
-        n_ctx = cfg.local_n_ctx if self.spec.provider == "local" else 16384
-        chat = make_chat_model(self.spec, temperature=0.0, seed=seed, timeout=timeout or cfg.llm_timeout_s,
-                               n_ctx=cfg.local_n_ctx, n_threads=cfg.local_n_threads)
-        store = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if cache and cfg.llm_cache else None
-        self.llm = StructuredLLM(self.spec, chat, temperature=0.0, seed=seed, cache=store, n_ctx=n_ctx,
-                                 max_retries=cfg.llm_max_retries if max_retries is None else max_retries)
+        self.spec = resolve(run.model, run.base_url)
+        chat = self.spec.entry.build(self.spec, run)
+        store = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if run.cache else None
+        self.llm = StructuredLLM(self.spec, chat, temperature=0.0, seed=run.seed, cache=store,
+                                 max_retries=run.max_retries, modes_path=cfg.cache_dir / "endpoints.json")
 
     def __call__(self, ref: Reference, hypothesis: str) -> tuple[int, str]:
         points = "\n".join(f"{i}. {p}" for i, p in enumerate(ref.points(), 1))

@@ -23,15 +23,16 @@ def _quiet(_line: str) -> None:
     pass
 
 
-def mine_references(refs: ReferenceSet, *, out: str | Path | None = None, model: str = "local",
-                    base_url: str | None = None, contexts: int = 3, temperature: float = 0.7, seed: int | None = 42,
-                    validate: bool = True, cache: bool = True, concurrency: int = 1, max_retries: int | None = None,
-                    timeout: float | None = None, on_note: Note = _quiet,
-                    on_result: Callable[[MinedResult], None] | None = None) -> dict[str, Generated]:
-    """Mine every reference question; with ``out`` the job resumes from (and keeps) that results file."""
-    job = mine([{"id": r.id, "query": r.query} for r in refs.items], out=out, contexts=contexts, model=model,
-               base_url=base_url, temperature=temperature, seed=seed, validate=validate, cache=cache,
-               concurrency=concurrency, max_retries=max_retries, timeout=timeout, on_note=on_note)
+def mine_references(refs: ReferenceSet, *, out: str | Path | None = None, config=None, concurrency: int = 1,
+                    on_note: Note = _quiet, on_result: Callable[[MinedResult], None] | None = None,
+                    **options) -> dict[str, Generated]:
+    """Mine every reference question; with ``out`` the job resumes from (and keeps) that results file.
+
+    ``config`` (default: the settings' run configuration) overridden by ``options`` (RunConfig fields such as
+    ``model="fake", contexts=2``), as for ``hypofinder.mining.mine``.
+    """
+    job = mine([{"id": r.id, "query": r.query} for r in refs.items], out=out, config=config,
+               concurrency=concurrency, on_note=on_note, **options)
     generated: dict[str, Generated] = {}
     with job:
         for result in job:
