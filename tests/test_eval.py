@@ -134,7 +134,7 @@ def test_eval_run_fake_prints_every_metric_and_resumes(mined, tmp_path, capsys):
     first = json.loads(capsys.readouterr().out)
     assert first["n"] == 4 and set(METRIC_KEYS) <= set(first)
     assert first["failed"] == 0 and first["keypoint_recall"] is not None and first["junk_rate"] is not None
-    assert [q["id"] for q in first["per_question"]] == [json.loads(l)["id"] for l in refs4.read_text().splitlines()]
+    assert [q["id"] for q in first["per_question"]] == [json.loads(line)["id"] for line in refs4.read_text().splitlines()]
     assert all(len(q["review_recall"]) == 2 for q in first["per_question"])
     lines = out.read_text().splitlines()
     assert len(lines) == 4

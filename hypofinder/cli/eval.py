@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -23,7 +23,7 @@ from hypofinder.cli import options as o
 app = typer.Typer(help="Score generated hypotheses against a reference set; compare runs.", no_args_is_help=True)
 
 
-class PickName(str, Enum):
+class PickName(StrEnum):
     top = "top"
     best = "best"
     synthesis = "synthesis"
