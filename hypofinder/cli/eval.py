@@ -97,12 +97,12 @@ def run(
 ) -> None:
     """Mine every question of REFS (resumable with --out), then score the hypotheses against the references."""
     from hypofinder.evaluation import evaluate
-    from hypofinder.settings import configure
+    from hypofinder.settings import settings
 
     err = Console(stderr=True)
-    config = configure(run=o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature,
-                                   seed=seed, validate=validate, cache=cache, max_retries=max_retries,
-                                   timeout=timeout)).run
+    config = settings().run.merged(**o.given(contexts=contexts, model=model, base_url=base_url,
+                                             temperature=temperature, seed=seed, validate=validate, cache=cache,
+                                             max_retries=max_retries, timeout=timeout))
     scorer = _judge(judge, judge_base_url or config.base_url)
     with err.status("mining the reference questions", spinner="dots") if not as_json else nullcontext():
         scores = evaluate(refs, pick=pick.value, judge=scorer, on_note=_warn(err), out=out, config=config,
