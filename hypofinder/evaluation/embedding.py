@@ -1,6 +1,6 @@
 """Sentence embeddings for key-point matching: the ontology room's all-MiniLM-L6-v2, behind one function.
 
-Swap the encoder here (e.g. an onnxruntime build of the same model) and nothing else changes; the
+Swap the encoder here (today the ontology room's ONNX build of it) and nothing else changes; the
 calibrated threshold in ``metrics`` belongs to this model.
 """
 
@@ -14,8 +14,9 @@ def embed(texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     from hypofinder.ontology.index import encode
+    from hypofinder.settings import settings
 
-    vectors = np.asarray(encode(list(texts)), dtype=np.float32)
+    vectors = np.asarray(encode(list(texts), settings().cache_dir), dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
 
