@@ -47,9 +47,11 @@ def _root(
 
 def _mount() -> None:
     from hypofinder.cli import ask, defects, mine, models, ontology
+    from hypofinder.cli import eval as eval_cli
 
     app.add_typer(ontology.app, name="ontology")
     app.add_typer(defects.app, name="defects")
+    app.add_typer(eval_cli.app, name="eval")
     app.command("ask")(ask.ask)
     app.command("mine")(mine.mine)
     app.command("models")(models.models)

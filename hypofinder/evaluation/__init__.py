@@ -1,0 +1,39 @@
+"""Evaluation harness: score generated hypotheses against a reference set (offline), compare runs.
+
+    refs = read_references("benchmarks/data/eval_refs.jsonl")
+    scores = evaluate(refs_path, model="fake", contexts=2, out="results.jsonl")   # mine, then score
+    scores = score_file(refs_path, "results.jsonl", pick="best")                 # score existing results
+    scores.keypoint_recall, scores.per_question[0].key_points_matched
+    compare(load_scores("a.jsonl"), load_scores("b.jsonl")).rows                  # paired bootstrap
+
+Metrics: see ``hypofinder.evaluation.metrics``.
+"""
+
+from hypofinder.evaluation.compare import Comparison, MetricDiff, compare
+from hypofinder.evaluation.metrics import (
+    KEYPOINT_THRESHOLD,
+    METRIC_KEYS,
+    EvalScores,
+    QuestionScore,
+    calibrate,
+    score,
+)
+from hypofinder.evaluation.references import (
+    Reference,
+    ReferenceSet,
+    read_references,
+    split_claims,
+)
+from hypofinder.evaluation.results import PICKS, Generated, read_results
+from hypofinder.evaluation.runner import (
+    evaluate,
+    load_scores,
+    mine_references,
+    score_file,
+    write_scores,
+)
+
+__all__ = ["KEYPOINT_THRESHOLD", "METRIC_KEYS", "PICKS", "Comparison", "EvalScores", "Generated", "MetricDiff",
+           "QuestionScore", "Reference", "ReferenceSet", "calibrate", "compare", "evaluate", "load_scores",
+           "mine_references", "read_references", "read_results", "score", "score_file", "split_claims",
+           "write_scores"]

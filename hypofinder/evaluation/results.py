@@ -1,0 +1,137 @@
+"""Generated answers to score: lines of a mining results file, or ``{"id", "hypothesis"}`` lines.
+
+Each candidate is one hypothesis that can be scored: a context's hypothesis (statement + rationale,
+with the reviewer's score), the synthesis, or a bare hypothesis string.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from hypofinder.errors import BadInputError
+from hypofinder.mining import MinedResult
+from hypofinder.models import HypothesisReport
+
+Pick = Literal["top", "best", "synthesis"]
+PICKS: tuple[str, ...] = ("top", "best", "synthesis")
+
+
+class Candidate(BaseModel):
+    """One hypothesis of a generated answer, as text to score."""
+
+    label: str  # "context 1" .. / "synthesis" / "hypothesis"
+    text: str
+    review_score: int | None = None
+
+
+class Generated(BaseModel):
+    """What was generated for one question: a full report, a bare hypothesis string, or an error."""
+
+    id: str
+    report: HypothesisReport | None = None
+    hypothesis: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_record(cls, record: dict) -> Generated:
+        """A results line: a mined report or error line (hypofinder mine), or ``{"id", "hypothesis"}``."""
+        if "id" not in record or isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
+            raise ValueError("missing 'id' (a string or an integer)")
+        rid = str(record["id"])
+        if "error" in record:
+            return cls(id=rid, error=str(record["error"]))
+        if "contexts" in record or "synthesis" in record:
+            return cls(id=rid, report=MinedResult.from_record(record).report)
+        hyp = record.get("hypothesis")
+        if not isinstance(hyp, str) or not hyp.strip():
+            raise ValueError("neither a report (contexts, synthesis) nor a 'hypothesis' string")
+        return cls(id=rid, hypothesis=hyp)
+
+    @classmethod
+    def from_mined(cls, result: MinedResult) -> Generated:
+        return cls(id=result.id, report=result.report, error=result.error)
+
+    def candidates(self) -> list[Candidate]:
+        """Every scorable hypothesis: the contexts best first, then the synthesis; or the bare string."""
+        if self.report is not None:
+            out = [Candidate(label=f"context {i}", text=_join(c.hypothesis.statement, c.hypothesis.rationale),
+                             review_score=c.review.score) for i, c in enumerate(self.report.contexts, 1)]
+            syn = self.report.synthesis
+            out.append(Candidate(label="synthesis", text=_join(syn.hypothesis, syn.representation)))
+            return out
+        if self.hypothesis:
+            return [Candidate(label="hypothesis", text=self.hypothesis)]
+        return []
+
+    def text_fields(self) -> list[str]:
+        """Every text field a person reads (for the prose check)."""
+        if self.report is None:
+            return [self.hypothesis] if self.hypothesis else []
+        fields: list[str] = []
+        for c in self.report.contexts:
+            h = c.hypothesis
+            fields += [c.summary, h.statement, h.rationale, *h.steps, c.review.text]
+        syn = self.report.synthesis
+        return fields + [syn.representation, syn.hypothesis, *syn.steps]
+
+    def has_evidence(self) -> bool | None:
+        """Do the contexts (or the synthesis) carry predictor numbers? None for a bare hypothesis string."""
+        if self.report is None:
+            return None if self.hypothesis else False
+        validations = [c.validation for c in self.report.contexts] + [self.report.synthesis.validation]
+        return any(v is not None and v.predictions for v in validations)
+
+
+def _join(*parts: str) -> str:
+    out = []
+    for p in parts:
+        p = " ".join((p or "").split())
+        if p:
+            out.append(p if p[-1] in ".!?" else p + ".")
+    return " ".join(out)
+
+
+@dataclass
+class ResultSet:
+    items: dict[str, Generated] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_results(path: str | Path) -> ResultSet:
+    """Read a results file; unreadable files raise BadInputError, bad lines become problems (later ids win)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"results file {path} not found" if not path.exists() else f"{path} is not a file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    out = ResultSet()
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {n}"
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("expected a JSON object")
+            gen = Generated.from_record(record)
+        except json.JSONDecodeError as exc:
+            out.problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            out.problems.append(f"{where}: not a report ({'.'.join(map(str, err['loc']))}: {err['msg']})")
+            continue
+        except ValueError as exc:
+            out.problems.append(f"{where}: {exc}")
+            continue
+        out.items[gen.id] = gen
+    return out
