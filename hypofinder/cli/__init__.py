@@ -45,13 +45,14 @@ def _root(
 
 
 def _mount() -> None:
-    from hypofinder.cli import ask, defects, mine, models, ontology
+    from hypofinder.cli import ask, defects, mine, models, ontology, serve
 
     app.add_typer(ontology.app, name="ontology")
     app.add_typer(defects.app, name="defects")
     app.command("ask")(ask.ask)
     app.command("mine")(mine.mine)
     app.command("models")(models.models)
+    app.command("serve")(serve.serve)
 
 
 _mount()
