@@ -83,8 +83,24 @@ class JobRunner:
             if len(self._active) >= self.config.max_running_jobs + self.config.max_queued_jobs:
                 raise QueueFull(f"{len(self._active)} jobs are running or queued (the limit); retry later")
 
+    def options(self, given: dict[str, Any]) -> RunConfig:
+        """The server's run configuration with a request's options; the server's base URL (where its served
+        models are) does not apply to an in-process model such as 'fake' or 'local'."""
+        from hypofinder.llm.registry import resolve
+
+        run = self.base.merged(**given)
+        if run.base_url:
+            try:
+                in_process = resolve(run.model).is_server is False
+            except BadInputError:
+                in_process = False
+            if in_process:
+                run = run.model_copy(update={"base_url": None})
+        resolve(run.model, run.base_url)  # an unknown model: 422 now, not a failed job later
+        return run
+
     def submit_job(self, query: str, options: dict[str, Any]) -> JobRecord:
-        run = self.base.merged(**options)
+        run = self.options(options)
         query = run.check_query(query)
         self._admit()
         record = self.store.add(JobRecord(id=new_id("job"), query=query, options=run.model_dump()))
@@ -93,7 +109,7 @@ class JobRunner:
     def submit_batch(self, queries: list[dict[str, Any]], options: dict[str, Any], concurrency: int) -> JobRecord:
         from hypofinder.mining import collect_queries
 
-        run = self.base.merged(**options)
+        run = self.options(options)
         if not 1 <= concurrency <= self.config.max_batch_concurrency:
             raise BadInputError(f"concurrency must be 1-{self.config.max_batch_concurrency}, got {concurrency}")
         if not queries:
