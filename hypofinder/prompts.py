@@ -10,7 +10,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from langchain_core.prompts import ChatPromptTemplate
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -28,6 +27,8 @@ class Prompt(BaseModel):
 
     def messages(self, **values: str) -> list[tuple[str, str]]:
         """Render with LangChain's ChatPromptTemplate; returns (role, text) pairs."""
+        from langchain_core.prompts import ChatPromptTemplate  # here: a cached answer needs no LangChain
+
         template = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.human)])
         return [("system" if m.type == "system" else "user", str(m.content)) for m in template.format_messages(**values)]
 

@@ -29,6 +29,7 @@ ANSWER = json.dumps({
     "testability": 80, "specificity": 60, "score": 65,
     "representation": "A defect graph of the monolayer.", "hypothesis": "Sulfur vacancies narrow the gap.",
 })
+HTTP = httpx.Client(timeout=120)  # the machine may be loaded: a warming server answers slowly
 REPORT_RUN_VOLATILE = {"seconds", "step_seconds", "cached", "llm_calls", "cache_hits", "git_sha"}
 
 
@@ -46,7 +47,7 @@ def start(tmp: Path, port: int, **env: str) -> subprocess.Popen:
 def wait_warm(url: str, timeout: float = 300) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if httpx.get(f"{url}/healthz").json()["warm"]:
+        if HTTP.get(f"{url}/healthz").json()["warm"]:
             return
         time.sleep(0.5)
     raise AssertionError("the server did not warm up")
@@ -84,9 +85,9 @@ def service(tmp_path_factory, slow_llm):
 
 def test_job_events_and_report_match_the_cli(service):
     url = service["url"]
-    client = ServiceClient(url)
+    client = ServiceClient(url, timeout=120)
     # the curl of the issue: a JSON body sent as curl -d sends it (form-encoded content type)
-    r = httpx.post(f"{url}/v1/jobs", content=json.dumps({"query": QUERY, "model": "fake", "contexts": 2,
+    r = HTTP.post(f"{url}/v1/jobs", content=json.dumps({"query": QUERY, "model": "fake", "contexts": 2,
                                                          "cache": False}),
                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 202, r.text
@@ -144,21 +145,21 @@ def test_ask_and_mine_through_the_server(service, tmp_path):
 
 
 def test_limits_queue_and_cancel(service):
-    url, client = service["url"], ServiceClient(service["url"])
-    too_big = httpx.post(f"{url}/v1/jobs", json={"query": "x" * 70_000})
+    url, client = service["url"], ServiceClient(service["url"], timeout=120)
+    too_big = HTTP.post(f"{url}/v1/jobs", json={"query": "x" * 70_000})
     assert too_big.status_code == 413 and "too large" in too_big.json()["detail"]
-    too_long = httpx.post(f"{url}/v1/jobs", json={"query": "why " * 600})
+    too_long = HTTP.post(f"{url}/v1/jobs", json={"query": "why " * 600})
     assert too_long.status_code == 422 and "too long" in too_long.json()["detail"]
     for body in ({"query": QUERY, "contexts": 11}, {"query": QUERY, "colour": "red"},
                  {"query": QUERY, "base_url": "http://example.org/v1"}, {"query": "  "}):
-        assert httpx.post(f"{url}/v1/jobs", json=body).status_code == 422, body
-    assert httpx.get(f"{url}/v1/jobs/job_nope").status_code == 404
+        assert HTTP.post(f"{url}/v1/jobs", json=body).status_code == 422, body
+    assert HTTP.get(f"{url}/v1/jobs/job_nope").status_code == 404
 
     # the slow scripted model: one job runs, one waits, the third is refused
     slow = {"query": QUERY, "model": "scripted", "contexts": 2, "cache": False}
     running = client.submit(slow)["id"]
     queued = client.submit(slow)["id"]
-    full = httpx.post(f"{url}/v1/jobs", json=slow)
+    full = HTTP.post(f"{url}/v1/jobs", json=slow)
     assert full.status_code == 429 and int(full.headers["retry-after"]) > 0
     assert client.cancel(queued)["state"] == "cancelled"
     for event, data in client.events(running):
@@ -171,7 +172,7 @@ def test_limits_queue_and_cancel(service):
 
 
 def test_kill_during_batch_then_restart_and_resume(service):
-    url, client = service["url"], ServiceClient(service["url"])
+    url, client = service["url"], ServiceClient(service["url"], timeout=120)
     items = [{"id": f"q{i}", "query": f"sulfur vacancies in MoS2, case {i}"} for i in range(4)]
     batch = client.submit_batch({"queries": items, "model": "scripted", "contexts": 1, "cache": False})["id"]
     for event, _data in client.events(batch):
@@ -210,13 +211,13 @@ def test_api_key_required_and_never_shown(tmp_path):
     proc = start(tmp_path, port, HYPOFINDER_API_KEY=key)
     url = f"http://127.0.0.1:{port}"
     try:
-        assert httpx.get(f"{url}/v1/jobs").status_code == 401
-        assert httpx.get(f"{url}/v1/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert httpx.get(f"{url}/healthz").status_code == 200
-        assert ServiceClient(url, api_key=key)._call("GET", "/v1/jobs")["total"] == 0
+        assert HTTP.get(f"{url}/v1/jobs").status_code == 401
+        assert HTTP.get(f"{url}/v1/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert HTTP.get(f"{url}/healthz").status_code == 200
+        assert ServiceClient(url, api_key=key, timeout=120)._call("GET", "/v1/jobs")["total"] == 0
         with pytest.raises(ServiceError, match="401"):
-            ServiceClient(url, api_key="")._call("GET", "/v1/models")
-        answers = [httpx.get(f"{url}{p}", headers={"Authorization": f"Bearer {key}"}).text
+            ServiceClient(url, api_key="", timeout=120)._call("GET", "/v1/models")
+        answers = [HTTP.get(f"{url}{p}", headers={"Authorization": f"Bearer {key}"}).text
                    for p in ("/v1/models", "/healthz", "/openapi.json", "/v1/jobs")]
     finally:
         stop(proc)
@@ -226,19 +227,19 @@ def test_api_key_required_and_never_shown(tmp_path):
 
 def test_direct_calls(service):
     url = service["url"]
-    hits = httpx.get(f"{url}/v1/ontology/search", params={"q": "band gap", "k": 3}).json()
+    hits = HTTP.get(f"{url}/v1/ontology/search", params={"q": "band gap", "k": 3}).json()
     assert len(hits) == 3 and all("label" in h for h in hits)
-    assert "fake" in [m["name"] for m in httpx.get(f"{url}/v1/models").json()]
-    screen = httpx.post(f"{url}/v1/defects/screen", json={"host": "MoS2", "defects": "vS,vS", "limit": 3}, timeout=120)
+    assert "fake" in [m["name"] for m in HTTP.get(f"{url}/v1/models").json()]
+    screen = HTTP.post(f"{url}/v1/defects/screen", json={"host": "MoS2", "defects": "vS,vS", "limit": 3}, timeout=120)
     assert screen.status_code == 200, screen.text
     assert len(screen.json()["best"]) == 3 and screen.json()["n_distinct"] > 3
-    assert httpx.post(f"{url}/v1/defects/screen", json={"host": "MoS2", "defects": "vS", "limit": 500}).status_code == 422
+    assert HTTP.post(f"{url}/v1/defects/screen", json={"host": "MoS2", "defects": "vS", "limit": 500}).status_code == 422
     from hypofinder.defects.data import iter_tar_cifs
     from hypofinder.settings import settings
 
     stem, text = next(iter_tar_cifs(settings().dmd_dir / "low_MoS2" / "structures.tar.gz"))
     files = [("files", (f"{stem}.cif", text.encode(), "chemical/x-cif")), ("files", ("junk.cif", b"no CIF", "text/plain"))]
-    pred = httpx.post(f"{url}/v1/defects/predict", files=files, timeout=120)
+    pred = HTTP.post(f"{url}/v1/defects/predict", files=files, timeout=120)
     assert pred.status_code == 200, pred.text
     good, junk = pred.json()
     assert good["file"] == f"{stem}.cif" and good["error"] is None and good["host"] == "MoS2"
