@@ -17,8 +17,8 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, Field
 
 from hypofinder import __version__
-from hypofinder.llm.registry import resolve
 from hypofinder.llm.cache import AnswerCache
+from hypofinder.llm.registry import resolve
 from hypofinder.models import (
     Context,
     ContextResult,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 from typing import Annotated
-
 from pydantic import BaseModel, Field, StringConstraints
 
 from hypofinder.errors import DataNotFoundError

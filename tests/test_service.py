@@ -19,6 +19,7 @@ from hypofinder.service.client import ServiceClient, ServiceError
 from tests.servers import free_port, scripted_server, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
+SEED = time.time_ns() % 10**6  # a seed of this run: the first job misses the shared report cache
 QUERY = "How do sulfur vacancies change the band gap of MoS2 monolayers?"
 STEP = "a concrete step of the plan, long enough"
 # one answer that fits every schema (generate, review, synthesize): the slow scripted model's reply
@@ -87,8 +88,7 @@ def test_job_events_and_report_match_the_cli(service):
     url = service["url"]
     client = ServiceClient(url, timeout=120)
     # the curl of the issue: a JSON body sent as curl -d sends it (form-encoded content type)
-    r = HTTP.post(f"{url}/v1/jobs", content=json.dumps({"query": QUERY, "model": "fake", "contexts": 2,
-                                                         "cache": False}),
+    r = HTTP.post(f"{url}/v1/jobs", content=json.dumps({"query": QUERY, "model": "fake", "contexts": 2, "seed": SEED}),
                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
@@ -102,13 +102,16 @@ def test_job_events_and_report_match_the_cli(service):
     assert job["state"] == "done" and len(job["report"]["contexts"]) == 2
     service["done_job"] = job
 
+    # the CLI with the same options finds the server's report under the same cache key (model, seed,
+    # contexts, prompts, inputs...): the options mean the same run on both sides
     cli = subprocess.run(
-        [sys.executable, "-m", "hypofinder.cli", "ask", QUERY, "--model", "fake", "--contexts", "2", "--no-cache",
-         "--format", "json"],
+        [sys.executable, "-m", "hypofinder.cli", "ask", QUERY, "--model", "fake", "--contexts", "2", "--seed",
+         str(SEED), "--format", "json"],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=600,
     )
     assert cli.returncode == 0, cli.stderr
     local, remote = json.loads(cli.stdout), json.loads(json.dumps(job["report"]))
+    assert local["run"]["cached"] and not remote["run"]["cached"]
     for report in (local, remote):
         for key in REPORT_RUN_VOLATILE:
             report["run"].pop(key)
@@ -121,7 +124,7 @@ def test_job_events_and_report_match_the_cli(service):
 def test_ask_and_mine_through_the_server(service, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     ask = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", QUERY, "--model", "fake", "-n", "2",
-                          "--no-cache", "-f", "json", "--server", service["url"]],
+                          "--seed", str(SEED), "--no-cache", "-f", "json", "--server", service["url"]],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert ask.returncode == 0, ask.stderr
     assert json.loads(ask.stdout)["synthesis"] == service["done_job"]["report"]["synthesis"]
@@ -172,7 +175,7 @@ def test_limits_queue_and_cancel(service):
 
 
 def test_kill_during_batch_then_restart_and_resume(service):
-    url, client = service["url"], ServiceClient(service["url"], timeout=120)
+    client = ServiceClient(service["url"], timeout=120)
     items = [{"id": f"q{i}", "query": f"sulfur vacancies in MoS2, case {i}"} for i in range(4)]
     batch = client.submit_batch({"queries": items, "model": "scripted", "contexts": 1, "cache": False})["id"]
     for event, _data in client.events(batch):

@@ -48,6 +48,7 @@ class JobRunner:
         self._active: dict[str, tuple[Future, threading.Event]] = {}
         self._lock = threading.Lock()
         self.warm = threading.Event()
+        self.stopping = False
         self.warm_seconds: dict[str, float] = {}
         self.warm_errors: dict[str, str] = {}
 
@@ -171,7 +172,8 @@ class JobRunner:
         return record  # running: stops at its next progress event
 
     def shutdown(self) -> None:
-        """Stop taking work; ask running jobs to stop (they are marked interrupted by the next start)."""
+        """Stop taking work; running jobs stop at their next step and are marked interrupted (resumable)."""
+        self.stopping = True
         with self._lock:
             for _future, flag in self._active.values():
                 flag.set()
@@ -187,7 +189,8 @@ class JobRunner:
     def _run(self, job_id: str, flag: threading.Event) -> None:
         self.warm.wait()
         if flag.is_set():
-            self._finish(job_id, "cancelled", error="cancelled before it started")
+            if not self.stopping:
+                self._finish(job_id, "cancelled", error="cancelled before it started")
             return
         record = self.store.update(job_id, state="running", started=time.time())
         self.store.add_event(job_id, "state", {"state": "running"})
@@ -197,7 +200,10 @@ class JobRunner:
             else:
                 self._run_job(record, flag)
         except JobCancelled:
-            self._finish(job_id, "cancelled", error="cancelled while running")
+            if self.stopping:
+                self._finish(job_id, "interrupted", error="the server stopped; resume it with POST .../resume")
+            else:
+                self._finish(job_id, "cancelled", error="cancelled while running")
         except HypofinderError as exc:
             self._finish(job_id, "failed", error=one_line(exc) or exc.__class__.__name__)
         except Exception as exc:  # noqa: BLE001 - one line in the job, the server keeps serving
