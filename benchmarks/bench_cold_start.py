@@ -58,6 +58,19 @@ def ask(args: list[str], env: dict) -> tuple[float, dict]:
     return wall, json.loads(res.stdout)
 
 
+class Rows(list):
+    """Rows printed as they are measured: part, seconds, goal."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        super().append(row)
+        print(f"{row[0]:<62}  {row[1]:>8}  {row[2]}", flush=True)
+
+    def __iadd__(self, rows):
+        for row in rows:
+            self.append(row)
+        return self
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--contexts", type=int, default=3)
@@ -69,8 +82,9 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "hypofinder.cli", "ontology", "build"], capture_output=True, env=env)
     n = str(a.contexts)
     seed = str(time.time_ns() % 10**6)  # a new seed: the cold asks miss the report cache
-    rows: list[tuple[str, str, str]] = []
+    rows = Rows()
 
+    print(f"{'part':<62}  {'seconds':>8}  goal", flush=True)
     wall, _, _ = python("pass", env)
     rows.append(("interpreter start", f"{wall:.2f}", ""))
     wall, inner, _ = python("import hypofinder.cli", env)
@@ -102,11 +116,8 @@ def main() -> None:
         cached, _ = ask(["--contexts", n, "--seed", seed], env)
         rows.append(("cached ask --model local, wall", f"{cached:.2f}", "< 1"))
 
-    width = max(len(r[0]) for r in rows)
-    print(f"plain llama.cpp generation on this machine: {toks:.1f} tok/s ({os.cpu_count()} CPUs)")
-    print(f"{'part':<{width}}  {'seconds':>8}  goal")
-    for name, value, goal in rows:
-        print(f"{name:<{width}}  {value:>8}  {goal}")
+    print(f"plain llama.cpp generation on this machine: {toks:.1f} tok/s ({os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

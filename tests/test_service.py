@@ -45,7 +45,7 @@ def start(tmp: Path, port: int, **env: str) -> subprocess.Popen:
     return proc
 
 
-def wait_warm(url: str, timeout: float = 300) -> None:
+def wait_warm(url: str, timeout: float = 900) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if HTTP.get(f"{url}/healthz").json()["warm"]:
