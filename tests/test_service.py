@@ -76,12 +76,13 @@ def service(tmp_path_factory, slow_llm):
     port = free_port()
     env = dict(HYPOFINDER_BASE_URL=slow_llm, HYPOFINDER_MAX_RUNNING_JOBS="1", HYPOFINDER_MAX_QUEUED_JOBS="1",
                HYPOFINDER_MAX_REQUEST_BYTES="65536", HYPOFINDER_MAX_RETRIES="0")
-    proc = start(tmp, port, **env)
     url = f"http://127.0.0.1:{port}"
-    wait_warm(url)
-    state = {"proc": proc, "url": url, "tmp": tmp, "port": port, "env": env}
-    yield state
-    stop(state["proc"])
+    state = {"proc": start(tmp, port, **env), "url": url, "tmp": tmp, "port": port, "env": env}
+    try:
+        wait_warm(url)
+        yield state
+    finally:
+        stop(state["proc"])
 
 
 def test_job_events_and_report_match_the_cli(service):
