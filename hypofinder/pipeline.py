@@ -1,6 +1,10 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> generate -> validate -> review -> rank -> synthesize -> validate
+    contexts -> evidence -> generate -> validate -> review -> rank -> synthesize -> validate
+
+``evidence`` plans once per question (hypofinder.bridge.planner): for a point-defect question in a host the
+predictor knows, the planned requests are predicted once and each context's generator gets them as numbered
+facts ([E1], [E2] ...); other questions get no numbers and no defect talk in their prompts.
 
 ``HypothesisFinder(model=..., temperature=..., contexts=...).find(query) -> HypothesisReport``.
 Each step is a method named after it; every value passed between steps is a pydantic model.
@@ -11,8 +15,9 @@ from __future__ import annotations
 import functools
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +27,7 @@ from hypofinder.llm.registry import resolve
 from hypofinder.models import (
     Context,
     ContextResult,
+    Evidence,
     Hypothesis,
     HypothesisReport,
     Review,
@@ -31,12 +37,20 @@ from hypofinder.models import (
     Validation,
     ValidationRequest,
 )
-from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer, load_prompt, prompt_versions
+from hypofinder.prompts import (
+    GeneratedHypothesis,
+    PlainHypothesis,
+    PlainSynthesis,
+    ReviewAnswer,
+    SynthesisAnswer,
+    load_prompt,
+    prompt_versions,
+)
 from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
 
-Step = Literal["contexts", "generate", "validate", "review", "synthesize", "done"]
+Step = Literal["contexts", "evidence", "generate", "validate", "review", "synthesize", "done"]
 
 
 class Progress(BaseModel):
@@ -103,20 +117,24 @@ class HypothesisFinder:
         with _timed(steps, "contexts"):
             notify(Progress(step="contexts", message="searching PhySH"))
             contexts = self.contexts(query)
+        labels = [c.concept.label for c in contexts]
+        with _timed(steps, "evidence"):
+            notify(Progress(step="evidence", message="planning predictor evidence"))
+            evidence = self.evidence(query, contexts)
         with _timed(steps, "generate"):
-            labels = [c.concept.label for c in contexts]
-            generated = self._each(contexts, "generate", notify, lambda c: self.generate(query, c), labels)
+            generated = self._each(list(zip(contexts, evidence)), "generate", notify,
+                                   lambda item: self.generate(query, *item), labels)
         with _timed(steps, "validate"):
             validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
         with _timed(steps, "review"):
             reviews = self._each(
-                list(zip(contexts, generated, validations)), "review", notify,
+                list(zip(contexts, generated, validations, evidence)), "review", notify,
                 lambda item: self.review(query, *item), labels,
             )
-        results = self.rank(contexts, generated, validations, reviews)
+        results = self.rank(contexts, generated, validations, reviews, evidence)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
-            answer = self.synthesize(query, results)
+            answer = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
             synthesis = Synthesis(
                 representation=answer.representation, hypothesis=answer.hypothesis, steps=answer.steps,
                 validation=(self._validate(answer.validation_request, f"{answer.hypothesis} {answer.representation}")
@@ -151,12 +169,26 @@ class HypothesisFinder:
 
         return contexts_for(query, self.n_contexts)
 
-    def generate(self, query: str, ctx: Context) -> GeneratedHypothesis:
+    def evidence(self, query: str, contexts: list[Context]) -> list[Evidence | None]:
+        """Planned predictor evidence per context: planned and predicted once per question, the context's
+        concept may choose the property; None for every context when validation is off."""
+        if not self.validate_enabled:
+            return [None] * len(contexts)
+        from hypofinder.bridge import evidence_for, for_context
+
+        shared = evidence_for(query)
+        return [for_context(shared, c.concept.label) for c in contexts]
+
+    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None) -> GeneratedHypothesis:
+        from hypofinder.bridge.facts import prompt_block
+
+        block = prompt_block(evidence)
         messages = load_prompt("generator").messages(
             role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query,
+            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query, evidence=block,
         )
-        return self.llm.ask(messages, GeneratedHypothesis, max_tokens=900, task=f"generate[{ctx.concept.label}]")
+        schema = GeneratedHypothesis if block else PlainHypothesis
+        return self.llm.ask(messages, schema, max_tokens=900, task=f"generate[{ctx.concept.label}]")
 
     def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
         if not self.validate_enabled:
@@ -164,37 +196,40 @@ class HypothesisFinder:
         # the whole answer, not just the statement: small models often state the defect claim elsewhere
         return self._validate(gen.validation_request, f"{gen.statement} {gen.rationale} {gen.summary}")
 
-    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None) -> Review:
+    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None,
+               evidence: Evidence | None = None) -> Review:
         messages = load_prompt("reviewer").messages(
             query=query, role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
             statement=gen.statement, rationale=gen.rationale, steps="; ".join(gen.steps),
-            evidence=_evidence_text(validation),
+            evidence=_evidence_text(validation, evidence),
         )
         ans = self.llm.ask(messages, ReviewAnswer, max_tokens=400, task=f"review[{ctx.concept.label}]")
         rubric = Rubric(novelty=ans.novelty, plausibility=ans.plausibility,
                         testability=ans.testability, specificity=ans.specificity)
         return Review(text=ans.review, score=ans.score, rubric=rubric)
 
-    def rank(self, contexts, generated, validations, reviews) -> list[ContextResult]:
+    def rank(self, contexts, generated, validations, reviews, evidence=None) -> list[ContextResult]:
         """Combine review score with predictor evidence; best first."""
         results = []
-        for ctx, gen, val, rev in zip(contexts, generated, validations, reviews):
+        evidence = evidence or [None] * len(contexts)
+        for ctx, gen, val, rev, ev in zip(contexts, generated, validations, reviews, evidence):
             bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
             results.append(ContextResult(
                 role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
                 hypothesis=Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
                                       validation_request=gen.validation_request),
-                review=rev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
+                review=rev, evidence=ev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
             ))
         return sorted(results, key=lambda r: -r.rank_score)
 
-    def synthesize(self, query: str, results: list[ContextResult]) -> SynthesisAnswer:
+    def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> SynthesisAnswer:
         lines = []
         for i, r in enumerate(results, 1):
             verdict = f"; evidence: {r.validation.verdict}" if r.validation else ""
             lines.append(f"{i}. [{r.role}, {r.concepts[0].label}, score {r.review.score}{verdict}] {r.hypothesis.statement}")
         messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
-        return self.llm.ask(messages, SynthesisAnswer, max_tokens=900, task="synthesize")
+        schema = SynthesisAnswer if with_evidence else PlainSynthesis
+        return self.llm.ask(messages, schema, max_tokens=900, task="synthesize")
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, request: ValidationRequest | None, text: str) -> Validation:
@@ -241,7 +276,16 @@ class HypothesisFinder:
                            prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
 
 
-def _evidence_text(validation: Validation | None) -> str:
+def _evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:
+    """What the reviewer sees: the claim check's verdict with its numbers, then the planned facts ([E1], ...)."""
+    claim = _claim_text(validation)
+    if evidence is None or not evidence.facts:
+        return claim
+    return claim + ". Planned evidence the generator was given: " + " ".join(
+        f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
+
+
+def _claim_text(validation: Validation | None) -> str:
     if validation is None:
         return "none (validation off)"
     if not validation.predictions:

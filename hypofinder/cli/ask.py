@@ -37,11 +37,11 @@ def ask(
 ) -> None:
     """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
     from hypofinder.render import print_text, to_markdown
-    from hypofinder.settings import configure
+    from hypofinder.settings import settings
 
     given = o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url, seed=seed,
                     validate=validate, cache=cache, max_retries=max_retries, timeout=timeout)
-    run = configure(run=given).run
+    run = settings().run.merged(**given)
     run.check_query(query)
     if out is not None:
         check_out_path(out)

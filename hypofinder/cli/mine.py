@@ -73,14 +73,14 @@ def mine(
     """
     from hypofinder import mining
     from hypofinder.errors import BadInputError
-    from hypofinder.settings import configure
+    from hypofinder.settings import settings
 
     err = Console(stderr=True)
     if price < 0:
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
     given = o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature, seed=seed,
                     validate=validate, cache=cache, max_retries=max_retries, timeout=timeout)
-    run = configure(run=given).run
+    run = settings().run.merged(**given)
     note = lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)  # noqa: E731
     if server is not None:
         from hypofinder.service.client import RemoteMiningJob
