@@ -22,8 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from hypofinder import __version__
-from hypofinder.llm import StructuredLLM, resolve
 from hypofinder.llm.cache import AnswerCache
+from hypofinder.llm.registry import resolve
 from hypofinder.models import (
     Context,
     ContextResult,
@@ -82,15 +82,20 @@ class HypothesisFinder:
         self.spec = resolve(self.config.model, self.config.base_url)
         self.n_contexts, self.temperature, self.seed = self.config.contexts, self.config.temperature, self.config.seed
         self.validate_enabled = self.config.validate_claims
-        chat = self.spec.entry.build(self.spec, self.config)
         self.cache = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if self.config.cache else None
-        self.llm = StructuredLLM(
-            self.spec, chat, temperature=self.temperature, seed=self.seed, cache=self.cache,
-            max_retries=self.config.max_retries, modes_path=cfg.cache_dir / "endpoints.json",
-        )
+        self._modes_path = cfg.cache_dir / "endpoints.json"
         self._context_source = context_source
         self._validator = validator
         self._custom_parts = context_source is not None or validator is not None
+
+    @functools.cached_property
+    def llm(self):
+        """The structured chat model, built on first use: a report from the cache needs no LangChain."""
+        from hypofinder.llm import StructuredLLM
+
+        chat = self.spec.entry.build(self.spec, self.config)
+        return StructuredLLM(self.spec, chat, temperature=self.temperature, seed=self.seed, cache=self.cache,
+                             max_retries=self.config.max_retries, modes_path=self._modes_path)
 
     # ------------------------------------------------------------------ the pipeline
     def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:

@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
@@ -58,6 +57,8 @@ class Prompt(BaseModel):
 
     def messages(self, **values: str) -> list[tuple[str, str]]:
         """Render with LangChain's ChatPromptTemplate; returns (role, text) pairs."""
+        from langchain_core.prompts import ChatPromptTemplate  # here: a cached answer needs no LangChain
+
         values = {**dict.fromkeys(self.optional, ""), **values}
         template = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.human)])
         return [("system" if m.type == "system" else "user", str(m.content)) for m in template.format_messages(**values)]

@@ -33,25 +33,31 @@ def ask(
     timeout: Optional[float] = o.TIMEOUT,
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
+    server: Optional[str] = o.SERVER,
 ) -> None:
     """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
-    from hypofinder.pipeline import HypothesisFinder, Progress
     from hypofinder.render import print_text, to_markdown
     from hypofinder.settings import settings
 
-    run = settings().run.merged(**o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url,
-                                seed=seed, validate=validate, cache=cache, max_retries=max_retries,
-                                timeout=timeout))
+    given = o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url, seed=seed,
+                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout)
+    run = settings().run.merged(**given)
     run.check_query(query)
     if out is not None:
         check_out_path(out)
-    finder = HypothesisFinder(config=run)
     err = Console(stderr=True)
     with err.status("starting…") as status:
-        def progress(p: Progress) -> None:
-            status.update(f"[bold]{p.step}[/] {p.message}")
+        def progress(step: str, message: str) -> None:
+            status.update(f"[bold]{step}[/] {message}")
 
-        report = finder.find(query, on_progress=progress)
+        if server is not None:
+            from hypofinder.service.client import ask_remote
+
+            report = ask_remote(server, query, given, progress)
+        else:
+            from hypofinder.pipeline import HypothesisFinder
+
+            report = HypothesisFinder(config=run).find(query, on_progress=lambda p: progress(p.step, p.message))
 
     if fmt is Format.json:
         text = report.model_dump_json(indent=2) + "\n"

@@ -64,6 +64,7 @@ def mine(
     timeout: Optional[float] = o.TIMEOUT,
     max_retries: Optional[int] = o.MAX_RETRIES,
     price: float = typer.Option(0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."),
+    server: Optional[str] = o.SERVER,
 ) -> None:
     """Mine hypotheses for every question in QUERIES, appending one result line per id to --out.
 
@@ -71,21 +72,26 @@ def mine(
     rejected; 2 unusable input, output or options; 130 interrupted.
     """
     from hypofinder import mining
+    from hypofinder.errors import BadInputError
     from hypofinder.settings import settings
 
     err = Console(stderr=True)
     if price < 0:
-        from hypofinder.errors import BadInputError
-
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
-    run = settings().run.merged(**o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature,
-                                seed=seed, validate=validate, cache=cache, max_retries=max_retries,
-                                timeout=timeout))
-    job = mining.mine(
-        queries, out=out, config=run, concurrency=concurrency, engine=engine.value, ray_address=ray_address,
-        retry_failed=retry_failed,
-        on_note=lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True),
-    )
+    given = o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature, seed=seed,
+                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout)
+    run = settings().run.merged(**given)
+    note = lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)  # noqa: E731
+    if server is not None:
+        from hypofinder.service.client import RemoteMiningJob
+
+        if engine is not EngineName.local or ray_address:
+            raise BadInputError("--engine and --ray-address are the server's choice: not with --server")
+        job = RemoteMiningJob(server, queries, out=out, options=given, concurrency=concurrency,
+                              retry_failed=retry_failed, on_note=note)
+    else:
+        job = mining.mine(queries, out=out, config=run, concurrency=concurrency, engine=engine.value,
+                          ray_address=ray_address, retry_failed=retry_failed, on_note=note)
     stats = job.prepare()
     interrupted, shown = False, 0
     progress = Progress(
