@@ -96,6 +96,40 @@ class Validation(BaseModel):
     trend: float | None = Field(default=None, description="Slope of target vs variable (eV per unit)")
 
 
+# --------------------------------------------------------------------------- library (literature grounding)
+
+
+class Source(BaseModel):
+    """A passage of a paper in a library: a search hit, or a numbered source ([S1] = first) of a context."""
+
+    id: str = Field(description="The paper's id in its library (record id, BibTeX key or file name)")
+    title: str
+    score: float = Field(description="Cosine similarity to what was asked for (higher is closer)")
+    text: str = Field(description="The passage (a snippet of it in reports)")
+    page: int | None = Field(default=None, description="PDF page the passage starts on (1-based)")
+    year: int | None = None
+    doi: str | None = None
+    url: str | None = None
+
+
+class CitationFlag(BaseModel):
+    """A citation ([S<n>]) that does not hold: the source is not there, or it does not support the sentence."""
+
+    ref: str = Field(description="The citation as written, e.g. 'S3'")
+    sentence: str = Field(description="The citing sentence")
+    problem: Literal["unknown source", "unsupported"]
+    support: float | None = Field(default=None, description="Similarity of sentence and source (unsupported only)")
+
+
+class Novelty(BaseModel):
+    """How far a hypothesis lies from what the library already holds (1 = nothing like it, 0 = already there)."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    closest_id: str | None = None
+    closest_title: str | None = None
+    similarity: float | None = Field(default=None, description="Cosine similarity to the closest paper")
+
+
 # --------------------------------------------------------------------------- llm answers
 
 
@@ -135,6 +169,9 @@ class ContextResult(BaseModel):
     review: Review
     validation: Validation | None = None
     rank_score: float = Field(default=0.0, description="Review score combined with evidence (0-100)")
+    sources: list[Source] = Field(default_factory=list, description="Library passages given as [S1]..., best first")
+    citation_flags: list[CitationFlag] = Field(default_factory=list)
+    novelty: Novelty | None = Field(default=None, description="Novelty against the library (grounded runs)")
 
     @property
     def title(self) -> str:
