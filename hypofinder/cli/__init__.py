@@ -50,6 +50,7 @@ def _mount() -> None:
     for module, name in [
         ("hypofinder.cli.ontology", "ontology"),
         ("hypofinder.cli.defects", "defects"),
+        ("hypofinder.cli.library", "library"),
     ]:
         try:
             sub = importlib.import_module(module)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -158,6 +159,7 @@ def _pdf(path: Path, data: bytes, parsed: Parsed) -> None:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about damaged files: we report one line
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):

@@ -18,7 +18,7 @@ import numpy as np
 
 from hypofinder.library.citations import strip_citations
 from hypofinder.library.models import Calibration
-from hypofinder.library.search import OVERSAMPLE, as_library, best_per_paper
+from hypofinder.library.search import as_library, nearest_papers
 from hypofinder.library.store import Library, embed
 from hypofinder.models import Novelty
 
@@ -61,10 +61,10 @@ def calibrate(lib: Library) -> Calibration | None:
         return None
     vectors = embed([s[0] for _, s in probes] + [s[1] for _, s in probes])
     claims, rests = vectors[: len(probes)], vectors[len(probes):]
-    found = lib.query(claims, (NEIGHBOURS + 1) * OVERSAMPLE)
+    found = nearest_papers(lib, claims, NEIGHBOURS + 1)
     own, other = [], []
     for (meta, _), claim, rest, rows in zip(probes, claims, rests, found):
-        others = [r["score"] for r in best_per_paper([r for r in rows if r["doc"] != meta["doc"]])]
+        others = [r["score"] for r in rows if r["doc"] != meta["doc"]][:NEIGHBOURS]
         if not others:
             continue
         other.append(density(others))
@@ -80,7 +80,7 @@ def novelty(library: Library | str, text: str) -> Novelty:
     """Novelty of ``text`` in [0, 1] with the closest paper named (see the module docstring)."""
     lib = as_library(library)
     text = strip_citations(text)
-    rows = best_per_paper(lib.query(embed([text]), NEIGHBOURS * OVERSAMPLE)[0]) if text else []
+    rows = nearest_papers(lib, embed([text]), NEIGHBOURS)[0] if text else []
     if not rows:
         return Novelty(score=1.0)
     closest, cal = rows[0], lib.manifest.calibration

@@ -49,12 +49,23 @@ def best_per_paper(rows: list[dict]) -> list[dict]:
     return sorted(best.values(), key=lambda r: -r["score"])
 
 
+def nearest_papers(lib: Library, vectors, k: int, *, embeddings: bool = False) -> list[list[dict]]:
+    """Per query vector, up to ``k`` papers' best chunks, best first: fetches more chunks while many-chunk
+    papers (PDFs) crowd the list, so ``k`` distinct papers come back whenever the library has them."""
+    n, total = k * OVERSAMPLE, lib.manifest.chunks
+    while True:
+        found = lib.query(vectors, n, embeddings=embeddings)
+        papers = [best_per_paper(rows) for rows in found]
+        if n >= total or all(len(p) >= k for p in papers):
+            return [p[:k] for p in papers]
+        n *= 4
+
+
 def search(library: Library | str, text: str, k: int = 10) -> list[Source]:
     """The ``k`` papers closest to ``text``, each with its best passage; score = cosine similarity."""
     text, k = check_text(text), check_k(k)
     lib = as_library(library)
-    rows = lib.query(embed([text]), k * OVERSAMPLE)[0]
-    return [to_source(r) for r in best_per_paper(rows)[:k]]
+    return [to_source(r) for r in nearest_papers(lib, embed([text]), k)[0]]
 
 
 def sources_for(library: Library | str, query: str, concept_text: str, k: int = 4) -> list[Source]:
@@ -67,7 +78,7 @@ def sources_for(library: Library | str, query: str, concept_text: str, k: int = 
     lib = as_library(library)
     k = check_k(k)
     vectors = embed([query, f"{query} {concept_text}".strip()])
-    by_q, by_qc = lib.query(vectors, k * OVERSAMPLE, embeddings=True)
+    by_q, by_qc = nearest_papers(lib, vectors, 2 * k, embeddings=True)
     rows = {}
     for r in by_q + by_qc:
         rows.setdefault((r["doc"], r["chunk"]), r)
