@@ -35,7 +35,7 @@ PARAPHRASES = {
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, capture_output=True,
+    return subprocess.run([*CLI, *args], check=False, cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -240,7 +240,7 @@ def test_cli_add_search_list_remove(tmp_path):
                    "-k", "2", "--json")
     assert proc.returncode == 0, proc.stderr
     hits = json.loads(proc.stdout)
-    assert [h["id"] for h in hits][0] == "skyrmion-racetrack" and len(hits) == 2
+    assert hits[0]["id"] == "skyrmion-racetrack" and len(hits) == 2
     assert all({"id", "title", "score", "text"} <= set(h) for h in hits)
     listed = json.loads(run_cli("library", "list", "--json").stdout)
     assert any((x["name"], x["files"], x["documents"], x["chunks"]) == ("clilib", 1, 24, 24) for x in listed)

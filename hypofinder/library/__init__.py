@@ -14,8 +14,8 @@ store under ``<cache-dir>/library``. Libraries are opened by name with ``open_li
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hypofinder.errors import BadInputError
 from hypofinder.library.citations import SUPPORT_THRESHOLD, check_citations
@@ -23,12 +23,30 @@ from hypofinder.library.ingest import expand, read
 from hypofinder.library.models import AddReport, FileEntry, LibraryInfo
 from hypofinder.library.novelty import calibrate, novelty
 from hypofinder.library.search import search, sources_for
-from hypofinder.library.store import Library, check_name, drop, file_hash, locked, names, open_library
+from hypofinder.library.store import (
+    Library,
+    check_name,
+    drop,
+    file_hash,
+    locked,
+    names,
+    open_library,
+)
 from hypofinder.library.store import remove as _remove
 
 __all__ = [
-    "AddReport", "Library", "LibraryInfo", "SUPPORT_THRESHOLD", "add", "check_citations", "libraries",
-    "novelty", "open_library", "remove", "search", "sources_for",
+    "SUPPORT_THRESHOLD",
+    "AddReport",
+    "Library",
+    "LibraryInfo",
+    "add",
+    "check_citations",
+    "libraries",
+    "novelty",
+    "open_library",
+    "remove",
+    "search",
+    "sources_for",
 ]
 
 Log = Callable[[str], None]

@@ -2,10 +2,13 @@
 
 Support is the cosine similarity (all-MiniLM-L6-v2) between the citing sentence, citation marks
 removed, and the closest of the source passage and its single sentences. Below ``SUPPORT_THRESHOLD``
-the citation is flagged "unsupported". The threshold is measured by ``benchmarks/bench_library.py``
-on held-out sentences of a corpus of abstracts: a sentence against the rest of its own abstract
-(supported) and against the most similar *other* abstract (unsupported, the hard case); it is the
-threshold with the best balanced accuracy there.
+the citation is flagged "unsupported". The threshold is measured by ``benchmarks/bench_library.py``:
+48 claims restating one of 24 abstracts (titles and hand-written paraphrases) score a median 0.75
+against the abstract they restate, 0.43 against the most similar other abstract and 0.28 against a
+random one. 0.60 has the best balanced accuracy of supported vs most-similar-other: 96 % of
+supported citations kept, 88 % of those citing the neighbouring paper and 100 % of those citing an
+unrelated one flagged. Similarity checks topic and wording, not entailment: a sentence that
+contradicts its source in the source's own words still passes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 from hypofinder.library.store import embed
 from hypofinder.models import CitationFlag, Source
 
-SUPPORT_THRESHOLD = 0.5  # measured: see the module docstring and benchmarks/bench_library.py
+SUPPORT_THRESHOLD = 0.60  # measured: see the module docstring and benchmarks/bench_library.py
 
 CITATION = re.compile(r"\[\s*(S\s*\d+(?:\s*[,;–-]\s*S?\s*\d+)*)\s*\]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\[A-Z0-9])")

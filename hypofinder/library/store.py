@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 
@@ -250,10 +250,10 @@ def open_library(name: str, *, create: bool = False) -> Library:
 
 def drop(name: str) -> None:
     """Delete a library's collection and manifest (callers hold ``locked(name)``)."""
-    try:
+    from chromadb.errors import NotFoundError
+
+    with suppress(NotFoundError, ValueError):  # already gone
         client().delete_collection(PREFIX + name)
-    except Exception:  # noqa: BLE001 - already gone
-        pass
     _manifest_path(name).unlink(missing_ok=True)
 
 
