@@ -253,3 +253,37 @@ def test_cli_add_search_list_remove(tmp_path):
 def test_source_record_shape():
     s = Source(id="p", title="T", score=0.5, text="passage", page=3)
     assert s.model_dump(exclude_none=True) == {"id": "p", "title": "T", "score": 0.5, "text": "passage", "page": 3}
+
+
+# ----------------------------------------------------------------------------- app
+
+
+def test_app_library_page_lists_searches_and_adds_uploads(papers, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from hypofinder.ui.library import add_uploads
+
+    class Upload:  # what st.file_uploader hands over
+        def __init__(self, name: str, data: bytes):
+            self.name, self.data = name, data
+
+        def getvalue(self) -> bytes:
+            return self.data
+
+    add_uploads("uploaded", [Upload("recs.jsonl", (json.dumps({"id": "u1", "title": "Magnon transport in YIG"})
+                                                   + "\n{broken\n").encode())])
+    assert [h.id for h in library.search("uploaded", "spin waves carry heat in garnets", k=1)] == ["u1"]
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("hypofinder/ui/pages/library.py").run()
+    assert not at.exception, at.exception
+    frame = at.dataframe[0].value
+    assert {"papers", "uploaded"} <= set(frame["Library"]) and int(frame.set_index("Library").loc["papers", "Records"]) == 24
+    at.selectbox(key="lib_search_name").select("papers")
+    at.text_input(key="lib_search_text").input("hydrogen-rich compounds superconduct under megabar pressure")
+    at.run()
+    assert not at.exception, at.exception
+    shown = [m.value for m in at.markdown]
+    assert any(m.startswith("**1. Near room-temperature superconductivity in compressed lanthanum hydride**")
+               for m in shown), shown
