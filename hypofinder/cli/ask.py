@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -9,6 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from hypofinder.cli import options as o
 from hypofinder.outfiles import check_out_path, write_atomic
 
 
@@ -20,25 +22,30 @@ class Format(str, Enum):
 
 def ask(
     query: str = typer.Argument(..., help="Your research question."),
-    contexts: int = typer.Option(3, "--contexts", "-n", help="Number of role contexts (1-10)."),
-    temperature: float = typer.Option(0.7, "--temperature", "-t", help="Generator temperature (0.0-1.0)."),
-    model: str = typer.Option("local", "--model", "-m", help="'local' (embedded SmolLM2), 'fake', or a served model name."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
-    seed: int = typer.Option(42, "--seed", help="Sampling seed (reproducible runs)."),
-    validate: bool = typer.Option(True, "--validate/--no-validate", help="Check defect claims with the predictor."),
-    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the SQLite answer cache."),
+    contexts: Optional[int] = o.CONTEXTS,
+    temperature: Optional[float] = o.TEMPERATURE,
+    model: Optional[str] = o.MODEL,
+    base_url: Optional[str] = o.BASE_URL,
+    seed: Optional[int] = o.SEED,
+    validate: Optional[bool] = o.VALIDATE,
+    cache: Optional[bool] = o.CACHE,
+    max_retries: Optional[int] = o.MAX_RETRIES,
+    timeout: Optional[float] = o.TIMEOUT,
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
 ) -> None:
     """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
-    from hypofinder.pipeline import HypothesisFinder, Progress, check_query
+    from hypofinder.pipeline import HypothesisFinder, Progress
     from hypofinder.render import print_text, to_markdown
+    from hypofinder.settings import configure
 
-    check_query(query)
+    run = configure(run=o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url,
+                                seed=seed, validate=validate, cache=cache, max_retries=max_retries,
+                                timeout=timeout)).run
+    run.check_query(query)
     if out is not None:
         check_out_path(out)
-    finder = HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, seed=seed,
-                              validate=validate, cache=cache)
+    finder = HypothesisFinder(config=run)
     err = Console(stderr=True)
     with err.status("starting…") as status:
         def progress(p: Progress) -> None:
@@ -54,7 +61,7 @@ def ask(
         if out is None:
             print_text(report, Console())
             return
-        console = Console(file=__import__("io").StringIO(), width=100, force_terminal=False)
+        console = Console(file=io.StringIO(), width=100, force_terminal=False)
         print_text(report, console)
         text = console.file.getvalue()
     if out is None:
@@ -62,7 +69,3 @@ def ask(
     else:
         write_atomic(out, text)
         err.print(f"wrote {out}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("ask")(ask)
