@@ -55,8 +55,15 @@ def physh_labels() -> list[str]:
 def corpus(n: int, rng: random.Random) -> list[dict]:
     pool = [s for a in ABSTRACTS for s in sentences(a["abstract"])]
     labels = physh_labels()
-    return [{"id": f"r{i:05d}", "title": f"{rng.choice(labels)} in {rng.choice(labels).lower()}",
-             "abstract": " ".join(rng.sample(pool, 6)), "year": 2000 + i % 25} for i in range(n)]
+    return [
+        {
+            "id": f"r{i:05d}",
+            "title": f"{rng.choice(labels)} in {rng.choice(labels).lower()}",
+            "abstract": " ".join(rng.sample(pool, 6)),
+            "year": 2000 + i % 25,
+        }
+        for i in range(n)
+    ]
 
 
 def make_pdf(path: Path, pages: int, rng: random.Random) -> int:
@@ -92,13 +99,17 @@ def bench_ingest(records: int, pages: int, rng: random.Random) -> None:
 
     rep = library.add("bench", [jsonl])
     per_s = records / rep.seconds
-    print(f"ingest JSONL: {records} records ({rep.added[0].chunks} passages) in {rep.seconds:.1f} s = "
-          f"{per_s:.1f} records/s  (an abstract is about a third of a page; goal {GOAL_PAGES_S:.0f} pages/s)")
+    print(
+        f"ingest JSONL: {records} records ({rep.added[0].chunks} passages) in {rep.seconds:.1f} s = "
+        f"{per_s:.1f} records/s  (an abstract is about a third of a page; goal {GOAL_PAGES_S:.0f} pages/s)"
+    )
     rep = library.add("bench-pdf", [pdf])
     per_s = pages / rep.seconds
     flag = "meets" if per_s >= GOAL_PAGES_S else "MISSES"
-    print(f"ingest PDF:   {pages} pages of ~{words_per_page} words ({rep.added[0].chunks} passages) in "
-          f"{rep.seconds:.1f} s = {per_s:.2f} pages/s  (goal >= {GOAL_PAGES_S:.0f} pages/s: {flag})")
+    print(
+        f"ingest PDF:   {pages} pages of ~{words_per_page} words ({rep.added[0].chunks} passages) in "
+        f"{rep.seconds:.1f} s = {per_s:.2f} pages/s  (goal >= {GOAL_PAGES_S:.0f} pages/s: {flag})"
+    )
 
 
 def bench_search(queries: int, rng: random.Random) -> None:
@@ -112,8 +123,10 @@ def bench_search(queries: int, rng: random.Random) -> None:
         times.append((time.perf_counter() - t0) * 1000)
     med, p95 = statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]
     flag = "meets" if med <= GOAL_SEARCH_MS else "MISSES"
-    print(f"search (k=10) on {library.open_library('bench').info().documents} records: median {med:.1f} ms, "
-          f"p95 {p95:.1f} ms over {queries} queries  (goal <= {GOAL_SEARCH_MS:.0f} ms: {flag})")
+    print(
+        f"search (k=10) on {library.open_library('bench').info().documents} records: median {med:.1f} ms, "
+        f"p95 {p95:.1f} ms over {queries} queries  (goal <= {GOAL_SEARCH_MS:.0f} ms: {flag})"
+    )
 
 
 def bench_threshold() -> None:
@@ -135,8 +148,9 @@ def bench_threshold() -> None:
         sims[i] = -1
         close = papers[ids[int(np.argmax(sims))]]
         other = papers[rng.choice([x for x in ids if x != pid])]
-        s_own, s_close, s_other = support(claim, [own, f"{close['title']}. {close['abstract']}",
-                                                  f"{other['title']}. {other['abstract']}"])
+        s_own, s_close, s_other = support(
+            claim, [own, f"{close['title']}. {close['abstract']}", f"{other['title']}. {other['abstract']}"]
+        )
         pos.append(s_own)
         hard.append(s_close)
         easy.append(s_other)
@@ -144,11 +158,15 @@ def bench_threshold() -> None:
     best = max(np.arange(0.2, 0.8, 0.01), key=lambda t: (pos_a >= t).mean() + (hard_a < t).mean())
 
     def rates(t: float) -> str:
-        return (f"supported kept {(pos_a >= t).mean():.0%}, flagged: closest other paper {(hard_a < t).mean():.0%}, "
-                f"random other paper {(easy_a < t).mean():.0%}")
+        return (
+            f"supported kept {(pos_a >= t).mean():.0%}, flagged: closest other paper {(hard_a < t).mean():.0%}, "
+            f"random other paper {(easy_a < t).mean():.0%}"
+        )
 
-    print(f"citation support, {len(pos)} claims: median similarity to the paper they restate {np.median(pos_a):.3f}, "
-          f"to the closest other paper {np.median(hard_a):.3f}, to a random other paper {np.median(easy_a):.3f}")
+    print(
+        f"citation support, {len(pos)} claims: median similarity to the paper they restate {np.median(pos_a):.3f}, "
+        f"to the closest other paper {np.median(hard_a):.3f}, to a random other paper {np.median(easy_a):.3f}"
+    )
     print(f"  best balanced threshold (supported vs closest other) {best:.2f}: {rates(best)}")
     print(f"  threshold in force {SUPPORT_THRESHOLD:.2f}: {rates(SUPPORT_THRESHOLD)}")
 

@@ -198,6 +198,7 @@ class RunManifest(BaseModel):
     seconds: float = 0.0
     step_seconds: dict[str, float] = Field(default_factory=dict)
     validate_enabled: bool = True
+    library: str | None = Field(default=None, description="The literature library the run was grounded in")
     cached: bool = Field(default=False, description="The whole report was served from the cache")
 
 

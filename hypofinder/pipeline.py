@@ -1,6 +1,10 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> generate -> validate -> review -> rank -> synthesize -> validate
+    contexts -> ground -> generate -> validate -> appraise -> review -> rank -> synthesize -> validate
+
+``ground`` and ``appraise`` act only when the run names a literature library: each context gets its
+best passages as numbered sources ([S1]...) for the generator, and each hypothesis gets its citations
+checked and a novelty against the library (``hypofinder.library``).
 
 ``HypothesisFinder(model=..., temperature=..., contexts=...).find(query) -> HypothesisReport``.
 Each step is a method named after it; every value passed between steps is a pydantic model.
@@ -20,13 +24,16 @@ from hypofinder import __version__
 from hypofinder.llm import StructuredLLM, resolve
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.models import (
+    CitationFlag,
     Context,
     ContextResult,
     Hypothesis,
     HypothesisReport,
+    Novelty,
     Review,
     Rubric,
     RunManifest,
+    Source,
     Synthesis,
     Validation,
     ValidationRequest,
@@ -36,7 +43,8 @@ from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
 
-Step = Literal["contexts", "generate", "validate", "review", "synthesize", "done"]
+Step = Literal["contexts", "ground", "generate", "validate", "appraise", "review", "synthesize", "done"]
+SOURCES_PER_CONTEXT = 3
 
 
 class Progress(BaseModel):
@@ -81,6 +89,11 @@ class HypothesisFinder:
         )
         self._context_source = context_source
         self._validator = validator
+        self.library = None
+        if self.config.library:  # an unknown name stops here, before any work
+            from hypofinder.library import open_library
+
+            self.library = open_library(self.config.library)
         self._custom_parts = context_source is not None or validator is not None
 
     # ------------------------------------------------------------------ the pipeline
@@ -98,17 +111,22 @@ class HypothesisFinder:
         with _timed(steps, "contexts"):
             notify(Progress(step="contexts", message="searching PhySH"))
             contexts = self.contexts(query)
+        labels = [c.concept.label for c in contexts]
+        with _timed(steps, "ground"):
+            sources = self.ground(query, contexts, notify)
         with _timed(steps, "generate"):
-            labels = [c.concept.label for c in contexts]
-            generated = self._each(contexts, "generate", notify, lambda c: self.generate(query, c), labels)
+            generated = self._each(list(zip(contexts, sources)), "generate", notify,
+                                   lambda item: self.generate(query, *item), labels)
         with _timed(steps, "validate"):
             validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
+        with _timed(steps, "appraise"):
+            appraisals = [self.appraise(gen, srcs) for gen, srcs in zip(generated, sources)]
         with _timed(steps, "review"):
             reviews = self._each(
                 list(zip(contexts, generated, validations)), "review", notify,
                 lambda item: self.review(query, *item), labels,
             )
-        results = self.rank(contexts, generated, validations, reviews)
+        results = self.rank(contexts, generated, validations, reviews, sources, appraisals)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
             answer = self.synthesize(query, results)
@@ -132,7 +150,7 @@ class HypothesisFinder:
                 completion_tokens=usage.completion_tokens - usage0.completion_tokens,
                 llm_calls=usage.llm_calls - usage0.llm_calls, cache_hits=usage.cache_hits - usage0.cache_hits,
                 seconds=round(time.perf_counter() - t_start, 3), step_seconds=steps,
-                validate_enabled=self.validate_enabled,
+                validate_enabled=self.validate_enabled, library=self.library.name if self.library else None,
             ),
         )
         self._store_report(report_key, report)
@@ -146,10 +164,21 @@ class HypothesisFinder:
 
         return contexts_for(query, self.n_contexts)
 
-    def generate(self, query: str, ctx: Context) -> GeneratedHypothesis:
+    def ground(self, query: str, contexts: list[Context], notify=lambda p: None) -> list[list[Source]]:
+        """Each context's best library passages for question + concept (none without a library)."""
+        if self.library is None:
+            return [[] for _ in contexts]
+        from hypofinder.library import sources_for
+
+        notify(Progress(step="ground", message=f"reading library {self.library.name}"))
+        return [sources_for(self.library, query, " ".join(c.label for c in ctx.concepts), SOURCES_PER_CONTEXT)
+                for ctx in contexts]
+
+    def generate(self, query: str, ctx: Context, sources: list[Source] | None = None) -> GeneratedHypothesis:
         messages = load_prompt("generator").messages(
             role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
             related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query,
+            sources=_sources_text(sources or []),
         )
         return self.llm.ask(messages, GeneratedHypothesis, max_tokens=900, task=f"generate[{ctx.concept.label}]")
 
@@ -158,6 +187,15 @@ class HypothesisFinder:
             return None
         # the whole answer, not just the statement: small models often state the defect claim elsewhere
         return self._validate(gen.validation_request, f"{gen.statement} {gen.rationale} {gen.summary}")
+
+    def appraise(self, gen: GeneratedHypothesis, sources: list[Source]) -> tuple[list[CitationFlag], Novelty | None]:
+        """Citation flags and novelty of a hypothesis against the library (nothing without one)."""
+        if self.library is None:
+            return [], None
+        from hypofinder.library import check_citations, novelty
+
+        text = " ".join([gen.summary, gen.statement, gen.rationale, *gen.steps])
+        return check_citations(text, sources), novelty(self.library, f"{gen.statement} {gen.rationale}")
 
     def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None) -> Review:
         messages = load_prompt("reviewer").messages(
@@ -170,18 +208,23 @@ class HypothesisFinder:
                         testability=ans.testability, specificity=ans.specificity)
         return Review(text=ans.review, score=ans.score, rubric=rubric)
 
-    def rank(self, contexts, generated, validations, reviews) -> list[ContextResult]:
-        """Combine review score with predictor evidence; best first."""
+    def rank(self, contexts, generated, validations, reviews, sources=None, appraisals=None) -> list[ContextResult]:
+        """Combine review score with predictor evidence; best first. Ties go to the more novel hypothesis
+        (novelty against the library, grounded runs only)."""
         results = []
-        for ctx, gen, val, rev in zip(contexts, generated, validations, reviews):
+        sources = sources or [[] for _ in contexts]
+        appraisals = appraisals or [([], None) for _ in contexts]
+        for ctx, gen, val, rev, srcs, (flags, nov) in zip(contexts, generated, validations, reviews, sources,
+                                                           appraisals):
             bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
             results.append(ContextResult(
                 role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
                 hypothesis=Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
                                       validation_request=gen.validation_request),
                 review=rev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
+                sources=srcs, citation_flags=flags, novelty=nov,
             ))
-        return sorted(results, key=lambda r: -r.rank_score)
+        return sorted(results, key=lambda r: (-r.rank_score, -(r.novelty.score if r.novelty else 0.0)))
 
     def synthesize(self, query: str, results: list[ContextResult]) -> SynthesisAnswer:
         lines = []
@@ -220,6 +263,7 @@ class HypothesisFinder:
             kind="report", query=query, model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
             contexts=self.n_contexts, validate=self.validate_enabled, prompts=prompt_versions(),
             version=__version__, inputs=_input_fingerprint(self.validate_enabled),
+            **({"library": f"{self.library.name}:{self.library.fingerprint()}"} if self.library else {}),
         )
 
     def _cached_report(self, key: str | None) -> HypothesisReport | None:
@@ -234,6 +278,15 @@ class HypothesisFinder:
         if key:
             self.cache.put(key, model=self.spec.cache_key, task="report", answer=report.model_dump(mode="json"),
                            prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
+
+
+def _sources_text(sources: list[Source]) -> str:
+    """The generator's numbered sources block (empty without a library: the prompt is then unchanged)."""
+    if not sources:
+        return ""
+    lines = [f"[S{i}] {s.title}{f' ({s.year})' if s.year else ''}: {s.text}" for i, s in enumerate(sources, 1)]
+    return ("Sources from the user's library (cite one as [S1], [S2] right after a sentence it supports; "
+            "cite nothing it does not say):\n" + "\n".join(lines) + "\n")
 
 
 def _evidence_text(validation: Validation | None) -> str:

@@ -47,6 +47,8 @@ class RunConfig(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries per model answer (transport and repair).")
     timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Seconds per model request (servers).")
     max_query_chars: int = Field(default=2000, ge=10, le=20000, description="Longest accepted question.")
+    library: str | None = Field(default=None, min_length=1, max_length=64,
+                                description="Ground the run in this literature library (see `hypofinder library`).")
 
     @classmethod
     def bounds(cls, name: str) -> tuple[float | None, float | None]:

@@ -35,8 +35,15 @@ PARAPHRASES = {
 
 
 def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], check=False, cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [*CLI, *args],
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +87,9 @@ def test_readd_is_idempotent_and_list_counts(papers):
     again = library.add(papers, [ABSTRACTS])
     assert again.added == [] and again.skipped == [str(ABSTRACTS)]
     after = {i.name: i for i in library.libraries()}[papers]
-    assert (after.files, after.documents, after.chunks) == (before.files, before.documents, before.chunks) == (1, 24, 24)
+    assert (
+        (after.files, after.documents, after.chunks) == (before.files, before.documents, before.chunks) == (1, 24, 24)
+    )
 
 
 def test_sources_for_leads_with_the_question_subject(papers):
@@ -119,9 +128,11 @@ def test_citation_parsing():
 def test_check_citations_flags_unknown_and_unsupported(papers):
     sources = library.sources_for(papers, "sulfur vacancies in monolayer MoS2 band gap", "Point defects", k=3)
     assert sources[0].id == "mos2-vs-gap"
-    text = ("Sulfur vacancies add in-gap states that narrow the optical gap of monolayer MoS2 [S1]. "
-            "Garnet electrolytes stop lithium dendrites in solid-state batteries [S1]. "
-            "A fourth study settles it [S9].")
+    text = (
+        "Sulfur vacancies add in-gap states that narrow the optical gap of monolayer MoS2 [S1]. "
+        "Garnet electrolytes stop lithium dendrites in solid-state batteries [S1]. "
+        "A fourth study settles it [S9]."
+    )
     flags = library.check_citations(text, sources)
     by_sentence = {(f.sentence.split()[0], f.problem) for f in flags}
     assert ("Sulfur", "unsupported") not in by_sentence  # the supported citation holds
@@ -136,18 +147,30 @@ def test_check_citations_flags_unknown_and_unsupported(papers):
 
 
 def test_jsonl_csv_text_bibtex_with_bad_entries(tmp_path):
-    good = {"id": "a1", "title": "Strain tunes excitons in WSe2", "abstract": "Uniaxial strain shifts exciton energies."}
+    good = {
+        "id": "a1",
+        "title": "Strain tunes excitons in WSe2",
+        "abstract": "Uniaxial strain shifts exciton energies.",
+    }
     (tmp_path / "recs.jsonl").write_text(
-        json.dumps(good) + "\n{not json\n" + json.dumps({"title": "no id"}) + "\n\n"
-        + json.dumps({"id": "a2", "title": "Phonons in SnSe", "year": "2016"}) + "\n")
-    (tmp_path / "recs.csv").write_text('id,title,abstract,doi\nc1,"Ferroelectric domains, switched",Phase field.,10.1/x\nc2,,missing title,\n')
+        json.dumps(good)
+        + "\n{not json\n"
+        + json.dumps({"title": "no id"})
+        + "\n\n"
+        + json.dumps({"id": "a2", "title": "Phonons in SnSe", "year": "2016"})
+        + "\n"
+    )
+    (tmp_path / "recs.csv").write_text(
+        'id,title,abstract,doi\nc1,"Ferroelectric domains, switched",Phase field.,10.1/x\nc2,,missing title,\n'
+    )
     (tmp_path / "notes.md").write_text("# Reading notes on skyrmions\n\nSkyrmions move under spin-orbit torque.\n")
     (tmp_path / "refs.bib").write_text(
         "@string{prl = {Phys. Rev. Lett.}}\n"
         "@article{ok2020,\n  title = {Defect-bound excitons in {MoS2}},\n  journal = prl,\n  year = {2020},\n"
         "  abstract = {Excitons bind to sulfur vacancies.}\n}\n\n"
         "@article{broken,\n  title = {Unclosed {brace,\n  year = {2021}\n}\n\n"
-        "@article{ok2,\n  title = \"Strain engineering of WSe2\",\n  year = 2022,\n}\n")
+        '@article{ok2,\n  title = "Strain engineering of WSe2",\n  year = 2022,\n}\n'
+    )
     report = library.add("files", [tmp_path])
     assert sorted(Path(f.path).name for f in report.added) == ["notes.md", "recs.csv", "recs.jsonl", "refs.bib"]
     problems = "\n".join(report.problems)
@@ -164,11 +187,15 @@ def test_jsonl_csv_text_bibtex_with_bad_entries(tmp_path):
 
 def test_pdf_pages_kept_and_bad_pdfs_named(tmp_path):
     filler = "The sample was mounted on a copper holder and cooled slowly before every measurement. " * 12
-    pdf = make_pdf(tmp_path / "defects.pdf", [
-        "Vacancy pairs in monolayer MoS2. " + filler,
-        filler + "Closely spaced sulfur vacancy pairs split the defect levels inside the band gap. " + filler,
-        "Outlook. " + filler,
-    ], title="Vacancy pairs in monolayer MoS2")
+    pdf = make_pdf(
+        tmp_path / "defects.pdf",
+        [
+            "Vacancy pairs in monolayer MoS2. " + filler,
+            filler + "Closely spaced sulfur vacancy pairs split the defect levels inside the band gap. " + filler,
+            "Outlook. " + filler,
+        ],
+        title="Vacancy pairs in monolayer MoS2",
+    )
     make_pdf(tmp_path / "scan.pdf", [""])
     from pypdf import PdfWriter
 
@@ -177,8 +204,16 @@ def test_pdf_pages_kept_and_bad_pdfs_named(tmp_path):
     locked.write(str(tmp_path / "locked.pdf"))
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
 
-    report = library.add("pdfs", [tmp_path / "defects.pdf", tmp_path / "scan.pdf", tmp_path / "locked.pdf",
-                                  tmp_path / "broken.pdf", tmp_path / "missing.pdf"])
+    report = library.add(
+        "pdfs",
+        [
+            tmp_path / "defects.pdf",
+            tmp_path / "scan.pdf",
+            tmp_path / "locked.pdf",
+            tmp_path / "broken.pdf",
+            tmp_path / "missing.pdf",
+        ],
+    )
     assert [Path(f.path).name for f in report.added] == ["defects.pdf"] and report.added[0].pages == 3
     assert report.added[0].chunks >= 5
     msgs = {Path(p.split(":")[0]).name: p for p in report.problems}
@@ -236,8 +271,16 @@ def test_cli_add_search_list_remove(tmp_path):
     proc = run_cli("library", "add", str(ABSTRACTS), "--name", "clilib", "-q")
     assert proc.returncode == 0, proc.stderr
     assert "added 1 file(s) (24 records, 24 passages)" in proc.stdout
-    proc = run_cli("library", "search", "magnetic whirls pushed along a track by current pulses", "--name", "clilib",
-                   "-k", "2", "--json")
+    proc = run_cli(
+        "library",
+        "search",
+        "magnetic whirls pushed along a track by current pulses",
+        "--name",
+        "clilib",
+        "-k",
+        "2",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     hits = json.loads(proc.stdout)
     assert hits[0]["id"] == "skyrmion-racetrack" and len(hits) == 2
@@ -255,6 +298,99 @@ def test_source_record_shape():
     assert s.model_dump(exclude_none=True) == {"id": "p", "title": "T", "score": 0.5, "text": "passage", "page": 3}
 
 
+# ----------------------------------------------------------------------------- grounded runs
+
+QUESTION = "How do sulfur vacancies change the gap of monolayer MoS2?"
+
+
+def test_grounded_run_sources_novelty_and_prompt(papers):
+    from hypofinder.pipeline import HypothesisFinder
+
+    finder = HypothesisFinder("fake", contexts=2, validate=False, cache=False, library=papers)
+    report = finder.find(QUESTION)
+    assert report.run.library == papers and "ground" in report.run.step_seconds
+    for ctx in report.contexts:
+        assert ctx.sources and ctx.sources[0].id == "mos2-vs-gap"
+        assert [s.score for s in ctx.sources] == sorted((s.score for s in ctx.sources), reverse=True)
+        assert ctx.novelty is not None and 0.0 <= ctx.novelty.score <= 1.0 and ctx.novelty.closest_id
+    generator_prompts = [p for p in finder.llm.chat_model.prompts if "Related concepts:" in p]
+    assert len(generator_prompts) == 2
+    assert all("[S1] Sulfur vacancies narrow the band gap of monolayer MoS2 (2021):" in p for p in generator_prompts)
+
+    plain = HypothesisFinder("fake", contexts=1, validate=False, cache=False)
+    report = plain.find(QUESTION)
+    assert report.contexts[0].sources == [] and report.contexts[0].novelty is None and report.run.library is None
+    prompt = next(p for p in plain.llm.chat_model.prompts if "Related concepts:" in p)
+    assert "[S1]" not in prompt and "Sources from" not in prompt and "\n\n" not in prompt.split("Question:")[1]
+
+
+def test_grounded_run_flags_bad_citations(papers):
+    from hypofinder.llm.providers import FakeChatModel
+    from hypofinder.llm.registry import Provider, register, unregister
+    from hypofinder.pipeline import HypothesisFinder
+
+    answer = {
+        "summary": "Sulfur vacancies add in-gap states that narrow the optical gap of monolayer MoS2 [S1].",
+        "statement": "Garnet solid electrolytes stop lithium dendrites from shorting batteries [S1].",
+        "rationale": "A study nobody retrieved says so [S7].",
+        "steps": [
+            "Grow MoS2 flakes with controlled vacancy density.",
+            "Measure photoluminescence spectra.",
+            "Compare the gap with hybrid DFT calculations.",
+        ],
+        "validation_request": None,
+    }
+    register(
+        Provider(
+            name="cite-script",
+            description="scripted citations",
+            build=lambda spec, run: FakeChatModel(responses={"GeneratedHypothesis": answer}),
+        )
+    )
+    try:
+        report = HypothesisFinder("cite-script", contexts=1, validate=False, cache=False, library=papers).find(QUESTION)
+    finally:
+        unregister("cite-script")
+    flags = {(f.ref, f.problem, f.sentence.split()[0]) for f in report.contexts[0].citation_flags}
+    assert flags == {("S1", "unsupported", "Garnet"), ("S7", "unknown source", "A")}
+
+
+def test_unknown_library_stops_before_any_work(papers):
+    from hypofinder.pipeline import HypothesisFinder
+
+    with pytest.raises(BadInputError, match="unknown library 'nosuch'"):
+        HypothesisFinder("fake", library="nosuch")
+    proc = run_cli("ask", QUESTION, "--model", "fake", "--library", "nosuch")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: unknown library 'nosuch' (known: " + proc.stderr.split("(known: ")[1].strip()
+    ]
+    assert proc.stdout == ""
+
+
+def test_cli_ask_with_library_json(papers):
+    proc = run_cli(
+        "ask",
+        QUESTION,
+        "--model",
+        "fake",
+        "--library",
+        papers,
+        "--contexts",
+        "3",
+        "--no-validate",
+        "--format",
+        "json",
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["run"]["library"] == papers and len(report["contexts"]) == 3
+    for ctx in report["contexts"]:
+        assert ctx["sources"][0]["id"] == "mos2-vs-gap"
+        assert {"id", "title", "score", "text"} <= set(ctx["sources"][0])
+        assert 0.0 <= ctx["novelty"]["score"] <= 1.0 and ctx["novelty"]["closest_title"]
+
+
 # ----------------------------------------------------------------------------- app
 
 
@@ -270,8 +406,10 @@ def test_app_library_page_lists_searches_and_adds_uploads(papers, tmp_path):
         def getvalue(self) -> bytes:
             return self.data
 
-    add_uploads("uploaded", [Upload("recs.jsonl", (json.dumps({"id": "u1", "title": "Magnon transport in YIG"})
-                                                   + "\n{broken\n").encode())])
+    add_uploads(
+        "uploaded",
+        [Upload("recs.jsonl", (json.dumps({"id": "u1", "title": "Magnon transport in YIG"}) + "\n{broken\n").encode())],
+    )
     assert [h.id for h in library.search("uploaded", "spin waves carry heat in garnets", k=1)] == ["u1"]
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
@@ -279,11 +417,14 @@ def test_app_library_page_lists_searches_and_adds_uploads(papers, tmp_path):
     at.switch_page("hypofinder/ui/pages/library.py").run()
     assert not at.exception, at.exception
     frame = at.dataframe[0].value
-    assert {"papers", "uploaded"} <= set(frame["Library"]) and int(frame.set_index("Library").loc["papers", "Records"]) == 24
+    assert {"papers", "uploaded"} <= set(frame["Library"]) and int(
+        frame.set_index("Library").loc["papers", "Records"]
+    ) == 24
     at.selectbox(key="lib_search_name").select("papers")
     at.text_input(key="lib_search_text").input("hydrogen-rich compounds superconduct under megabar pressure")
     at.run()
     assert not at.exception, at.exception
     shown = [m.value for m in at.markdown]
-    assert any(m.startswith("**1. Near room-temperature superconductivity in compressed lanthanum hydride**")
-               for m in shown), shown
+    assert any(
+        m.startswith("**1. Near room-temperature superconductivity in compressed lanthanum hydride**") for m in shown
+    ), shown

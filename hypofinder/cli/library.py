@@ -52,8 +52,10 @@ def add(
         pages = f", {report.pages} PDF pages" if report.pages else ""
         skipped = f"; {len(report.skipped)} already there" if report.skipped else ""
         problems = f"; {len(report.problems)} problem(s)" if report.problems else ""
-        typer.echo(f"library {report.name}: added {len(report.added)} file(s) ({docs} records, {chunks} passages"
-                   f"{pages}) in {report.seconds:.1f} s{skipped}{problems}")
+        typer.echo(
+            f"library {report.name}: added {len(report.added)} file(s) ({docs} records, {chunks} passages"
+            f"{pages}) in {report.seconds:.1f} s{skipped}{problems}"
+        )
     if report.problems:
         raise typer.Exit(2)
 

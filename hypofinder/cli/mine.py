@@ -62,6 +62,7 @@ def mine(
     validate: Optional[bool] = o.VALIDATE,
     cache: Optional[bool] = o.CACHE,
     timeout: Optional[float] = o.TIMEOUT,
+    library: Optional[str] = o.LIBRARY,
     max_retries: Optional[int] = o.MAX_RETRIES,
     price: float = typer.Option(0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."),
 ) -> None:
@@ -80,7 +81,7 @@ def mine(
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
     run = configure(run=o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature,
                                 seed=seed, validate=validate, cache=cache, max_retries=max_retries,
-                                timeout=timeout)).run
+                                timeout=timeout, library=library)).run
     job = mining.mine(
         queries, out=out, config=run, concurrency=concurrency, engine=engine.value, ray_address=ray_address,
         retry_failed=retry_failed,

@@ -25,6 +25,7 @@ VALIDATE = _opt("validate_claims", "--validate/--no-validate")
 CACHE = _opt("cache", "--cache/--no-cache")
 MAX_RETRIES = _opt("max_retries", "--max-retries")
 TIMEOUT = _opt("timeout_s", "--timeout")
+LIBRARY = _opt("library", "--library")
 
 
 def given(**values: Any) -> dict[str, Any]:

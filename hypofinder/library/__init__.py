@@ -85,8 +85,13 @@ def add(name: str, paths: list[Path | str], log: Log | None = None) -> AddReport
             report.problems += parsed.problems
             if not parsed.documents:
                 continue
-            entry = FileEntry(path=str(Path(path).resolve()), kind=parsed.kind, documents=len(parsed.documents),
-                              chunks=sum(len(d.chunks) for d in parsed.documents), pages=parsed.pages)
+            entry = FileEntry(
+                path=str(Path(path).resolve()),
+                kind=parsed.kind,
+                documents=len(parsed.documents),
+                chunks=sum(len(d.chunks) for d in parsed.documents),
+                pages=parsed.pages,
+            )
             lib.store_file(digest, entry, parsed.documents)
             report.added.append(entry)
             log(f"{path}: {entry.documents} record(s), {entry.chunks} passage(s)")

@@ -47,7 +47,7 @@ def sentences(text: str) -> list[str]:
         lead = _LEADING_CITES.match(p)
         if lead and out and CITATION.search(lead.group(1)):
             out[-1] = f"{out[-1]} {lead.group(1).strip()}"
-            p = p[lead.end():].strip()
+            p = p[lead.end() :].strip()
         if p:
             out.append(p)
     return out

@@ -22,16 +22,24 @@ OVERLAP_WORDS = 30
 MAX_FIELD_CHARS = 20000
 
 KINDS = {
-    ".pdf": "pdf", ".bib": "bibtex", ".bibtex": "bibtex", ".jsonl": "jsonl", ".ndjson": "jsonl",
-    ".csv": "csv", ".txt": "text", ".md": "text", ".markdown": "text",
+    ".pdf": "pdf",
+    ".bib": "bibtex",
+    ".bibtex": "bibtex",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".txt": "text",
+    ".md": "text",
+    ".markdown": "text",
 }
 
 
 def kind_of(path: Path) -> str:
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
-        raise BadInputError(f"{path}: unsupported file type {path.suffix or '(none)'!r} "
-                            f"(use {', '.join(sorted(set(KINDS)))})")
+        raise BadInputError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r} (use {', '.join(sorted(set(KINDS)))})"
+        )
     return kind
 
 
@@ -95,10 +103,16 @@ def _record(path: Path, where: str, rec: dict, parsed: Parsed) -> None:
         return
     abstract = clean(rec.get("abstract") or "")[:MAX_FIELD_CHARS]
     year = _year(rec.get("year"))
-    parsed.documents.append(Document(
-        id=rid, title=title, chunks=chunks([(f"{title}. {abstract}".strip(), None)]), year=year,
-        doi=clean(rec.get("doi") or "") or None, url=clean(rec.get("url") or "") or None,
-    ))
+    parsed.documents.append(
+        Document(
+            id=rid,
+            title=title,
+            chunks=chunks([(f"{title}. {abstract}".strip(), None)]),
+            year=year,
+            doi=clean(rec.get("doi") or "") or None,
+            url=clean(rec.get("url") or "") or None,
+        )
+    )
 
 
 def _year(value) -> int | None:
@@ -130,8 +144,9 @@ def _csv(path: Path, data: bytes, parsed: Parsed) -> None:
     reader = csv.DictReader(io.StringIO(_decode(path, data), newline=""))
     fields = {f.strip().lower() for f in reader.fieldnames or []}
     if not {"id", "title"} <= fields:
-        raise BadInputError(f"{path}: the CSV header must name the columns id and title "
-                            f"(found: {', '.join(sorted(fields)) or 'none'})")
+        raise BadInputError(
+            f"{path}: the CSV header must name the columns id and title (found: {', '.join(sorted(fields)) or 'none'})"
+        )
     try:
         for row in reader:
             _record(path, f"{path}:{reader.line_num}", row, parsed)
@@ -223,11 +238,16 @@ def _bibtex(path: Path, data: bytes, parsed: Parsed) -> None:
             parsed.problems.append(f"{where}: BibTeX entry {entry['ID']!r} has no title; skipped")
             continue
         abstract = _latex(entry.get("abstract", ""))[:MAX_FIELD_CHARS]
-        parsed.documents.append(Document(
-            id=entry["ID"], title=title, chunks=chunks([(f"{title}. {abstract}".strip(), None)]),
-            year=_year(entry.get("year")), doi=clean(entry.get("doi", "")) or None,
-            url=clean(entry.get("url", "")) or None,
-        ))
+        parsed.documents.append(
+            Document(
+                id=entry["ID"],
+                title=title,
+                chunks=chunks([(f"{title}. {abstract}".strip(), None)]),
+                year=_year(entry.get("year")),
+                doi=clean(entry.get("doi", "")) or None,
+                url=clean(entry.get("url", "")) or None,
+            )
+        )
 
 
 def _one_entry(block: str) -> dict | None:

@@ -35,7 +35,7 @@ def density(scores: list[float]) -> float:
 
 def _split(text: str, title: str) -> tuple[str, str] | None:
     """(the title as the paper's claim, the rest of its first passage), or None when there is no rest."""
-    body = text[len(title):].lstrip(". ") if text.startswith(title) else text
+    body = text[len(title) :].lstrip(". ") if text.startswith(title) else text
     return (title, body) if len(body.split()) >= 10 and title else None
 
 
@@ -60,7 +60,7 @@ def calibrate(lib: Library) -> Calibration | None:
     if len(probes) < MIN_PAPERS:
         return None
     vectors = embed([s[0] for _, s in probes] + [s[1] for _, s in probes])
-    claims, rests = vectors[: len(probes)], vectors[len(probes):]
+    claims, rests = vectors[: len(probes)], vectors[len(probes) :]
     found = nearest_papers(lib, claims, NEIGHBOURS + 1)
     own, other = [], []
     for (meta, _), claim, rest, rows in zip(probes, claims, rests, found):
@@ -72,8 +72,13 @@ def calibrate(lib: Library) -> Calibration | None:
     if len(own) < MIN_PAPERS:
         return None
     a, b = fit_logistic(np.array(own + other), np.array([0.0] * len(own) + [1.0] * len(other)))
-    return Calibration(a=round(a, 5), b=round(b, 5), papers=len(own), own=round(float(np.median(own)), 4),
-                       other=round(float(np.median(other)), 4))
+    return Calibration(
+        a=round(a, 5),
+        b=round(b, 5),
+        papers=len(own),
+        own=round(float(np.median(own)), 4),
+        other=round(float(np.median(other)), 4),
+    )
 
 
 def novelty(library: Library | str, text: str) -> Novelty:
@@ -88,5 +93,9 @@ def novelty(library: Library | str, text: str) -> Novelty:
         score = 1.0 / (1.0 + np.exp(-(cal.a + cal.b * density([r["score"] for r in rows]))))
     else:
         score = 1.0 - closest["score"]
-    return Novelty(score=round(float(min(1.0, max(0.0, score))), 4), closest_id=closest["doc"],
-                   closest_title=closest["title"], similarity=round(closest["score"], 4))
+    return Novelty(
+        score=round(float(min(1.0, max(0.0, score))), 4),
+        closest_id=closest["doc"],
+        closest_title=closest["title"],
+        similarity=round(closest["score"], 4),
+    )

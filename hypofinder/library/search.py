@@ -35,9 +35,17 @@ def check_k(k: object) -> int:
 def to_source(row: dict, score: float | None = None, snippet: int | None = None) -> Source:
     text = row["text"]
     if snippet and len(text) > snippet:
-        text = text[: snippet].rsplit(" ", 1)[0] + " …"
-    return Source(id=row["doc"], title=row["title"], score=round(row["score"] if score is None else score, 4),
-                  text=text, page=row.get("page"), year=row.get("year"), doi=row.get("doi"), url=row.get("url"))
+        text = text[:snippet].rsplit(" ", 1)[0] + " …"
+    return Source(
+        id=row["doc"],
+        title=row["title"],
+        score=round(row["score"] if score is None else score, 4),
+        text=text,
+        page=row.get("page"),
+        year=row.get("year"),
+        doi=row.get("doi"),
+        url=row.get("url"),
+    )
 
 
 def best_per_paper(rows: list[dict]) -> list[dict]:

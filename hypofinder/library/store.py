@@ -55,8 +55,10 @@ def root() -> Path:
 def check_name(name: str) -> str:
     name = (name or "").strip()
     if not NAME.match(name):
-        raise BadInputError(f"library name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-' "
-                            "(starting and ending with a letter or digit)")
+        raise BadInputError(
+            f"library name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-' "
+            "(starting and ending with a letter or digit)"
+        )
     return name
 
 
@@ -121,8 +123,13 @@ class Library:
 
     def info(self) -> LibraryInfo:
         m = self.manifest
-        return LibraryInfo(name=m.name, files=len(m.files), documents=m.documents, chunks=m.chunks,
-                           path=str(_manifest_path(m.name)))
+        return LibraryInfo(
+            name=m.name, files=len(m.files), documents=m.documents, chunks=m.chunks, path=str(_manifest_path(m.name))
+        )
+
+    def fingerprint(self) -> str:
+        """Changes whenever the library's content (its files) or the embedding model changes."""
+        return hashlib.sha256("|".join([self.manifest.model, *sorted(self.manifest.files)]).encode()).hexdigest()[:16]
 
     # -- reading
     def query(self, vectors: np.ndarray, n: int, *, embeddings: bool = False) -> list[list[dict]]:
@@ -131,8 +138,9 @@ class Library:
         if count == 0:
             return [[] for _ in range(len(vectors))]
         include = ["metadatas", "documents", "distances"] + (["embeddings"] if embeddings else [])
-        res = self.collection.query(query_embeddings=np.asarray(vectors, dtype=np.float32),
-                                    n_results=max(1, min(n, count)), include=include)
+        res = self.collection.query(
+            query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=max(1, min(n, count)), include=include
+        )
         out = []
         for q in range(len(vectors)):
             rows = []
@@ -168,15 +176,24 @@ class Library:
                 ids.append(f"{digest[:16]}-{len(ids)}")
                 texts.append(c.text)
                 meta = {"doc": d.id, "title": d.title, "chunk": i, "file": digest, "path": Path(entry.path).name}
-                meta.update({k: v for k, v in (("page", c.page), ("year", d.year), ("doi", d.doi), ("url", d.url))
-                             if v is not None})
+                meta.update(
+                    {
+                        k: v
+                        for k, v in (("page", c.page), ("year", d.year), ("doi", d.doi), ("url", d.url))
+                        if v is not None
+                    }
+                )
                 metas.append(meta)
         self._purge_file(digest)  # leftovers of an interrupted earlier attempt
         try:
             vectors = embed(texts)
             for i in range(0, len(ids), BATCH):
-                self.collection.add(ids=ids[i : i + BATCH], embeddings=vectors[i : i + BATCH],
-                                    documents=texts[i : i + BATCH], metadatas=metas[i : i + BATCH])
+                self.collection.add(
+                    ids=ids[i : i + BATCH],
+                    embeddings=vectors[i : i + BATCH],
+                    documents=texts[i : i + BATCH],
+                    metadatas=metas[i : i + BATCH],
+                )
         except BaseException:
             self._purge_file(digest)
             raise
@@ -216,8 +233,9 @@ def _collection(name: str, create: bool):
 
     c = client()
     if create:
-        return c.get_or_create_collection(PREFIX + name, configuration={"hnsw": {"space": "cosine"}},
-                                          embedding_function=None)
+        return c.get_or_create_collection(
+            PREFIX + name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+        )
     try:
         return c.get_collection(PREFIX + name, embedding_function=None)
     except (NotFoundError, ValueError):
@@ -232,14 +250,17 @@ def open_library(name: str, *, create: bool = False) -> Library:
         try:
             manifest = Manifest.model_validate_json(path.read_text())
         except ValueError:
-            raise HypofinderError(f"library {name!r}: its manifest {path} is damaged; remove the library and add "
-                                  "its files again") from None
+            raise HypofinderError(
+                f"library {name!r}: its manifest {path} is damaged; remove the library and add its files again"
+            ) from None
     elif create:
         manifest = Manifest(name=name, model=model_fingerprint())
     else:
         known = names()
-        raise BadInputError(f"unknown library {name!r} (known: {', '.join(known) if known else 'none yet'}; "
-                            "create one with `hypofinder library add PATH --name NAME`)")
+        raise BadInputError(
+            f"unknown library {name!r} (known: {', '.join(known) if known else 'none yet'}; "
+            "create one with `hypofinder library add PATH --name NAME`)"
+        )
     collection = _collection(name, create=True)
     lib = Library(manifest, collection)
     if collection.count() != manifest.chunks:

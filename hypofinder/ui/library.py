@@ -24,8 +24,12 @@ def library_names() -> list[str]:
 def libraries_frame() -> pd.DataFrame:
     from hypofinder import library
 
-    return pd.DataFrame([{"Library": i.name, "Files": i.files, "Records": i.documents, "Passages": i.chunks}
-                         for i in library.libraries()])
+    return pd.DataFrame(
+        [
+            {"Library": i.name, "Files": i.files, "Records": i.documents, "Passages": i.chunks}
+            for i in library.libraries()
+        ]
+    )
 
 
 def add_uploads(name: str, uploads) -> None:
@@ -45,8 +49,10 @@ def add_uploads(name: str, uploads) -> None:
         st.warning(problem.replace(prefix, ""), icon=":material/warning:")
     if report.added:
         records = sum(f.documents for f in report.added)
-        st.success(f"Added {len(report.added)} file(s) to **{name}**: {records} records in {report.seconds:.1f} s.",
-                   icon=":material/check_circle:")
+        st.success(
+            f"Added {len(report.added)} file(s) to **{name}**: {records} records in {report.seconds:.1f} s.",
+            icon=":material/check_circle:",
+        )
     if report.skipped:
         st.info(f"Already in {name}: " + ", ".join(Path(p).name for p in report.skipped))
 
@@ -54,8 +60,11 @@ def add_uploads(name: str, uploads) -> None:
 def sources_view(sources, novelty=None, flags=()) -> None:
     """A grounded context's numbered sources, its novelty and any citation flags."""
     if novelty is not None:
-        closest = f" — closest paper: *{novelty.closest_title}* (similarity {novelty.similarity:.2f})" \
-            if novelty.closest_title else ""
+        closest = (
+            f" — closest paper: *{novelty.closest_title}* (similarity {novelty.similarity:.2f})"
+            if novelty.closest_title
+            else ""
+        )
         st.markdown(f"**Novelty against the library:** {novelty.score:.2f}{closest}")
         st.progress(novelty.score)
     for i, s in enumerate(sources, 1):
@@ -72,18 +81,29 @@ def page() -> None:
     from hypofinder import library
 
     st.title("Library")
-    st.caption("Bring your own papers: hypotheses are grounded in them, cite them as [S1]…, and get a novelty "
-               "score against them. Everything stays on this machine.")
+    st.caption(
+        "Bring your own papers: hypotheses are grounded in them, cite them as [S1]…, and get a novelty "
+        "score against them. Everything stays on this machine."
+    )
     names = library_names()
 
     with st.container(border=True):
         st.subheader("Add papers", anchor=False)
         cols = st.columns([1, 1])
         choice = cols[0].selectbox("Library", [*names, NEW], key="lib_add_choice")
-        name = cols[1].text_input("New library name", key="lib_new_name", placeholder="e.g. my-reading",
-                                  disabled=choice != NEW) if choice == NEW else choice
-        uploads = st.file_uploader("PDF, BibTeX, JSONL/CSV (id, title, abstract, year, doi, url), text or Markdown",
-                                   type=UPLOAD_TYPES, accept_multiple_files=True, key="lib_uploads")
+        name = (
+            cols[1].text_input(
+                "New library name", key="lib_new_name", placeholder="e.g. my-reading", disabled=choice != NEW
+            )
+            if choice == NEW
+            else choice
+        )
+        uploads = st.file_uploader(
+            "PDF, BibTeX, JSONL/CSV (id, title, abstract, year, doi, url), text or Markdown",
+            type=UPLOAD_TYPES,
+            accept_multiple_files=True,
+            key="lib_uploads",
+        )
         if st.button("Add to library", type="primary", disabled=not (uploads and name)):
             with guarded("Adding papers"):
                 add_uploads(name, uploads)
