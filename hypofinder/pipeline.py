@@ -100,6 +100,10 @@ class HypothesisFinder:
     def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:
         query = self.config.check_query(query)
         notify = on_progress or (lambda p: None)
+        if self.library is not None:  # files may have been added since: read the manifest again
+            from hypofinder.library import open_library
+
+            self.library = open_library(self.library.name)
         report_key = self._report_key(query)
         cached = self._cached_report(report_key)
         if cached is not None:

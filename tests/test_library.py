@@ -428,3 +428,29 @@ def test_app_library_page_lists_searches_and_adds_uploads(papers, tmp_path):
     assert any(
         m.startswith("**1. Near room-temperature superconductivity in compressed lanthanum hydride**") for m in shown
     ), shown
+
+
+def test_app_finder_grounded_run_shows_sources_and_novelty(papers):
+    from streamlit.testing.v1 import AppTest
+
+    from hypofinder.ui.common import FAKE_CHOICE
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.text_area(key="hf_query").input(QUESTION)
+    at.selectbox(key="hf_model").select(FAKE_CHOICE)
+    at.number_input(key="hf_contexts").set_value(2)
+    at.toggle(key="hf_validate").set_value(False)
+    at.selectbox(key="hf_library").select(papers)
+    at.run()
+    at.button(key="hf_run").click()
+    at.run()
+    assert not at.exception, at.exception
+    history = at.session_state["hf_history"]
+    report = history[at.session_state["hf_open"]]["report"]
+    assert report.run.library == papers and all(c.sources[0].id == "mos2-vs-gap" for c in report.contexts)
+    labels = [e.label for e in at.expander]
+    assert sum(label.startswith("Sources from the library (3) · novelty ") for label in labels) == 2, labels
+    shown = " ".join(m.value for m in at.markdown)
+    assert "**[S1]** Sulfur vacancies narrow the band gap of monolayer MoS2 (2021)" in shown
+    assert "**Novelty against the library:**" in shown

@@ -14,7 +14,8 @@ from hypofinder.pipeline import Progress
 
 # Share of the progress bar each step covers (start, end).
 SPANS = {
-    "contexts": (0.0, 0.08),
+    "contexts": (0.0, 0.06),
+    "ground": (0.06, 0.08),
     "generate": (0.08, 0.5),
     "validate": (0.5, 0.62),
     "review": (0.62, 0.9),
@@ -41,6 +42,8 @@ def describe(p: Progress, validate: bool = True) -> str:
     """``Progress`` as one line, naming the context being worked on."""
     if p.step == "contexts":
         return "Searching PhySH for role-based contexts"
+    if p.step == "ground":
+        return "Finding sources in the library for each context"
     if p.step in _DOING:
         doing = _DOING[p.step] if validate or p.step != "validate" else "validation is off, skipping"
         where = f"Context {p.index} of {p.total}" if p.index and p.total else "Contexts"
