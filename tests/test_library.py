@@ -367,6 +367,16 @@ def test_unknown_library_stops_before_any_work(papers):
     assert proc.stdout == ""
 
 
+def test_mine_with_unknown_library_stops_before_any_work(tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"id": "q1", "query": QUESTION}) + "\n")
+    out = tmp_path / "out.jsonl"
+    proc = run_cli("mine", str(queries), "--out", str(out), "--model", "fake", "--library", "nosuch")
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "unknown library 'nosuch'" in proc.stderr
+    assert not out.exists()
+
+
 def test_cli_ask_with_library_json(papers):
     proc = run_cli(
         "ask",
