@@ -12,7 +12,9 @@
    that abstract (supported), the closest other abstract (unsupported, the hard case) and a random
    other one; the threshold with the best balanced accuracy (supported vs hard) is printed beside the
    one in force.
-Goals (issue 12): >= 20 pages/s ingestion, <= 100 ms per search on 2 cores.
+Goals (issue 12): >= 20 pages/s ingestion, <= 100 ms per search on 2 cores. Wall time and the
+process's CPU time are both printed: on a shared, loaded machine the CPU time is the better guide to
+what 2 idle cores would do (the embedder runs one thread).
 """
 
 from __future__ import annotations
@@ -97,18 +99,24 @@ def bench_ingest(records: int, pages: int, rng: random.Random) -> None:
     embed(["warm up the model"])
     print(f"model load: {time.perf_counter() - t0:.1f} s (not counted below)")
 
+    cpu0 = time.process_time()
     rep = library.add("bench", [jsonl])
+    cpu = time.process_time() - cpu0
     per_s = records / rep.seconds
     print(
         f"ingest JSONL: {records} records ({rep.added[0].chunks} passages) in {rep.seconds:.1f} s = "
-        f"{per_s:.1f} records/s  (an abstract is about a third of a page; goal {GOAL_PAGES_S:.0f} pages/s)"
+        f"{per_s:.1f} records/s; CPU {cpu:.1f} s = {records / cpu:.1f} records per CPU-second "
+        f"(an abstract is about a third of a page; goal {GOAL_PAGES_S:.0f} pages/s)"
     )
+    cpu0 = time.process_time()
     rep = library.add("bench-pdf", [pdf])
+    cpu = time.process_time() - cpu0
     per_s = pages / rep.seconds
     flag = "meets" if per_s >= GOAL_PAGES_S else "MISSES"
     print(
         f"ingest PDF:   {pages} pages of ~{words_per_page} words ({rep.added[0].chunks} passages) in "
-        f"{rep.seconds:.1f} s = {per_s:.2f} pages/s  (goal >= {GOAL_PAGES_S:.0f} pages/s: {flag})"
+        f"{rep.seconds:.1f} s = {per_s:.2f} pages/s; CPU {cpu:.1f} s = {pages / cpu:.2f} pages per CPU-second "
+        f"(goal >= {GOAL_PAGES_S:.0f} pages/s: {flag})"
     )
 
 
@@ -116,16 +124,17 @@ def bench_search(queries: int, rng: random.Random) -> None:
     pool = [s for a in ABSTRACTS for s in sentences(a["abstract"])]
     qs = [" ".join(rng.choice(pool).split()[:12]) for _ in range(queries)]
     library.search("bench", "warm-up query", k=10)
-    times = []
+    times, cpu0 = [], time.process_time()
     for q in qs:
         t0 = time.perf_counter()
         library.search("bench", q, k=10)
         times.append((time.perf_counter() - t0) * 1000)
+    cpu_ms = (time.process_time() - cpu0) / len(qs) * 1000
     med, p95 = statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]
     flag = "meets" if med <= GOAL_SEARCH_MS else "MISSES"
     print(
         f"search (k=10) on {library.open_library('bench').info().documents} records: median {med:.1f} ms, "
-        f"p95 {p95:.1f} ms over {queries} queries  (goal <= {GOAL_SEARCH_MS:.0f} ms: {flag})"
+        f"p95 {p95:.1f} ms, CPU {cpu_ms:.1f} ms per search over {queries} queries (goal <= {GOAL_SEARCH_MS:.0f} ms: {flag})"
     )
 
 

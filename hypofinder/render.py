@@ -32,6 +32,21 @@ def evidence_lines(v: Validation | None) -> list[str]:
     return lines
 
 
+def source_lines(r: ContextResult) -> list[str]:
+    """Novelty, numbered sources and citation flags of a grounded context (nothing otherwise)."""
+    lines = []
+    if r.novelty is not None:
+        closest = f" (closest: {r.novelty.closest_title}, similarity {r.novelty.similarity:.2f})" \
+            if r.novelty.closest_title else ""
+        lines.append(f"Novelty against the library: {r.novelty.score:.2f}{closest}")
+    for i, src in enumerate(r.sources, 1):
+        page = f", p. {src.page}" if src.page else ""
+        lines.append(f"  [S{i}] {src.title} ({src.id}{page}; score {src.score:.2f})")
+    for f in r.citation_flags:
+        lines.append(f"  flagged [{f.ref}] {f.problem}: {f.sentence}")
+    return lines
+
+
 def to_markdown(report: HypothesisReport) -> str:
     out = [f"# Hypotheses for: {report.query}", ""]
     for i, r in enumerate(report.contexts, 1):
@@ -40,6 +55,7 @@ def to_markdown(report: HypothesisReport) -> str:
         out += [f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)] + [""]
         out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
         out += evidence_lines(r.validation) + ([""] if r.validation else [])
+        out += source_lines(r) + ([""] if r.sources or r.novelty else [])
     s = report.synthesis
     out += ["## Representation and Hypothesis", "", f"**Representation.** {s.representation}", "",
             f"**Hypothesis.** {s.hypothesis}", ""]
@@ -54,12 +70,14 @@ def to_markdown(report: HypothesisReport) -> str:
 
 def print_text(report: HypothesisReport, console) -> None:
     """The seed's layout, in the terminal."""
+    from rich.markup import escape
     from rich.panel import Panel
 
     for i, r in enumerate(report.contexts, 1):
         body = [f"[bold]Summary:[/] {r.summary}", f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
                 f"[bold]Review:[/] {r.review.text}", f"[dim]{rubric_text(r)}[/]", f"[bold]Score:[/] {r.review.score}"]
         body += evidence_lines(r.validation)
+        body += [escape(line) for line in source_lines(r)]
         console.print(Panel("\n".join(body), title=context_title(i, r), title_align="left"))
     s = report.synthesis
     steps = "\n".join(f"  {j}. {step}" for j, step in enumerate(s.steps, 1))

@@ -113,7 +113,7 @@ class _RunEnvSource(PydanticBaseSettingsSource):
             for key in {name, field.alias or name}:
                 value = os.environ.get(f"{ENV_PREFIX}{key.upper()}")
                 if value is not None:
-                    run[name] = None if value.lower() in ("", "none", "null") and name in ("seed", "base_url") else value
+                    run[name] = None if value.lower() in ("", "none", "null") and name in ("seed", "base_url", "library") else value
         return {"run": run} if run else {}
 
 

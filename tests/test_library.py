@@ -316,6 +316,11 @@ def test_grounded_run_sources_novelty_and_prompt(papers):
     generator_prompts = [p for p in finder.llm.chat_model.prompts if "Related concepts:" in p]
     assert len(generator_prompts) == 2
     assert all("[S1] Sulfur vacancies narrow the band gap of monolayer MoS2 (2021):" in p for p in generator_prompts)
+    from hypofinder.render import to_markdown
+
+    markdown = to_markdown(report)
+    assert markdown.count("  [S1] Sulfur vacancies narrow the band gap of monolayer MoS2 (mos2-vs-gap; score") == 2
+    assert markdown.count("Novelty against the library: ") == 2
 
     plain = HypothesisFinder("fake", contexts=1, validate=False, cache=False)
     report = plain.find(QUESTION)
