@@ -233,7 +233,7 @@ def test_failed_store_leaves_nothing_half_written(tmp_path, monkeypatch):
     (tmp_path / "a.jsonl").write_text(json.dumps({"id": "x1", "title": "Phonon drag in graphene"}) + "\n")
     calls = {"n": 0}
 
-    def flaky(texts):
+    def flaky(texts, **_kw):
         calls["n"] += 1
         raise RuntimeError("disk full")
 

@@ -59,7 +59,7 @@ def calibrate(lib: Library) -> Calibration | None:
     probes = [(m, s) for m, t in zip(res["metadatas"], res["documents"]) if (s := _split(t, m["title"]))]
     if len(probes) < MIN_PAPERS:
         return None
-    vectors = embed([s[0] for _, s in probes] + [s[1] for _, s in probes])
+    vectors = embed([s[0] for _, s in probes] + [s[1] for _, s in probes], batch=True)
     claims, rests = vectors[: len(probes)], vectors[len(probes) :]
     found = nearest_papers(lib, claims, NEIGHBOURS + 1)
     own, other = [], []

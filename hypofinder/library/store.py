@@ -32,15 +32,17 @@ BATCH = 1000
 # ----------------------------------------------------------------------------- the embedder (one seam)
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """Unit-length all-MiniLM-L6-v2 embeddings, one row per text: the ontology room's embedder."""
-    from hypofinder.ontology.index import encode
+def embed(texts: list[str], *, batch: bool = False) -> np.ndarray:
+    """Unit-length all-MiniLM-L6-v2 embeddings, one row per text: the ontology room's ONNX embedder
+    (``batch``: its build thread count, for ingestion)."""
+    from hypofinder.ontology import embedder
 
-    return encode(list(texts))
+    threads = embedder.BUILD_THREADS if batch else embedder.QUERY_THREADS
+    return embedder.encoder(settings().cache_dir, threads).encode(list(texts))
 
 
 def model_fingerprint() -> str:
-    from hypofinder.ontology.index import model_fingerprint as fingerprint
+    from hypofinder.ontology.embedder import model_fingerprint as fingerprint
 
     return fingerprint()
 
@@ -73,9 +75,9 @@ def _manifest_path(name: str) -> Path:
 
 @lru_cache(maxsize=4)
 def _client(path: str):
-    from hypofinder.ontology.index import _offline
+    from hypofinder.ontology.embedder import offline
 
-    _offline()
+    offline()
     import chromadb
     from chromadb.config import Settings
 
@@ -186,7 +188,7 @@ class Library:
                 metas.append(meta)
         self._purge_file(digest)  # leftovers of an interrupted earlier attempt
         try:
-            vectors = embed(texts)
+            vectors = embed(texts, batch=True)
             for i in range(0, len(ids), BATCH):
                 self.collection.add(
                     ids=ids[i : i + BATCH],
