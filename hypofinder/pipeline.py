@@ -1,7 +1,10 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> ground -> generate -> validate -> appraise -> review -> rank -> synthesize -> validate
+    contexts -> evidence -> ground -> generate -> validate -> appraise -> review -> rank -> synthesize -> validate
 
+``evidence`` plans once per question (hypofinder.bridge.planner): for a point-defect question in a host the
+predictor knows, the planned requests are predicted once and each context's generator gets them as numbered
+facts ([E1], [E2] ...); other questions get no numbers and no defect talk in their prompts.
 ``ground`` and ``appraise`` act only when the run names a literature library: each context gets its
 best passages as numbered sources ([S1]...) for the generator, and each hypothesis gets its citations
 checked and a novelty against the library (``hypofinder.library``).
@@ -15,8 +18,9 @@ from __future__ import annotations
 import functools
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -27,6 +31,7 @@ from hypofinder.models import (
     CitationFlag,
     Context,
     ContextResult,
+    Evidence,
     Hypothesis,
     HypothesisReport,
     Novelty,
@@ -38,12 +43,20 @@ from hypofinder.models import (
     Validation,
     ValidationRequest,
 )
-from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer, load_prompt, prompt_versions
+from hypofinder.prompts import (
+    GeneratedHypothesis,
+    PlainHypothesis,
+    PlainSynthesis,
+    ReviewAnswer,
+    SynthesisAnswer,
+    load_prompt,
+    prompt_versions,
+)
 from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
 
-Step = Literal["contexts", "ground", "generate", "validate", "appraise", "review", "synthesize", "done"]
+Step = Literal["contexts", "evidence", "ground", "generate", "validate", "appraise", "review", "synthesize", "done"]
 SOURCES_PER_CONTEXT = 3
 
 
@@ -116,10 +129,13 @@ class HypothesisFinder:
             notify(Progress(step="contexts", message="searching PhySH"))
             contexts = self.contexts(query)
         labels = [c.concept.label for c in contexts]
+        with _timed(steps, "evidence"):
+            notify(Progress(step="evidence", message="planning predictor evidence"))
+            evidence = self.evidence(query, contexts)
         with _timed(steps, "ground"):
             sources = self.ground(query, contexts, notify)
         with _timed(steps, "generate"):
-            generated = self._each(list(zip(contexts, sources)), "generate", notify,
+            generated = self._each(list(zip(contexts, evidence, sources)), "generate", notify,
                                    lambda item: self.generate(query, *item), labels)
         with _timed(steps, "validate"):
             validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
@@ -127,13 +143,13 @@ class HypothesisFinder:
             appraisals = [self.appraise(gen, srcs) for gen, srcs in zip(generated, sources)]
         with _timed(steps, "review"):
             reviews = self._each(
-                list(zip(contexts, generated, validations)), "review", notify,
+                list(zip(contexts, generated, validations, evidence)), "review", notify,
                 lambda item: self.review(query, *item), labels,
             )
-        results = self.rank(contexts, generated, validations, reviews, sources, appraisals)
+        results = self.rank(contexts, generated, validations, reviews, evidence, sources, appraisals)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
-            answer = self.synthesize(query, results)
+            answer = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
             synthesis = Synthesis(
                 representation=answer.representation, hypothesis=answer.hypothesis, steps=answer.steps,
                 validation=(self._validate(answer.validation_request, f"{answer.hypothesis} {answer.representation}")
@@ -168,6 +184,16 @@ class HypothesisFinder:
 
         return contexts_for(query, self.n_contexts)
 
+    def evidence(self, query: str, contexts: list[Context]) -> list[Evidence | None]:
+        """Planned predictor evidence per context: planned and predicted once per question, the context's
+        concept may choose the property; None for every context when validation is off."""
+        if not self.validate_enabled:
+            return [None] * len(contexts)
+        from hypofinder.bridge import evidence_for, for_context
+
+        shared = evidence_for(query)
+        return [for_context(shared, c.concept.label) for c in contexts]
+
     def ground(self, query: str, contexts: list[Context], notify=lambda p: None) -> list[list[Source]]:
         """Each context's best library passages for question + concept (none without a library)."""
         if self.library is None:
@@ -178,13 +204,18 @@ class HypothesisFinder:
         return [sources_for(self.library, query, " ".join(c.label for c in ctx.concepts), SOURCES_PER_CONTEXT)
                 for ctx in contexts]
 
-    def generate(self, query: str, ctx: Context, sources: list[Source] | None = None) -> GeneratedHypothesis:
+    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None,
+                 sources: list[Source] | None = None) -> GeneratedHypothesis:
+        from hypofinder.bridge.facts import prompt_block
+
+        block = prompt_block(evidence)
         messages = load_prompt("generator").messages(
             role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query,
+            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query, evidence=block,
             sources=_sources_text(sources or []),
         )
-        return self.llm.ask(messages, GeneratedHypothesis, max_tokens=900, task=f"generate[{ctx.concept.label}]")
+        schema = GeneratedHypothesis if block else PlainHypothesis
+        return self.llm.ask(messages, schema, max_tokens=900, task=f"generate[{ctx.concept.label}]")
 
     def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
         if not self.validate_enabled:
@@ -201,42 +232,46 @@ class HypothesisFinder:
         text = " ".join([gen.summary, gen.statement, gen.rationale, *gen.steps])
         return check_citations(text, sources), novelty(self.library, f"{gen.statement} {gen.rationale}")
 
-    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None) -> Review:
+    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None,
+               evidence: Evidence | None = None) -> Review:
         messages = load_prompt("reviewer").messages(
             query=query, role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
             statement=gen.statement, rationale=gen.rationale, steps="; ".join(gen.steps),
-            evidence=_evidence_text(validation),
+            evidence=_evidence_text(validation, evidence),
         )
         ans = self.llm.ask(messages, ReviewAnswer, max_tokens=400, task=f"review[{ctx.concept.label}]")
         rubric = Rubric(novelty=ans.novelty, plausibility=ans.plausibility,
                         testability=ans.testability, specificity=ans.specificity)
         return Review(text=ans.review, score=ans.score, rubric=rubric)
 
-    def rank(self, contexts, generated, validations, reviews, sources=None, appraisals=None) -> list[ContextResult]:
+    def rank(self, contexts, generated, validations, reviews, evidence=None, sources=None,
+             appraisals=None) -> list[ContextResult]:
         """Combine review score with predictor evidence; best first. Ties go to the more novel hypothesis
         (novelty against the library, grounded runs only)."""
         results = []
+        evidence = evidence or [None] * len(contexts)
         sources = sources or [[] for _ in contexts]
         appraisals = appraisals or [([], None) for _ in contexts]
-        for ctx, gen, val, rev, srcs, (flags, nov) in zip(contexts, generated, validations, reviews, sources,
-                                                           appraisals):
+        for ctx, gen, val, rev, ev, srcs, (flags, nov) in zip(contexts, generated, validations, reviews, evidence,
+                                                               sources, appraisals):
             bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
             results.append(ContextResult(
                 role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
                 hypothesis=Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
                                       validation_request=gen.validation_request),
-                review=rev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
+                review=rev, evidence=ev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
                 sources=srcs, citation_flags=flags, novelty=nov,
             ))
         return sorted(results, key=lambda r: (-r.rank_score, -(r.novelty.score if r.novelty else 0.0)))
 
-    def synthesize(self, query: str, results: list[ContextResult]) -> SynthesisAnswer:
+    def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> SynthesisAnswer:
         lines = []
         for i, r in enumerate(results, 1):
             verdict = f"; evidence: {r.validation.verdict}" if r.validation else ""
             lines.append(f"{i}. [{r.role}, {r.concepts[0].label}, score {r.review.score}{verdict}] {r.hypothesis.statement}")
         messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
-        return self.llm.ask(messages, SynthesisAnswer, max_tokens=900, task="synthesize")
+        schema = SynthesisAnswer if with_evidence else PlainSynthesis
+        return self.llm.ask(messages, schema, max_tokens=900, task="synthesize")
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, request: ValidationRequest | None, text: str) -> Validation:
@@ -293,7 +328,16 @@ def _sources_text(sources: list[Source]) -> str:
             "cite nothing it does not say):\n" + "\n".join(lines) + "\n")
 
 
-def _evidence_text(validation: Validation | None) -> str:
+def _evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:
+    """What the reviewer sees: the claim check's verdict with its numbers, then the planned facts ([E1], ...)."""
+    claim = _claim_text(validation)
+    if evidence is None or not evidence.facts:
+        return claim
+    return claim + ". Planned evidence the generator was given: " + " ".join(
+        f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
+
+
+def _claim_text(validation: Validation | None) -> str:
     if validation is None:
         return "none (validation off)"
     if not validation.predictions:

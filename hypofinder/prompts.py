@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from langchain_core.prompts import ChatPromptTemplate
-from typing import Annotated
-
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from hypofinder.errors import DataNotFoundError
 from hypofinder.models import ValidationRequest
@@ -61,6 +61,14 @@ class GeneratedHypothesis(BaseModel):
     validation_request: ValidationRequest | None = None
 
 
+class PlainHypothesis(GeneratedHypothesis):
+    # the same answer for a question without predictor evidence: no defect request in the schema (no docstring:
+    # it would become the schema's description)
+
+    model_config = ConfigDict(title="GeneratedHypothesis")
+    validation_request: SkipJsonSchema[ValidationRequest | None] = None
+
+
 class ReviewAnswer(BaseModel):
     review: str = Field(min_length=20, max_length=240)
     novelty: int = Field(ge=0, le=100)
@@ -75,3 +83,10 @@ class SynthesisAnswer(BaseModel):
     hypothesis: str = Field(min_length=20, max_length=240)
     steps: list[Step] = Field(min_length=3, max_length=5)
     validation_request: ValidationRequest | None = None
+
+
+class PlainSynthesis(SynthesisAnswer):
+    # the synthesis of a question without predictor evidence: no defect request in the schema
+
+    model_config = ConfigDict(title="SynthesisAnswer")
+    validation_request: SkipJsonSchema[ValidationRequest | None] = None

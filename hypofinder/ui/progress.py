@@ -15,8 +15,9 @@ from hypofinder.pipeline import Progress
 # Share of the progress bar each step covers (start, end).
 SPANS = {
     "contexts": (0.0, 0.06),
-    "ground": (0.06, 0.08),
-    "generate": (0.08, 0.5),
+    "evidence": (0.06, 0.09),
+    "ground": (0.09, 0.1),
+    "generate": (0.1, 0.5),
     "validate": (0.5, 0.62),
     "review": (0.62, 0.9),
     "synthesize": (0.9, 0.99),
@@ -42,6 +43,8 @@ def describe(p: Progress, validate: bool = True) -> str:
     """``Progress`` as one line, naming the context being worked on."""
     if p.step == "contexts":
         return "Searching PhySH for role-based contexts"
+    if p.step == "evidence":
+        return "Planning predictor evidence for the question"
     if p.step == "ground":
         return "Finding sources in the library for each context"
     if p.step in _DOING:
