@@ -14,6 +14,8 @@ PAGES = [
             url_path="ontology"),
     st.Page("hypofinder/ui/pages/defects.py", title="Defect predictor", icon=":material/grain:",
             url_path="defects"),
+    st.Page("hypofinder/ui/pages/library.py", title="Library", icon=":material/local_library:",
+            url_path="library"),
 ]
 
 st.navigation(PAGES).run()

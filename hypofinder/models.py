@@ -186,6 +186,40 @@ class Validation(BaseModel):
     trend: float | None = Field(default=None, description="Slope of target vs variable (eV per unit)")
 
 
+# --------------------------------------------------------------------------- library (literature grounding)
+
+
+class Source(BaseModel):
+    """A passage of a paper in a library: a search hit, or a numbered source ([S1] = first) of a context."""
+
+    id: str = Field(description="The paper's id in its library (record id, BibTeX key or file name)")
+    title: str
+    score: float = Field(description="Cosine similarity to what was asked for (higher is closer)")
+    text: str = Field(description="The passage (a snippet of it in reports)")
+    page: int | None = Field(default=None, description="PDF page the passage starts on (1-based)")
+    year: int | None = None
+    doi: str | None = None
+    url: str | None = None
+
+
+class CitationFlag(BaseModel):
+    """A citation ([S<n>]) that does not hold: the source is not there, or it does not support the sentence."""
+
+    ref: str = Field(description="The citation as written, e.g. 'S3'")
+    sentence: str = Field(description="The citing sentence")
+    problem: Literal["unknown source", "unsupported"]
+    support: float | None = Field(default=None, description="Similarity of sentence and source (unsupported only)")
+
+
+class Novelty(BaseModel):
+    """How far a hypothesis lies from what the library already holds (1 = nothing like it, 0 = already there)."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    closest_id: str | None = None
+    closest_title: str | None = None
+    similarity: float | None = Field(default=None, description="Cosine similarity to the closest paper")
+
+
 class Evidence(BaseModel):
     """Predictor numbers planned from the question and gathered before generation.
 
@@ -289,6 +323,9 @@ class ContextResult(BaseModel):
     evidence: Evidence | None = Field(default=None, description="What the generator was given before writing")
     validation: Validation | None = None
     rank_score: float = Field(default=0.0, description="Review score combined with evidence (0-100)")
+    sources: list[Source] = Field(default_factory=list, description="Library passages given as [S1]..., best first")
+    citation_flags: list[CitationFlag] = Field(default_factory=list)
+    novelty: Novelty | None = Field(default=None, description="Novelty against the library (grounded runs)")
 
     @property
     def title(self) -> str:
@@ -324,6 +361,7 @@ class RunManifest(BaseModel):
     seconds: float = 0.0
     step_seconds: dict[str, float] = Field(default_factory=dict)
     validate_enabled: bool = True
+    library: str | None = Field(default=None, description="The literature library the run was grounded in")
     cached: bool = Field(default=False, description="The whole report was served from the cache")
 
 

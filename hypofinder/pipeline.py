@@ -1,10 +1,13 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> evidence -> generate -> validate -> review -> rank -> synthesize -> validate
+    contexts -> evidence -> ground -> generate -> validate -> appraise -> review -> rank -> synthesize -> validate
 
 ``evidence`` plans once per question (hypofinder.bridge.planner): for a point-defect question in a host the
 predictor knows, the planned requests are predicted once and each context's generator gets them as numbered
 facts ([E1], [E2] ...); other questions get no numbers and no defect talk in their prompts.
+``ground`` and ``appraise`` act only when the run names a literature library: each context gets its
+best passages as numbered sources ([S1]...) for the generator, and each hypothesis gets its citations
+checked and a novelty against the library (``hypofinder.library``).
 
 ``HypothesisFinder(model=..., temperature=..., contexts=...).find(query) -> HypothesisReport``.
 Each step is a method named after it; every value passed between steps is a pydantic model.
@@ -25,15 +28,18 @@ from hypofinder import __version__
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.llm.registry import resolve
 from hypofinder.models import (
+    CitationFlag,
     Context,
     ContextResult,
     Evidence,
     GeneratedHypothesis,
     Hypothesis,
     HypothesisReport,
+    Novelty,
     Review,
     ReviewAnswer,
     RunManifest,
+    Source,
     Synthesis,
     SynthesisAnswer,
     Validation,
@@ -45,7 +51,8 @@ from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
 
-Step = Literal["contexts", "evidence", "generate", "validate", "review", "synthesize", "done"]
+Step = Literal["contexts", "evidence", "ground", "generate", "validate", "appraise", "review", "synthesize", "done"]
+SOURCES_PER_CONTEXT = 3
 
 
 class Progress(BaseModel):
@@ -86,6 +93,11 @@ class HypothesisFinder:
         self._modes_path = cfg.cache_dir / "endpoints.json"
         self._context_source = context_source
         self._validator = validator
+        self.library = None
+        if self.config.library:  # an unknown name stops here, before any work
+            from hypofinder.library import open_library
+
+            self.library = open_library(self.config.library)
         self._custom_parts = context_source is not None or validator is not None
 
     @functools.cached_property
@@ -101,6 +113,10 @@ class HypothesisFinder:
     def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:
         query = self.config.check_query(query)
         notify = on_progress or (lambda p: None)
+        if self.library is not None:  # files may have been added since: read the manifest again
+            from hypofinder.library import open_library
+
+            self.library = open_library(self.library.name)
         report_key = self._report_key(query)
         cached = self._cached_report(report_key)
         if cached is not None:
@@ -116,17 +132,21 @@ class HypothesisFinder:
         with _timed(steps, "evidence"):
             notify(Progress(step="evidence", message="planning predictor evidence"))
             evidence = self.evidence(query, contexts)
+        with _timed(steps, "ground"):
+            sources = self.ground(query, contexts, notify)
         with _timed(steps, "generate"):
-            generated = self._each(list(zip(contexts, evidence)), "generate", notify,
+            generated = self._each(list(zip(contexts, evidence, sources)), "generate", notify,
                                    lambda item: self.generate(query, *item), labels)
         with _timed(steps, "validate"):
             validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
+        with _timed(steps, "appraise"):
+            appraisals = [self.appraise(gen, srcs) for gen, srcs in zip(generated, sources)]
         with _timed(steps, "review"):
             reviews = self._each(
                 list(zip(contexts, generated, validations, evidence)), "review", notify,
                 lambda item: self.review(query, *item), labels,
             )
-        results = self.rank(contexts, generated, validations, reviews, evidence)
+        results = self.rank(contexts, generated, validations, reviews, evidence, sources, appraisals)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
             synthesis = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
@@ -148,7 +168,7 @@ class HypothesisFinder:
                 completion_tokens=usage.completion_tokens - usage0.completion_tokens,
                 llm_calls=usage.llm_calls - usage0.llm_calls, cache_hits=usage.cache_hits - usage0.cache_hits,
                 seconds=round(time.perf_counter() - t_start, 3), step_seconds=steps,
-                validate_enabled=self.validate_enabled,
+                validate_enabled=self.validate_enabled, library=self.library.name if self.library else None,
             ),
         )
         self._store_report(report_key, report)
@@ -172,7 +192,18 @@ class HypothesisFinder:
         shared = evidence_for(query)
         return [for_context(shared, c.concept.label) for c in contexts]
 
-    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None) -> Hypothesis:
+    def ground(self, query: str, contexts: list[Context], notify=lambda p: None) -> list[list[Source]]:
+        """Each context's best library passages for question + concept (none without a library)."""
+        if self.library is None:
+            return [[] for _ in contexts]
+        from hypofinder.library import sources_for
+
+        notify(Progress(step="ground", message=f"reading library {self.library.name}"))
+        return [sources_for(self.library, query, " ".join(c.label for c in ctx.concepts), SOURCES_PER_CONTEXT)
+                for ctx in contexts]
+
+    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None,
+                 sources: list[Source] | None = None) -> Hypothesis:
         from hypofinder.bridge.facts import prompt_block
 
         concept = _physh_concept(ctx.concept.id)
@@ -180,7 +211,7 @@ class HypothesisFinder:
         messages = load_prompt("generator").messages(
             role=ctx.role, framework=ctx.framework, concept=ctx.concept.label, query=query,
             grounding=grounding_block(concept, [c.label for c in ctx.concepts[1:]]),
-            evidence=f"{facts}\n" if facts else "",
+            evidence=f"{facts}\n" if facts else "", sources=_sources_text(sources or []),
         )
         subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
         schema = GeneratedHypothesis if facts else PlainHypothesis
@@ -194,6 +225,15 @@ class HypothesisFinder:
         # the whole answer, not just the statement: small models often state the defect claim elsewhere
         return self._validate(gen.validation_request, f"{gen.statement} {gen.rationale} {gen.summary}")
 
+    def appraise(self, gen: Hypothesis, sources: list[Source]) -> tuple[list[CitationFlag], Novelty | None]:
+        """Citation flags and novelty of a hypothesis against the library (nothing without one)."""
+        if self.library is None:
+            return [], None
+        from hypofinder.library import check_citations, novelty
+
+        text = " ".join([gen.summary, gen.statement, gen.rationale, *gen.steps])
+        return check_citations(text, sources), novelty(self.library, f"{gen.statement} {gen.rationale}")
+
     def review(self, query: str, ctx: Context, gen: Hypothesis, validation: Validation | None,
                evidence: Evidence | None = None) -> Review:
         messages = load_prompt("reviewer").messages(
@@ -205,17 +245,23 @@ class HypothesisFinder:
                                     task=f"review[{ctx.concept.label}]")
         return Review(**dict(answer), quality_flags=flags)
 
-    def rank(self, contexts, generated, validations, reviews, evidence=None) -> list[ContextResult]:
-        """Combine review score with predictor evidence; best first."""
+    def rank(self, contexts, generated, validations, reviews, evidence=None, sources=None,
+             appraisals=None) -> list[ContextResult]:
+        """Combine review score with predictor evidence; best first. Ties go to the more novel hypothesis
+        (novelty against the library, grounded runs only)."""
         results = []
         evidence = evidence or [None] * len(contexts)
-        for ctx, gen, val, rev, ev in zip(contexts, generated, validations, reviews, evidence):
+        sources = sources or [[] for _ in contexts]
+        appraisals = appraisals or [([], None) for _ in contexts]
+        for ctx, gen, val, rev, ev, srcs, (flags, nov) in zip(contexts, generated, validations, reviews, evidence,
+                                                               sources, appraisals):
             bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
             results.append(ContextResult(
                 role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, hypothesis=gen,
                 review=rev, evidence=ev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
+                sources=srcs, citation_flags=flags, novelty=nov,
             ))
-        return sorted(results, key=lambda r: -r.rank_score)
+        return sorted(results, key=lambda r: (-r.rank_score, -(r.novelty.score if r.novelty else 0.0)))
 
     def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> Synthesis:
         lines = []
@@ -258,6 +304,7 @@ class HypothesisFinder:
             kind="report", query=query, model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
             contexts=self.n_contexts, validate=self.validate_enabled, prompts=prompt_versions(),
             version=__version__, inputs=_input_fingerprint(self.validate_enabled),
+            **({"library": f"{self.library.name}:{self.library.fingerprint()}"} if self.library else {}),
         )
 
     def _cached_report(self, key: str | None) -> HypothesisReport | None:
@@ -283,6 +330,15 @@ def _physh_concept(concept_id: str):
         return get_concept(concept_id)
     except HypofinderError:
         return None
+
+
+def _sources_text(sources: list[Source]) -> str:
+    """The generator's numbered sources block (empty without a library: the prompt is then unchanged)."""
+    if not sources:
+        return ""
+    lines = [f"[S{i}] {s.title}{f' ({s.year})' if s.year else ''}: {s.text}" for i, s in enumerate(sources, 1)]
+    return ("Sources from the user's library (cite one as [S1], [S2] right after a sentence it supports; "
+            "cite nothing it does not say):\n" + "\n".join(lines) + "\n")
 
 
 def _evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:

@@ -32,6 +32,21 @@ def evidence_lines(v: Validation | None) -> list[str]:
     return lines
 
 
+def source_lines(r: ContextResult) -> list[str]:
+    """Novelty, numbered sources and citation flags of a grounded context (nothing otherwise)."""
+    lines = []
+    if r.novelty is not None:
+        closest = f" (closest: {r.novelty.closest_title}, similarity {r.novelty.similarity:.2f})" \
+            if r.novelty.closest_title else ""
+        lines.append(f"Novelty against the library: {r.novelty.score:.2f}{closest}")
+    for i, src in enumerate(r.sources, 1):
+        page = f", p. {src.page}" if src.page else ""
+        lines.append(f"  [S{i}] {src.title} ({src.id}{page}; score {src.score:.2f})")
+    for f in r.citation_flags:
+        lines.append(f"  flagged [{f.ref}] {f.problem}: {f.sentence}")
+    return lines
+
+
 def planned_lines(e: Evidence | None) -> list[str]:
     """The predictor facts the generator was given ([E1], [E2] ...), or nothing for other questions."""
     if e is None or not e.facts:
@@ -60,6 +75,7 @@ def to_markdown(report: HypothesisReport) -> str:
         out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
         out += evidence_lines(r.validation) + ([""] if r.validation else [])
         out += [f"_{x}_" for x in flags_line(r.quality_flags)] + ([""] if r.quality_flags else [])
+        out += source_lines(r) + ([""] if r.sources or r.novelty else [])
     s = report.synthesis
     out += ["## Representation and Hypothesis", "", f"**Representation.** {s.representation}", "",
             f"**Hypothesis.** {s.hypothesis}", ""]
@@ -83,6 +99,8 @@ def print_text(report: HypothesisReport, console) -> None:
                 f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
                 f"[bold]Review:[/] {r.review.text}", f"[dim]{rubric_text(r)}[/]", f"[bold]Score:[/] {r.review.score}"]
         body += evidence_lines(r.validation) + [f"[dim]{escape(x)}[/]" for x in flags_line(r.quality_flags)]
+        body += evidence_lines(r.validation)
+        body += [escape(line) for line in source_lines(r)]
         console.print(Panel("\n".join(body), title=context_title(i, r), title_align="left"))
     s = report.synthesis
     steps = "\n".join(f"  {j}. {step}" for j, step in enumerate(s.steps, 1))

@@ -47,6 +47,8 @@ class RunConfig(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries per model answer (transport and repair).")
     timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Seconds per model request (servers).")
     max_query_chars: int = Field(default=2000, ge=10, le=20000, description="Longest accepted question.")
+    library: str | None = Field(default=None, min_length=1, max_length=64,
+                                description="Ground the run in this literature library (see `hypofinder library`).")
 
     @classmethod
     def bounds(cls, name: str) -> tuple[float | None, float | None]:
@@ -111,7 +113,7 @@ class _RunEnvSource(PydanticBaseSettingsSource):
             for key in {name, field.alias or name}:
                 value = os.environ.get(f"{ENV_PREFIX}{key.upper()}")
                 if value is not None:
-                    run[name] = None if value.lower() in ("", "none", "null") and name in ("seed", "base_url") else value
+                    run[name] = None if value.lower() in ("", "none", "null") and name in ("seed", "base_url", "library") else value
         return {"run": run} if run else {}
 
 

@@ -46,12 +46,13 @@ def _root(
 
 
 def _mount() -> None:
-    from hypofinder.cli import ask, defects, mine, models, ontology, serve
+    from hypofinder.cli import ask, defects, library, mine, models, ontology, serve
     from hypofinder.cli import eval as eval_cli
 
     app.add_typer(ontology.app, name="ontology")
     app.add_typer(defects.app, name="defects")
     app.add_typer(eval_cli.app, name="eval")
+    app.add_typer(library.app, name="library")
     app.command("ask")(ask.ask)
     app.command("mine")(mine.mine)
     app.command("models")(models.models)

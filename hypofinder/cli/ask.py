@@ -31,6 +31,7 @@ def ask(
     cache: Optional[bool] = o.CACHE,
     max_retries: Optional[int] = o.MAX_RETRIES,
     timeout: Optional[float] = o.TIMEOUT,
+    library: Optional[str] = o.LIBRARY,
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
     server: Optional[str] = o.SERVER,
@@ -40,7 +41,8 @@ def ask(
     from hypofinder.settings import settings
 
     given = o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url, seed=seed,
-                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout)
+                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout,
+                    library=library)
     run = settings().run.merged(**given)
     run.check_query(query)
     if out is not None:

@@ -62,6 +62,7 @@ def mine(
     validate: Optional[bool] = o.VALIDATE,
     cache: Optional[bool] = o.CACHE,
     timeout: Optional[float] = o.TIMEOUT,
+    library: Optional[str] = o.LIBRARY,
     max_retries: Optional[int] = o.MAX_RETRIES,
     price: float = typer.Option(0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."),
     server: Optional[str] = o.SERVER,
@@ -79,7 +80,8 @@ def mine(
     if price < 0:
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
     given = o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature, seed=seed,
-                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout)
+                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout,
+                    library=library)
     run = settings().run.merged(**given)
     note = lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)  # noqa: E731
     if server is not None:

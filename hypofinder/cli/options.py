@@ -25,6 +25,7 @@ VALIDATE = _opt("validate_claims", "--validate/--no-validate")
 CACHE = _opt("cache", "--cache/--no-cache")
 MAX_RETRIES = _opt("max_retries", "--max-retries")
 TIMEOUT = _opt("timeout_s", "--timeout")
+LIBRARY = _opt("library", "--library")
 SERVER = typer.Option(None, "--server", help="Send the work to a running 'hypofinder serve' at this URL "
                       "(key from HYPOFINDER_API_KEY).")
 

@@ -10,7 +10,9 @@ import streamlit as st
 from hypofinder.settings import RunConfig
 from hypofinder.ui import SEED_QUESTION
 from hypofinder.ui.common import OPENAI_CHOICE, cache_dir, choice_for, get_finder, guarded, model_choices
+from hypofinder.ui.library import library_names
 
+NO_LIBRARY = "None (no grounding)"
 HISTORY = "hf_history"  # list of {"report", "when", "model"} dicts, oldest first
 OPEN = "hf_open"  # index of the report shown
 
@@ -63,11 +65,15 @@ def inputs() -> dict | None:
                                      help="OpenAI-compatible endpoint; the key comes from OPENAI_API_KEY.")
         validate = st.toggle("Validate with the defect predictor", value=cfg.validate_claims, key="hf_validate",
                              help=RunConfig.help("validate_claims"))
+        libraries = [NO_LIBRARY, *library_names()]
+        library = st.selectbox("Ground in library", libraries, key="hf_library", help=RunConfig.help("library"),
+                               index=libraries.index(cfg.library) if cfg.library in libraries else 0)
     if not run:
         return None
     return {"query": st.session_state.get("hf_query", ""), "model": (model_name or "").strip(),
             "base_url": (base_url or "").strip() or None, "contexts": int(contexts),
-            "temperature": float(temperature), "validate": bool(validate), "choice": choice}
+            "temperature": float(temperature), "validate": bool(validate), "choice": choice,
+            "library": None if library == NO_LIBRARY else library}
 
 
 def run(args: dict) -> None:
@@ -87,6 +93,7 @@ def run(args: dict) -> None:
             return
         run_cfg = base.merged(model=args["model"], base_url=args["base_url"], contexts=args["contexts"],
                               temperature=args["temperature"], validate=args["validate"])
+        run_cfg = run_cfg.model_copy(update={"library": args.get("library")})  # "none" chosen: no library
         run_cfg = run_cfg.model_copy(update={"base_url": args["base_url"]})  # an in-process choice: no endpoint
         finder = get_finder(run_cfg.model_dump_json(), cache_dir())
         report = run_with_progress(finder, query, validate=args["validate"])

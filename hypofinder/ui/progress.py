@@ -15,7 +15,8 @@ from hypofinder.pipeline import Progress
 # Share of the progress bar each step covers (start, end).
 SPANS = {
     "contexts": (0.0, 0.06),
-    "evidence": (0.06, 0.1),
+    "evidence": (0.06, 0.09),
+    "ground": (0.09, 0.1),
     "generate": (0.1, 0.5),
     "validate": (0.5, 0.62),
     "review": (0.62, 0.9),
@@ -44,6 +45,8 @@ def describe(p: Progress, validate: bool = True) -> str:
         return "Searching PhySH for role-based contexts"
     if p.step == "evidence":
         return "Planning predictor evidence for the question"
+    if p.step == "ground":
+        return "Finding sources in the library for each context"
     if p.step in _DOING:
         doing = _DOING[p.step] if validate or p.step != "validate" else "validation is off, skipping"
         where = f"Context {p.index} of {p.total}" if p.index and p.total else "Contexts"

@@ -29,6 +29,7 @@ def overview_frame(report: HypothesisReport) -> pd.DataFrame:
             "Score": r.review.score,
             "Rank score": round(r.rank_score, 1),
             "Evidence": r.validation.verdict if r.validation else "—",
+            **({"Novelty": round(r.novelty.score, 2)} if r.novelty else {}),
         }
         for i, r in enumerate(report.contexts, 1)
     ])
@@ -165,6 +166,14 @@ def render_context(i: int, r: ContextResult) -> None:
                                 ("Testability", k.testability), ("Specificity", k.specificity)):
                 st.progress(value / 100, text=f"{name} {value}")
         render_evidence(r.validation, key=f"ev_{i}")
+        if r.sources or r.novelty:
+            from hypofinder.ui.library import sources_view
+
+            novelty = f" · novelty {r.novelty.score:.2f}" if r.novelty else ""
+            flags = f" · {len(r.citation_flags)} citation flag(s)" if r.citation_flags else ""
+            with st.expander(f"Sources from the library ({len(r.sources)}){novelty}{flags}",
+                             icon=":material/local_library:"):
+                sources_view(r.sources, r.novelty, r.citation_flags)
 
 
 def render_synthesis(s: Synthesis) -> None:

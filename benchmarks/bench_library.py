@@ -1,0 +1,199 @@
+"""Library benchmark: ingestion speed, search latency on a 1,000-record library, the citation threshold.
+
+    .venv/bin/python benchmarks/bench_library.py [--records 1000] [--pages 20] [--queries 50]
+
+1. Ingestion: a JSONL file of ``--records`` abstract-length records (about 150 words: a PhySH
+   concept label as title, six sentences drawn from tests/data/abstracts.jsonl) and a PDF of
+   ``--pages`` pages of about 500 words each (made with reportlab), both added to fresh libraries
+   in a temporary cache dir. Timed with the embedding model already loaded; calibration included.
+2. Search latency: ``library.search`` on the 1,000-record library, warm, over ``--queries`` queries.
+3. Citation support threshold: 48 claims that restate one of the 24 test abstracts (its title, and
+   a hand-written paraphrase of one finding in benchmarks/data/library_claims.jsonl) scored against
+   that abstract (supported), the closest other abstract (unsupported, the hard case) and a random
+   other one; the threshold with the best balanced accuracy (supported vs hard) is printed beside the
+   one in force.
+Goals (issue 12): >= 20 pages/s ingestion, <= 100 ms per search on 2 cores. Wall time and the
+process's CPU time are both printed: on a shared, loaded machine the CPU time is the better guide to
+what 2 idle cores would do (the embedder runs one thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["HYPOFINDER_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-library-")
+
+import numpy as np  # noqa: E402
+
+from hypofinder import library  # noqa: E402
+from hypofinder.library.citations import SUPPORT_THRESHOLD, sentences, support  # noqa: E402
+from hypofinder.library.store import embed  # noqa: E402
+from hypofinder.settings import settings  # noqa: E402
+
+GOAL_PAGES_S = 20.0
+GOAL_SEARCH_MS = 100.0
+ABSTRACTS = [json.loads(line) for line in (ROOT / "tests" / "data" / "abstracts.jsonl").read_text().splitlines()]
+
+
+def physh_labels() -> list[str]:
+    with gzip.open(settings().physh_path, "rt") as fh:
+        nodes = json.load(fh)
+    key = "http://www.w3.org/2004/02/skos/core#prefLabel"
+    labels = [n[key][0]["@value"] for n in nodes if key in n and n[key]]
+    return sorted(set(labels))
+
+
+def corpus(n: int, rng: random.Random) -> list[dict]:
+    pool = [s for a in ABSTRACTS for s in sentences(a["abstract"])]
+    labels = physh_labels()
+    return [
+        {
+            "id": f"r{i:05d}",
+            "title": f"{rng.choice(labels)} in {rng.choice(labels).lower()}",
+            "abstract": " ".join(rng.sample(pool, 6)),
+            "year": 2000 + i % 25,
+        }
+        for i in range(n)
+    ]
+
+
+def make_pdf(path: Path, pages: int, rng: random.Random) -> int:
+    from reportlab.pdfgen import canvas
+
+    pool = [s for a in ABSTRACTS for s in sentences(a["abstract"])]
+    c, words = canvas.Canvas(str(path)), 0
+    for _ in range(pages):
+        text = []
+        while sum(len(s.split()) for s in text) < 500:
+            text.append(rng.choice(pool))
+        flat = " ".join(text).split()
+        words += len(flat)
+        t = c.beginText(30, 810)
+        t.setFont("Helvetica", 7)
+        for i in range(0, len(flat), 16):
+            t.textLine(" ".join(flat[i : i + 16]))
+        c.drawText(t)
+        c.showPage()
+    c.save()
+    return words // pages
+
+
+def bench_ingest(records: int, pages: int, rng: random.Random) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-library-files-"))
+    jsonl = tmp / "records.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in corpus(records, rng)))
+    pdf = tmp / "paper.pdf"
+    words_per_page = make_pdf(pdf, pages, rng)
+    t0 = time.perf_counter()
+    embed(["warm up the model"])
+    print(f"model load: {time.perf_counter() - t0:.1f} s (not counted below)")
+
+    cpu0 = time.process_time()
+    rep = library.add("bench", [jsonl])
+    cpu = time.process_time() - cpu0
+    per_s = records / rep.seconds
+    print(
+        f"ingest JSONL: {records} records ({rep.added[0].chunks} passages) in {rep.seconds:.1f} s = "
+        f"{per_s:.1f} records/s; CPU {cpu:.1f} s = {records / cpu:.1f} records per CPU-second "
+        f"(an abstract is about a third of a page; goal {GOAL_PAGES_S:.0f} pages/s)"
+    )
+    cpu0 = time.process_time()
+    rep = library.add("bench-pdf", [pdf])
+    cpu = time.process_time() - cpu0
+    per_s = pages / rep.seconds
+    flag = "meets" if per_s >= GOAL_PAGES_S else "MISSES"
+    print(
+        f"ingest PDF:   {pages} pages of ~{words_per_page} words ({rep.added[0].chunks} passages) in "
+        f"{rep.seconds:.1f} s = {per_s:.2f} pages/s; CPU {cpu:.1f} s = {pages / cpu:.2f} pages per CPU-second "
+        f"(goal >= {GOAL_PAGES_S:.0f} pages/s: {flag})"
+    )
+
+
+def bench_search(queries: int, rng: random.Random) -> None:
+    pool = [s for a in ABSTRACTS for s in sentences(a["abstract"])]
+    qs = [" ".join(rng.choice(pool).split()[:12]) for _ in range(queries)]
+    library.search("bench", "warm-up query", k=10)
+    times, cpu0 = [], time.process_time()
+    for q in qs:
+        t0 = time.perf_counter()
+        library.search("bench", q, k=10)
+        times.append((time.perf_counter() - t0) * 1000)
+    cpu_ms = (time.process_time() - cpu0) / len(qs) * 1000
+    med, p95 = statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]
+    flag = "meets" if med <= GOAL_SEARCH_MS else "MISSES"
+    print(
+        f"search (k=10) on {library.open_library('bench').info().documents} records: median {med:.1f} ms, "
+        f"p95 {p95:.1f} ms, CPU {cpu_ms:.1f} ms per search over {queries} queries (goal <= {GOAL_SEARCH_MS:.0f} ms: {flag})"
+    )
+
+
+def bench_threshold() -> None:
+    """Claims that restate a paper (its title; a hand-written paraphrase of one of its findings) against that
+    paper (supported), against the most similar other paper (unsupported, hard) and a random other one."""
+    papers = {a["id"]: a for a in ABSTRACTS}
+    claims = [(a["id"], a["title"], a["abstract"]) for a in ABSTRACTS]  # title vs abstract body
+    for line in (ROOT / "benchmarks" / "data" / "library_claims.jsonl").read_text().splitlines():
+        c = json.loads(line)
+        p = papers[c["id"]]
+        claims.append((c["id"], c["claim"], f"{p['title']}. {p['abstract']}"))
+    ids = list(papers)
+    vectors = embed([f"{papers[i]['title']}. {papers[i]['abstract']}" for i in ids])
+    rng = random.Random(7)
+    pos, hard, easy = [], [], []
+    for pid, claim, own in claims:
+        i = ids.index(pid)
+        sims = vectors @ vectors[i]
+        sims[i] = -1
+        close = papers[ids[int(np.argmax(sims))]]
+        other = papers[rng.choice([x for x in ids if x != pid])]
+        s_own, s_close, s_other = support(
+            claim, [own, f"{close['title']}. {close['abstract']}", f"{other['title']}. {other['abstract']}"]
+        )
+        pos.append(s_own)
+        hard.append(s_close)
+        easy.append(s_other)
+    pos_a, hard_a, easy_a = np.array(pos), np.array(hard), np.array(easy)
+    best = max(np.arange(0.2, 0.8, 0.01), key=lambda t: (pos_a >= t).mean() + (hard_a < t).mean())
+
+    def rates(t: float) -> str:
+        return (
+            f"supported kept {(pos_a >= t).mean():.0%}, flagged: closest other paper {(hard_a < t).mean():.0%}, "
+            f"random other paper {(easy_a < t).mean():.0%}"
+        )
+
+    print(
+        f"citation support, {len(pos)} claims: median similarity to the paper they restate {np.median(pos_a):.3f}, "
+        f"to the closest other paper {np.median(hard_a):.3f}, to a random other paper {np.median(easy_a):.3f}"
+    )
+    print(f"  best balanced threshold (supported vs closest other) {best:.2f}: {rates(best)}")
+    print(f"  threshold in force {SUPPORT_THRESHOLD:.2f}: {rates(SUPPORT_THRESHOLD)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1000)
+    ap.add_argument("--pages", type=int, default=20)
+    ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--only-threshold", action="store_true", help="Skip the timings.")
+    args = ap.parse_args()
+    rng = random.Random(12)
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    if not args.only_threshold:
+        bench_ingest(args.records, args.pages, rng)
+        bench_search(args.queries, rng)
+    bench_threshold()
+
+
+if __name__ == "__main__":
+    main()

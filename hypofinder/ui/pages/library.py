@@ -1,0 +1,5 @@
+"""Streamlit page script: Library (bring your own papers)."""
+
+from hypofinder.ui.library import page
+
+page()
