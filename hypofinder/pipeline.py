@@ -255,6 +255,13 @@ class HypothesisFinder:
                            prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
 
 
+def embed_texts(texts: list[str]):
+    """Unit-length sentence embeddings (all-MiniLM-L6-v2, as the ontology room loads it) for de-duplication."""
+    from hypofinder.ontology.index import encode
+
+    return encode(texts)
+
+
 def _evidence_text(validation: Validation | None) -> str:
     if validation is None:
         return "none (validation off)"

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
 from langchain_core.prompts import ChatPromptTemplate
-from typing import Annotated
-
 from pydantic import BaseModel, Field, StringConstraints
 
 from hypofinder.errors import DataNotFoundError
@@ -45,7 +44,7 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
 
 
 def prompt_versions() -> dict[str, str]:
-    return {name: load_prompt(name).version for name in ("generator", "reviewer", "synthesizer")}
+    return {name: load_prompt(name).version for name in ("generator", "reviewer", "reviser", "judge", "synthesizer")}
 
 
 # --------------------------------------------------------------------------- answer schemas
@@ -75,3 +74,10 @@ class SynthesisAnswer(BaseModel):
     hypothesis: str = Field(min_length=20, max_length=240)
     steps: list[Step] = Field(min_length=3, max_length=5)
     validation_request: ValidationRequest | None = None
+
+
+class JudgeAnswer(BaseModel):
+    """One vote of a tournament match (reason first: the model says why before it chooses)."""
+
+    reason: str = Field(min_length=10, max_length=160)
+    better: Literal["first", "second"]
