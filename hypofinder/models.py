@@ -222,6 +222,8 @@ class RunManifest(BaseModel):
     seconds: float = 0.0
     step_seconds: dict[str, float] = Field(default_factory=dict)
     validate_enabled: bool = True
+    rounds: int = Field(default=0, description="Revision rounds run")
+    tournament_enabled: bool = False
     cached: bool = Field(default=False, description="The whole report was served from the cache")
 
 

@@ -1,6 +1,7 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> generate -> validate -> review -> rank -> synthesize -> validate
+    contexts -> generate -> validate -> review -> revise (N rounds: revise, validate, review)
+             -> deduplicate -> tournament -> rank -> synthesize -> validate
 
 ``HypothesisFinder(model=..., temperature=..., contexts=...).find(query) -> HypothesisReport``.
 Each step is a method named after it; every value passed between steps is a pydantic model.
@@ -11,12 +12,14 @@ from __future__ import annotations
 import functools
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from hypofinder import __version__
+from hypofinder import tournament as tourney
 from hypofinder.errors import BadInputError
 from hypofinder.llm import StructuredLLM, make_chat_model, parse_model_spec
 from hypofinder.llm.cache import AnswerCache
@@ -25,21 +28,35 @@ from hypofinder.models import (
     ContextResult,
     Hypothesis,
     HypothesisReport,
+    Merge,
     Review,
+    Revision,
     Rubric,
     RunManifest,
     Synthesis,
+    Tournament,
     Validation,
     ValidationRequest,
 )
-from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer, load_prompt, prompt_versions
+from hypofinder.prompts import (
+    GeneratedHypothesis,
+    JudgeAnswer,
+    ReviewAnswer,
+    RevisedHypothesis,
+    SynthesisAnswer,
+    load_prompt,
+    prompt_versions,
+)
 from hypofinder.settings import PROJECT_ROOT, settings
 
 MAX_QUERY_CHARS = 2000
 MAX_CONTEXTS = 10
-EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
+MAX_ROUNDS = 3
+EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
+# (revision rounds, tournament) when the caller gives none; measured in benchmarks/bench_tournament.py
+PROVIDER_DEFAULTS: dict[str, tuple[int, bool]] = {"fake": (1, True), "local": (1, True), "openai": (1, True)}
 
-Step = Literal["contexts", "generate", "validate", "review", "synthesize", "done"]
+Step = Literal["contexts", "generate", "validate", "review", "revise", "tournament", "synthesize", "done"]
 
 
 class Progress(BaseModel):
@@ -73,6 +90,8 @@ class HypothesisFinder:
         base_url: str | None = None,
         seed: int | None = 42,
         validate: bool = True,
+        rounds: int | None = None,
+        tournament: bool | None = None,
         cache: bool = True,
         max_retries: int | None = None,
         timeout: float | None = None,
@@ -84,10 +103,15 @@ class HypothesisFinder:
             raise BadInputError(f"number of contexts must be 1-{MAX_CONTEXTS}, got {contexts}")
         if not 0.0 <= float(temperature) <= 1.0:
             raise BadInputError(f"temperature must be within 0.0-1.0, got {temperature}")
+        if rounds is not None and not 0 <= int(rounds) <= MAX_ROUNDS:
+            raise BadInputError(f"revision rounds must be 0-{MAX_ROUNDS}, got {rounds}")
         cfg = settings()
         self.spec = parse_model_spec(model, base_url)
         self.n_contexts, self.temperature, self.seed = int(contexts), float(temperature), seed
         self.validate_enabled = validate
+        default_rounds, default_tournament = PROVIDER_DEFAULTS[self.spec.provider]
+        self.rounds = default_rounds if rounds is None else int(rounds)
+        self.tournament_enabled = default_tournament if tournament is None else bool(tournament)
         self.n_ctx = cfg.local_n_ctx if self.spec.provider == "local" else 16384
         chat = make_chat_model(
             self.spec, temperature=self.temperature, seed=seed, timeout=timeout or cfg.llm_timeout_s,
@@ -127,7 +151,18 @@ class HypothesisFinder:
                 list(zip(contexts, generated, validations)), "review", notify,
                 lambda item: self.review(query, *item), labels,
             )
-        results = self.rank(contexts, generated, validations, reviews)
+        results = self.assemble(contexts, generated, validations, reviews)
+        with _timed(steps, "revise"):
+            for n in range(self.rounds):
+                results = self._each(results, "revise", notify, lambda r: self.revise(query, r),
+                                     [r.concepts[0].label for r in results], round_no=n + 1)
+        tournament = None
+        if self.tournament_enabled:
+            with _timed(steps, "tournament"):
+                notify(Progress(step="tournament", message="comparing hypotheses pairwise"))
+                results, merged = self.deduplicate(results)
+                tournament = self.tournament(query, results, merged)
+        results = self.rank(results, tournament)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
             answer = self.synthesize(query, results)
@@ -143,6 +178,7 @@ class HypothesisFinder:
             query=query,
             contexts=results,
             synthesis=synthesis,
+            tournament=tournament,
             run=RunManifest(
                 model=self.spec.name, provider=self.spec.provider, base_url_host=self.spec.base_url_host,
                 temperature=self.temperature, seed=self.seed, physh_version=_physh_version(),
@@ -151,7 +187,8 @@ class HypothesisFinder:
                 completion_tokens=usage.completion_tokens - usage0.completion_tokens,
                 llm_calls=usage.llm_calls - usage0.llm_calls, cache_hits=usage.cache_hits - usage0.cache_hits,
                 seconds=round(time.perf_counter() - t_start, 3), step_seconds=steps,
-                validate_enabled=self.validate_enabled,
+                validate_enabled=self.validate_enabled, rounds=self.rounds,
+                tournament_enabled=self.tournament_enabled,
             ),
         )
         self._store_report(report_key, report)
@@ -189,18 +226,74 @@ class HypothesisFinder:
                         testability=ans.testability, specificity=ans.specificity)
         return Review(text=ans.review, score=ans.score, rubric=rubric)
 
-    def rank(self, contexts, generated, validations, reviews) -> list[ContextResult]:
-        """Combine review score with predictor evidence; best first."""
-        results = []
-        for ctx, gen, val, rev in zip(contexts, generated, validations, reviews):
-            bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
-            results.append(ContextResult(
-                role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
-                hypothesis=Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
-                                      validation_request=gen.validation_request),
-                review=rev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
-            ))
-        return sorted(results, key=lambda r: -r.rank_score)
+    def assemble(self, contexts, generated, validations, reviews) -> list[ContextResult]:
+        """One result per context, with ids H1, H2, ... in generation order."""
+        return [
+            ContextResult(
+                id=f"H{i}", role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
+                hypothesis=_hypothesis(gen), review=rev, validation=val,
+            )
+            for i, (ctx, gen, val, rev) in enumerate(zip(contexts, generated, validations, reviews), 1)
+        ]
+
+    def revise(self, query: str, r: ContextResult) -> ContextResult:
+        """The context's own role revises its hypothesis after the critique and the evidence; reviewed again."""
+        h = r.hypothesis
+        messages = load_prompt("reviser").messages(
+            role=r.role, framework=r.framework, concept=r.concepts[0].label, query=query, statement=h.statement,
+            rationale=h.rationale, steps="; ".join(h.steps), score=str(r.review.score), critique=r.review.text,
+            evidence=_evidence_text(r.validation),
+        )
+        gen = self.llm.ask(messages, RevisedHypothesis, max_tokens=900, task=f"revise[{r.concepts[0].label}]")
+        validation = self.validate_hypothesis(gen)
+        ctx = Context(role=r.role, framework=r.framework, concepts=r.concepts)
+        review = self.review(query, ctx, gen, validation)
+        earlier = Revision(statement=h.statement, score=r.review.score, critique=r.review.text,
+                           verdict=r.validation.verdict if r.validation else None)
+        return r.model_copy(update={
+            "summary": gen.summary, "hypothesis": _hypothesis(gen), "review": review, "validation": validation,
+            "revisions": [*r.revisions, earlier],
+        })
+
+    def deduplicate(self, results: list[ContextResult]) -> tuple[list[ContextResult], list[Merge]]:
+        """Merge near-identical hypotheses (embedding similarity, see hypofinder.tournament) before judging."""
+        if len(results) < 2:
+            return results, []
+        best_first = sorted(results, key=lambda r: -tourney.rank_score(r.review.score, _verdict(r)))
+        texts = [r.hypothesis.statement for r in best_first]
+        merges = tourney.near_duplicates([r.id for r in best_first], embed_texts(texts), texts=texts)
+        by_id = {r.id: r for r in results}
+        merges = [m.model_copy(update={"statement": by_id[m.id].hypothesis.statement, "role": by_id[m.id].role})
+                  for m in merges]
+        gone = {m.id for m in merges}
+        return [r for r in results if r.id not in gone], merges
+
+    def tournament(self, query: str, results: list[ContextResult], merged: list[Merge]) -> Tournament:
+        """Pairwise matches, each judged in both orders; Elo with bootstrap uncertainty."""
+        shown = {r.id: _judge_text(r) for r in results}
+
+        def judge(first: str, second: str) -> JudgeAnswer:
+            messages = load_prompt("judge").messages(query=query, first=shown[first], second=shown[second])
+            return self.llm.ask(messages, JudgeAnswer, max_tokens=120, task=f"judge[{first} vs {second}]")
+
+        seed = self.seed or 0
+        matches, ratings, pairing, rounds = tourney.run(list(shown), judge, mapper=self._map, seed=seed)
+        return Tournament(
+            matches=matches, ratings=ratings, merged=merged, k=tourney.ELO_K, start=tourney.ELO_START,
+            bootstrap=tourney.BOOTSTRAP, pairing=pairing, rounds=rounds, dedup_threshold=tourney.DEDUP_THRESHOLD,
+        )
+
+    def rank(self, results: list[ContextResult], tournament: Tournament | None) -> list[ContextResult]:
+        """Elo, review score and predictor evidence by one rule (hypofinder.tournament.rank_score); best first."""
+        elo = {x.id: x.elo for x in tournament.ratings} if tournament else {}
+        ranked = [
+            r.model_copy(update={
+                "elo": elo.get(r.id),
+                "rank_score": tourney.rank_score(r.review.score, _verdict(r), elo.get(r.id)),
+            })
+            for r in results
+        ]
+        return sorted(ranked, key=lambda r: -r.rank_score)
 
     def synthesize(self, query: str, results: list[ContextResult]) -> SynthesisAnswer:
         lines = []
@@ -217,27 +310,33 @@ class HypothesisFinder:
             from hypofinder.bridge import validate as validator
         return validator(request, text)
 
-    def _each(self, items: list, step: Step, notify, fn, labels: list[str]) -> list:
-        """Run fn over items: concurrently for servers, in order for in-process models."""
+    def _each(self, items: list, step: Step, notify, fn, labels: list[str], round_no: int | None = None) -> list:
+        """Run fn over items with a progress event each: concurrently for servers, in order otherwise."""
         total = len(items)
+        where = f" (round {round_no})" if round_no else ""
 
         def run(i_item):
             i, item = i_item
             notify(Progress(step=step, index=i + 1, total=total, label=labels[i],
-                            message=f"{step} {i + 1}/{total}: {labels[i]}"))
+                            message=f"{step}{where} {i + 1}/{total}: {labels[i]}"))
             return fn(item)
 
-        if self.spec.is_server and total > 1:
-            with ThreadPoolExecutor(max_workers=min(total, 8)) as pool:
-                return list(pool.map(run, enumerate(items)))
-        return [run(x) for x in enumerate(items)]
+        return self._map(run, list(enumerate(items)))
+
+    def _map(self, fn, items: list) -> list:
+        """fn over items, in order: concurrently for servers, one by one for in-process models."""
+        if self.spec.is_server and len(items) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(items), 8)) as pool:
+                return list(pool.map(fn, items))
+        return [fn(x) for x in items]
 
     def _report_key(self, query: str) -> str | None:
         if self.cache is None or self._custom_parts:
             return None
         return AnswerCache.key(
             kind="report", query=query, model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
-            contexts=self.n_contexts, validate=self.validate_enabled, prompts=prompt_versions(),
+            contexts=self.n_contexts, validate=self.validate_enabled, rounds=self.rounds,
+            tournament=self.tournament_enabled, prompts=prompt_versions(),
             version=__version__, inputs=_input_fingerprint(self.validate_enabled),
         )
 
@@ -253,6 +352,20 @@ class HypothesisFinder:
         if key:
             self.cache.put(key, model=self.spec.cache_key, task="report", answer=report.model_dump(mode="json"),
                            prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
+
+
+def _hypothesis(gen: GeneratedHypothesis) -> Hypothesis:
+    return Hypothesis(statement=gen.statement, rationale=gen.rationale, steps=gen.steps,
+                      validation_request=gen.validation_request)
+
+
+def _verdict(r: ContextResult):
+    return r.validation.verdict if r.validation else None
+
+
+def _judge_text(r: ContextResult) -> str:
+    verdict = f" Predictor evidence: {r.validation.verdict}." if r.validation else ""
+    return f"{r.hypothesis.statement} Rationale: {r.hypothesis.rationale}{verdict}"
 
 
 def embed_texts(texts: list[str]):

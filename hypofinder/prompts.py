@@ -60,6 +60,10 @@ class GeneratedHypothesis(BaseModel):
     validation_request: ValidationRequest | None = None
 
 
+class RevisedHypothesis(GeneratedHypothesis):
+    """The same fields as a first draft, asked of the reviser (its own schema title keeps scripted tests apart)."""
+
+
 class ReviewAnswer(BaseModel):
     review: str = Field(min_length=20, max_length=240)
     novelty: int = Field(ge=0, le=100)

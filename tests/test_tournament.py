@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -10,6 +11,9 @@ import pytest
 
 from hypofinder import tournament as T
 from hypofinder.models import Match
+from hypofinder.pipeline import HypothesisFinder
+from hypofinder.render import contexts_csv, to_markdown
+from tests.servers import scripted_server
 
 
 @dataclass
@@ -167,3 +171,146 @@ def test_opposite_directions_are_not_duplicates():
     assert T.opposite_claims("Vacancies narrow the gap.", "Vacancies widen the gap.")
     assert not T.opposite_claims("Vacancies reduce the gap.", "Vacancies lower the gap.")
     assert not T.opposite_claims("Domain walls pin resistivity.", "Vacancies lower the gap.")
+
+
+# ----------------------------------------------------------------------------- in the pipeline (fake model, real ontology)
+
+QUESTION = "How do sulfur vacancies change the band gap of monolayer MoS2?"
+DISTINCT_STATEMENTS = [
+    "Sulfur vacancy pairs in monolayer MoS2 narrow the band gap as they approach each other.",
+    "Domain walls in multiferroic thin films pin the magnetoresistance at low temperature.",
+    "Phonon softening near the transition drives the charge density wave in layered dichalcogenides.",
+    "Surfactant monolayers at the water interface order into stripes under lateral compression.",
+    "Interlayer twist angle controls flat electronic bands and superconductivity in bilayer graphene.",
+    "Hydrogen bonding networks set the proton conductivity of hydrated perovskite oxides.",
+]
+
+DISTINCT_MORE = [
+    ("Spin ice pyrochlores host emergent magnetic monopoles whose density follows the applied field.", None),
+    ("Quantum dot size sets the exciton binding energy through dielectric confinement.", None),
+    ("Grain boundaries in polycrystalline copper scatter electrons and raise resistivity.", None),
+    ("Ferroelectric vortices in oxide superlattices show negative capacitance under bias.", None),
+    ("Ionic liquid gating induces superconductivity at the surface of strontium titanate.", None),
+    ("Magnetic skyrmions in chiral magnets move at low current density along racetracks.", None),
+]
+
+
+def generated(statement: str) -> dict:
+    return {"summary": "A physicist frames the question through one mechanism and its test.",
+            "statement": statement, "rationale": "Earlier measurements and simple models point this way.",
+            "steps": ["Compute the structures with DFT.", "Measure the samples by spectroscopy.",
+                      "Compare the trends across samples."], "validation_request": None}
+
+
+def judge_preferring(marker: str):
+    """A scripted judge: prefers the hypothesis containing ``marker`` wherever it is shown, else the first."""
+    def answer(prompt: str) -> dict:
+        first = prompt.split("Hypothesis first:")[1].split("Hypothesis second:")[0]
+        return {"reason": f"One of them mentions {marker}.", "better": "first" if marker in first
+                or marker not in prompt else "second"}
+    return answer
+
+
+def test_fake_four_contexts_have_matches_elo_revisions_and_are_sorted_by_rank_score():
+    finder = HypothesisFinder("fake", contexts=4, validate=False, cache=False, rounds=1, tournament=True)
+    report = finder.find(QUESTION)
+    t = report.tournament
+    assert t is not None and len(t.matches) >= 4 and t.pairing == "all pairs"
+    assert (t.k, t.start) == (T.ELO_K, T.ELO_START)
+    ids = {c.id for c in report.contexts}
+    for m in t.matches:
+        assert {m.a, m.b} <= ids and m.a != m.b and m.winner in (m.a, m.b, T.DRAW) and m.reason
+    for c in report.contexts:
+        assert c.elo is not None and len(c.revisions) == 1
+        assert c.revisions[0].statement != c.hypothesis.statement and c.revisions[0].critique
+    assert [c.rank_score for c in report.contexts] == sorted((c.rank_score for c in report.contexts), reverse=True)
+    assert report.run.rounds == 1 and report.run.tournament_enabled
+    prompts = finder.llm.chat_model.prompts
+    # the reviser saw its own first draft and the critique of it
+    for c in report.contexts:
+        assert any(c.revisions[0].statement in p and c.revisions[0].critique in p and "Revise" in p for p in prompts)
+
+
+def test_fast_path_is_todays_pipeline():
+    finder = HypothesisFinder("fake", contexts=3, validate=False, cache=False, rounds=0, tournament=False)
+    report = finder.find(QUESTION)
+    assert report.tournament is None and report.run.llm_calls == 7
+    assert all(c.elo is None and not c.revisions for c in report.contexts)
+    assert {"revise", "tournament"}.isdisjoint(k for k, v in report.run.step_seconds.items() if v > 0.05)
+
+
+def scripted_finder(responses: dict, n: int = 4, **kwargs) -> HypothesisFinder:
+    review = {"review": "Clear and testable, but the mechanism needs a control.", "novelty": 60,
+              "plausibility": 60, "testability": 60, "specificity": 60, "score": 60}
+    return HypothesisFinder("fake", contexts=n, validate=False, cache=False, rounds=0, tournament=True,
+                            fake_responses={"ReviewAnswer": review, **responses}, **kwargs)
+
+
+def test_scripted_judge_that_prefers_one_hypothesis_ranks_it_first():
+    statements = DISTINCT_STATEMENTS[:4]
+    finder = scripted_finder({"GeneratedHypothesis": [generated(s) for s in statements],
+                              "JudgeAnswer": judge_preferring("multiferroic")})
+    report = finder.find(QUESTION)
+    assert "multiferroic" in report.contexts[0].hypothesis.statement
+    top = report.tournament.ratings[0]
+    assert top.id == report.contexts[0].id and top.wins == 3 and top.losses == 0
+    assert all(m.winner == top.id for m in report.tournament.matches if top.id in (m.a, m.b))
+
+
+def test_judge_that_always_answers_first_produces_draws():
+    finder = scripted_finder({"GeneratedHypothesis": [generated(s) for s in DISTINCT_STATEMENTS[:4]],
+                              "JudgeAnswer": {"reason": "The first one is better.", "better": "first"}})
+    report = finder.find(QUESTION)
+    assert len(report.tournament.matches) == 6
+    assert all(m.winner == T.DRAW for m in report.tournament.matches)
+    assert {c.elo for c in report.contexts} == {T.ELO_START}
+
+
+def test_near_identical_hypotheses_are_merged_before_the_tournament_and_reported():
+    statements = [DISTINCT_STATEMENTS[0],
+                  "In monolayer MoS2, pairs of sulfur vacancies narrow the band gap as they come closer together.",
+                  DISTINCT_STATEMENTS[1]]
+    finder = scripted_finder({"GeneratedHypothesis": [generated(s) for s in statements]}, n=3)
+    report = finder.find(QUESTION)
+    (merge,) = report.tournament.merged
+    assert merge.similarity >= T.DEDUP_THRESHOLD and merge.statement in statements[:2]
+    assert merge.into in {c.id for c in report.contexts} and merge.id not in {c.id for c in report.contexts}
+    assert len(report.contexts) == 2 and len(report.tournament.matches) == 1
+    assert "Merged" in to_markdown(report)
+
+
+def test_markdown_and_csv_show_the_ranking_and_history():
+    report = HypothesisFinder("fake", contexts=3, validate=False, cache=False, rounds=1, tournament=True).find(QUESTION)
+    md = to_markdown(report)
+    assert "## Tournament" in md and md.count("Version 1 (score") == 3 and "Elo K 32, start 1200" in md
+    assert all(m.reason in md for m in report.tournament.matches)
+    rows = contexts_csv(report).strip().splitlines()
+    assert rows[0].endswith("id,elo,elo_std,wins,draws,losses,revisions") and all(r.endswith(",1") for r in rows[1:])
+
+
+def test_server_revisions_and_matches_run_concurrently():
+    from hypofinder.llm.providers import _FakeFiller
+    from hypofinder.prompts import (
+        GeneratedHypothesis,
+        JudgeAnswer,
+        ReviewAnswer,
+        SynthesisAnswer,
+    )
+
+    def example(model):
+        schema = model.model_json_schema()
+        return _FakeFiller("Concept: domain walls", schema).value(schema, "answer")
+
+    base = {**example(GeneratedHypothesis), **example(ReviewAnswer), **example(SynthesisAnswer),
+            **example(JudgeAnswer), "validation_request": None}
+    base["steps"] = base["steps"][:3]
+    statements = [*DISTINCT_STATEMENTS, *(s for s, _ in DISTINCT_MORE)]
+    replies = [json.dumps({**base, "statement": statements[i % len(statements)]}) for i in range(40)]
+    with scripted_server(replies, delay_s=0.5) as (url, requests):
+        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=1,
+                                  tournament=True).find(QUESTION)
+    steps = report.run.step_seconds
+    assert len(requests) == 3 + 3 + 6 + 6 + 1  # generate, review, revise + review, 3 matches x 2 orders, synthesis
+    assert steps["revise"] < 2.4, "3 revisions + 3 reviews of 0.5 s each would take 3 s one by one"
+    assert steps["tournament"] < 2.5, "6 votes of 0.5 s each would take 3 s one by one"
+    assert len(report.tournament.matches) == 3 and all(c.elo is not None for c in report.contexts)

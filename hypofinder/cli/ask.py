@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -23,12 +22,15 @@ def ask(
     contexts: int = typer.Option(3, "--contexts", "-n", help="Number of role contexts (1-10)."),
     temperature: float = typer.Option(0.7, "--temperature", "-t", help="Generator temperature (0.0-1.0)."),
     model: str = typer.Option("local", "--model", "-m", help="'local' (embedded SmolLM2), 'fake', or a served model name."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
     seed: int = typer.Option(42, "--seed", help="Sampling seed (reproducible runs)."),
     validate: bool = typer.Option(True, "--validate/--no-validate", help="Check defect claims with the predictor."),
+    rounds: int | None = typer.Option(None, "--rounds", help="Critique-and-revise rounds (0 = off; default per provider)."),
+    tournament: bool | None = typer.Option(None, "--tournament/--no-tournament",
+                                              help="Rank by pairwise matches and Elo (default per provider)."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the SQLite answer cache."),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
 ) -> None:
     """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
     from hypofinder.pipeline import HypothesisFinder, Progress, check_query
@@ -38,7 +40,7 @@ def ask(
     if out is not None:
         check_out_path(out)
     finder = HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, seed=seed,
-                              validate=validate, cache=cache)
+                              validate=validate, rounds=rounds, tournament=tournament, cache=cache)
     err = Console(stderr=True)
     with err.status("starting…") as status:
         def progress(p: Progress) -> None:
