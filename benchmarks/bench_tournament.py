@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_pipeline import SEED_QUESTION
+from benchmarks.bench_pipeline import SEED_QUESTION  # noqa: E402
 
 DUPLICATES = [
     ("Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",

@@ -17,3 +17,8 @@ class BadInputError(HypofinderError):
 
 class LLMError(HypofinderError):
     """The language model failed after retries (server down, timeout, unparseable output)."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """Any message as one line of at most ``limit`` characters (for people, logs and result files)."""
+    return " ".join(str(text).split())[:limit]

@@ -9,16 +9,39 @@ from pathlib import Path
 from hypofinder.errors import BadInputError
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file + rename in the same folder: never a half-written file."""
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = False) -> None:
+    """Write via a temp file + rename in the same folder: never a half-written file. An existing file keeps
+    its permissions; ``durable`` also fsyncs the file and its folder (survives a power cut)."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some file systems refuse)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def check_out_path(out: Path, inputs: Path | None = None) -> None:

@@ -20,8 +20,7 @@ from pydantic import BaseModel, Field
 
 from hypofinder import __version__
 from hypofinder import tournament as tourney
-from hypofinder.errors import BadInputError
-from hypofinder.llm import StructuredLLM, make_chat_model, parse_model_spec
+from hypofinder.llm import StructuredLLM, resolve
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.models import (
     Context,
@@ -47,14 +46,9 @@ from hypofinder.prompts import (
     load_prompt,
     prompt_versions,
 )
-from hypofinder.settings import PROJECT_ROOT, settings
+from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
-MAX_QUERY_CHARS = 2000
-MAX_CONTEXTS = 10
-MAX_ROUNDS = 3
 EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
-# (revision rounds, tournament) when the caller gives none; measured in benchmarks/bench_tournament.py
-PROVIDER_DEFAULTS: dict[str, tuple[int, bool]] = {"fake": (1, True), "local": (1, True), "openai": (1, True)}
 
 Step = Literal["contexts", "generate", "validate", "review", "revise", "tournament", "synthesize", "done"]
 
@@ -70,12 +64,8 @@ class Progress(BaseModel):
 
 
 def check_query(query: str) -> str:
-    query = " ".join((query or "").split())
-    if not query:
-        raise BadInputError("the question is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise BadInputError(f"the question is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
-    return query
+    """The question normalised, or one clear line (limits from the run configuration in force)."""
+    return settings().run.check_query(query)
 
 
 class HypothesisFinder:
@@ -83,52 +73,34 @@ class HypothesisFinder:
 
     def __init__(
         self,
-        model: str = "local",
+        model: str | None = None,
         *,
-        temperature: float = 0.7,
-        contexts: int = 3,
-        base_url: str | None = None,
-        seed: int | None = 42,
-        validate: bool = True,
-        rounds: int | None = None,
-        tournament: bool | None = None,
-        cache: bool = True,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        fake_responses: dict[str, Any] | None = None,
+        config: RunConfig | None = None,
         context_source: Callable[[str, int], list[Context]] | None = None,
         validator: Callable[[ValidationRequest | None, str], Validation] | None = None,
+        **options: Any,
     ):
-        if not 1 <= int(contexts) <= MAX_CONTEXTS:
-            raise BadInputError(f"number of contexts must be 1-{MAX_CONTEXTS}, got {contexts}")
-        if not 0.0 <= float(temperature) <= 1.0:
-            raise BadInputError(f"temperature must be within 0.0-1.0, got {temperature}")
-        if rounds is not None and not 0 <= int(rounds) <= MAX_ROUNDS:
-            raise BadInputError(f"revision rounds must be 0-{MAX_ROUNDS}, got {rounds}")
+        """``config`` (default: the settings' run configuration) overridden by ``model`` and ``options``
+        (any RunConfig field: ``contexts=2, temperature=0.3, validate=False, base_url=...``)."""
         cfg = settings()
-        self.spec = parse_model_spec(model, base_url)
-        self.n_contexts, self.temperature, self.seed = int(contexts), float(temperature), seed
-        self.validate_enabled = validate
-        default_rounds, default_tournament = PROVIDER_DEFAULTS[self.spec.provider]
-        self.rounds = default_rounds if rounds is None else int(rounds)
-        self.tournament_enabled = default_tournament if tournament is None else bool(tournament)
-        self.n_ctx = cfg.local_n_ctx if self.spec.provider == "local" else 16384
-        chat = make_chat_model(
-            self.spec, temperature=self.temperature, seed=seed, timeout=timeout or cfg.llm_timeout_s,
-            n_ctx=cfg.local_n_ctx, n_threads=cfg.local_n_threads, fake_responses=fake_responses,
-        )
-        self.cache = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if cache and cfg.llm_cache else None
+        self.config = (config or cfg.run).merged(model=model, **options)
+        self.spec = resolve(self.config.model, self.config.base_url)
+        self.n_contexts, self.temperature, self.seed = self.config.contexts, self.config.temperature, self.config.seed
+        self.validate_enabled = self.config.validate_claims
+        self.rounds, self.tournament_enabled = self.config.refinement(self.spec.entry.options)
+        chat = self.spec.entry.build(self.spec, self.config)
+        self.cache = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if self.config.cache else None
         self.llm = StructuredLLM(
-            self.spec, chat, temperature=self.temperature, seed=seed, cache=self.cache,
-            max_retries=cfg.llm_max_retries if max_retries is None else max_retries, n_ctx=self.n_ctx,
+            self.spec, chat, temperature=self.temperature, seed=self.seed, cache=self.cache,
+            max_retries=self.config.max_retries, modes_path=cfg.cache_dir / "endpoints.json",
         )
         self._context_source = context_source
         self._validator = validator
-        self._custom_parts = context_source is not None or validator is not None or bool(fake_responses)
+        self._custom_parts = context_source is not None or validator is not None
 
     # ------------------------------------------------------------------ the pipeline
     def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:
-        query = check_query(query)
+        query = self.config.check_query(query)
         notify = on_progress or (lambda p: None)
         report_key = self._report_key(query)
         cached = self._cached_report(report_key)

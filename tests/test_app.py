@@ -14,7 +14,7 @@ from hypofinder.models import HypothesisReport
 from hypofinder.render import context_title
 from hypofinder.settings import settings
 from hypofinder.ui import SEED_QUESTION
-from hypofinder.ui.common import FAKE_CHOICE, LOCAL_CHOICE, MODEL_CHOICES, OPENAI_CHOICE
+from hypofinder.ui.common import FAKE_CHOICE, LOCAL_CHOICE, OPENAI_CHOICE, model_choices
 from tests.servers import free_port
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -208,11 +208,12 @@ def test_progress_lines_and_bar_follow_the_pipeline_steps():
 
 
 def test_model_choices_map_to_pipeline_models():
-    from hypofinder.llm.providers import parse_model_spec
+    from hypofinder.llm import resolve
 
-    assert parse_model_spec(MODEL_CHOICES[LOCAL_CHOICE]).provider == "local"
-    assert parse_model_spec(MODEL_CHOICES[FAKE_CHOICE]).provider == "fake"
-    assert MODEL_CHOICES[OPENAI_CHOICE] is None
+    choices = model_choices()
+    assert resolve(choices[LOCAL_CHOICE]).provider == "local"
+    assert resolve(choices[FAKE_CHOICE]).provider == "fake"
+    assert choices[OPENAI_CHOICE] is None
 
 
 # ----------------------------------------------------------------------------- evidence table and plot
@@ -220,6 +221,7 @@ def test_model_choices_map_to_pipeline_models():
 def evidence_report() -> HypothesisReport:
     """A real pipeline run whose (scripted) hypotheses make a defect claim the predictor checks."""
     from hypofinder.pipeline import HypothesisFinder
+    from tests.scripted import scripted_model
 
     gen = {"summary": "Sulfur vacancy pairs in MoS2 change the electronic gap as they cluster.",
            "statement": "The HOMO-LUMO gap of MoS2 with two S vacancies increases as the vacancies move apart.",
@@ -228,8 +230,8 @@ def evidence_report() -> HypothesisReport:
                      "Predict the gap with the defect-graph model"],
            "validation_request": {"host": "MoS2", "defects": ["vS", "vS"], "variable": "pair_distance",
                                   "direction": "increases", "target": "homo_lumo_gap"}}
-    finder = HypothesisFinder("fake", contexts=2, validate=True, cache=False,
-                              fake_responses={"GeneratedHypothesis": gen})
+    finder = HypothesisFinder(scripted_model({"GeneratedHypothesis": gen}), contexts=2, validate=True, cache=False,
+                              rounds=0, tournament=False)  # the same draft twice: kept, not revised or merged
     report = finder.find("How do sulfur vacancy pairs change the band gap of MoS2 monolayers?")
     assert all(r.validation.predictions for r in report.contexts), [r.validation.summary for r in report.contexts]
     return report

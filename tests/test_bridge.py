@@ -18,6 +18,7 @@ from hypofinder.cli import main
 from hypofinder.defects import defect_graph, host_info, pristine_supercell
 from hypofinder.models import ConfigurationPrediction, ValidationRequest
 from hypofinder.pipeline import EVIDENCE_BONUS, HypothesisFinder
+from tests.scripted import scripted_model
 
 QUESTION = "Do sulfur vacancy pairs in monolayer MoS2 lower the HOMO-LUMO gap more when they are close together?"
 REQUEST = {"host": "MoS2", "defects": ["vS", "vS"], "target": "homo_lumo_gap", "variable": "pair_distance",
@@ -44,8 +45,9 @@ def cli_predict(capsys, files, host):
 
 @pytest.fixture(scope="module")
 def report_and_prompts():
-    finder = HypothesisFinder(model="fake", fake_responses={"GeneratedHypothesis": hypothesis(REQUEST)},
-                              contexts=2, cache=False)
+    # one scripted draft for every context, kept as drafted: no revision, no merging of the identical twins
+    finder = HypothesisFinder(scripted_model({"GeneratedHypothesis": hypothesis(REQUEST)}), contexts=2, cache=False,
+                              rounds=0, tournament=False)
     report = finder.find(QUESTION)
     return report, finder.llm.chat_model.prompts
 
@@ -108,8 +110,8 @@ def test_bad_requests_are_reported_and_the_query_completes():
         {**REQUEST, "defects": ["vSe", "vSe"]},
         {**REQUEST, "defects": ["vS", "vS", "vS"], "arrangement": "clustered", "min_distance": 10.0},
     ]
-    finder = HypothesisFinder(model="fake", contexts=3, cache=False,
-                              fake_responses={"GeneratedHypothesis": [hypothesis(r) for r in bad]})
+    finder = HypothesisFinder(scripted_model({"GeneratedHypothesis": [hypothesis(r) for r in bad]}), contexts=3,
+                              cache=False, rounds=0, tournament=False)
     report = finder.find("Which defects in 2D materials narrow the gap?")
     summaries = sorted(c.validation.summary for c in report.contexts)
     assert all(c.validation.verdict == "out of scope" and not c.validation.predictions for c in report.contexts)
@@ -122,11 +124,11 @@ def test_bad_requests_are_reported_and_the_query_completes():
 
 def test_hypothesis_about_something_else_is_out_of_scope():
     text = "Magnetic domain walls in ferromagnetic films dominate the magnetoresistance at low temperature."
-    finder = HypothesisFinder(model="fake", contexts=1, cache=False,
-                              fake_responses={"GeneratedHypothesis": {
+    finder = HypothesisFinder(scripted_model({"GeneratedHypothesis": {
                                   **hypothesis(None, text),
                                   "summary": "Domain-wall scattering in thin ferromagnetic films and its magnetoresistance.",
-                                  "rationale": "Walls narrower than the electron mean free path scatter spin-polarised carriers."}})
+                                  "rationale": "Walls narrower than the electron mean free path scatter spin-polarised carriers."}}),
+                              contexts=1, cache=False, rounds=0)
     report = finder.find("What sets the magnetoresistance of thin ferromagnetic films?")
     v = report.contexts[0].validation
     assert v.verdict == "out of scope" and v.request is None and not v.predictions

@@ -9,7 +9,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from hypofinder.errors import BadInputError, LLMError
-from hypofinder.llm import StructuredLLM, make_chat_model, parse_model_spec
+from hypofinder.llm import StructuredLLM, resolve
+from hypofinder.settings import RunConfig
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.llm.providers import FakeChatModel, grammar_friendly
 from hypofinder.llm.structured import repair_json
@@ -28,8 +29,9 @@ MESSAGES = [("system", "You answer in JSON."), ("user", "Question: do S vacancie
 
 
 def structured(model="fake", base_url=None, cache=None, **kw) -> StructuredLLM:
-    spec = parse_model_spec(model, base_url)
-    chat = make_chat_model(spec, temperature=0.0, seed=1, timeout=kw.pop("timeout", 30))
+    spec = resolve(model, base_url)
+    chat = spec.entry.build(spec, RunConfig(model=model, base_url=base_url, temperature=0.0, seed=1,
+                                            timeout_s=kw.pop("timeout", 30)))
     return StructuredLLM(spec, chat, temperature=0.0, seed=1, cache=cache, backoff_s=0.05, **kw)
 
 
@@ -58,14 +60,14 @@ def test_truncate_to_tokens_respects_budget():
 
 
 def test_model_specs_and_unknown_model():
-    assert parse_model_spec("local").provider == "local"
-    assert parse_model_spec("Fake llm (debug)").provider == "fake"
-    spec = parse_model_spec("qwen", "http://127.0.0.1:9/v1")
+    assert resolve("local").provider == "local"
+    assert resolve("Fake llm (debug)").provider == "fake"
+    spec = resolve("qwen", "http://127.0.0.1:9/v1")
     assert spec.provider == "openai" and spec.base_url_host == "127.0.0.1:9" and spec.is_server
     with pytest.raises(BadInputError, match="unknown model"):
-        parse_model_spec("gpt-9")
+        resolve("gpt-9")
     with pytest.raises(BadInputError, match="http\\(s\\) URL"):
-        parse_model_spec("qwen", "ftp://x")
+        resolve("qwen", "ftp://x")
 
 
 def test_grammar_friendly_turns_bounded_ints_into_enums():
@@ -127,7 +129,7 @@ def test_prompt_budget_truncates_long_context():
 
 def test_fake_scripted_responses_are_served():
     chat = FakeChatModel(responses={"Small": {"answer": "scripted!", "score": 5}})
-    spec = parse_model_spec("fake")
+    spec = resolve("fake")
     llm = StructuredLLM(spec, chat, temperature=0, seed=0)
     assert llm.ask(MESSAGES, Small, max_tokens=50, task="t").answer == "scripted!"
 

@@ -201,7 +201,7 @@ def test_unusable_input_or_output_stops_before_any_work(tmp_path, capsys):
         (["mine", write_jsonl(tmp_path / "bad.jsonl", ["{", {"id": "x"}]), "--out", tmp_path / "r.jsonl"],
          "no usable questions in bad.jsonl (2 line(s) rejected)"),
         (["mine", good, "--out", tmp_path / "r.jsonl", "--concurrency", "0"], "concurrency must be"),
-        (["mine", good, "--out", tmp_path / "r.jsonl", "--contexts", "11"], "number of contexts"),
+        (["mine", good, "--out", tmp_path / "r.jsonl", "--contexts", "11"], "contexts must be 1-10"),
         (["mine", good, "--out", tmp_path / "r.jsonl", "--engine", "ray", "--ray-address", "127.0.0.1:1"],
          "cannot reach Ray at 127.0.0.1:1"),
     ]

@@ -50,12 +50,16 @@ def test_fake_pipeline_report_shape_and_manifest():
     report = HypothesisFinder("fake", contexts=3, validate=False, cache=False).find(SEED_QUESTION, events.append)
     assert_valid_report(report, 3)
     run = report.run
-    assert run.provider == "fake" and run.llm_calls == 7 and run.cache_hits == 0  # 3 generate + 3 review + 1 synth
-    assert run.physh_version and run.hypofinder_version and set(run.prompt_versions) == {"generator", "reviewer", "synthesizer"}
-    assert set(run.step_seconds) >= {"contexts", "generate", "review", "synthesize"}
+    # 3 generate + 3 review, 1 revision round (3 revise + 3 review), 3 matches judged twice, 1 synthesis
+    assert run.rounds == 1 and run.tournament_enabled and len(report.tournament.matches) == 3
+    assert run.provider == "fake" and run.llm_calls == 3 + 3 + 6 + 6 + 1 and run.cache_hits == 0
+    assert run.physh_version and run.hypofinder_version
+    assert set(run.prompt_versions) == {"generator", "reviewer", "reviser", "judge", "synthesizer"}
+    assert set(run.step_seconds) >= {"contexts", "generate", "review", "revise", "tournament", "synthesize"}
     steps = [e.step for e in events]
     assert steps[0] == "contexts" and steps[-1] == "done"
-    assert steps.index("generate") < steps.index("review") < steps.index("synthesize")
+    assert steps.index("generate") < steps.index("review") < steps.index("revise") < steps.index("tournament")
+    assert steps.index("tournament") < steps.index("synthesize")
     data = json.loads(report.model_dump_json())
     for key in ("role", "framework", "concepts", "summary", "hypothesis", "review"):
         assert key in data["contexts"][0]
@@ -78,9 +82,9 @@ def test_fake_generator_sees_role_context_and_reviewer_sees_hypothesis():
 
 def test_report_cache_second_call_makes_no_llm_call(tmp_path):
     question = f"Do domain walls in multiferroics pin magnetoresistance? (run {random.random()})"
-    first = HypothesisFinder("fake", contexts=2, validate=False).find(question)
+    first = HypothesisFinder("fake", contexts=2, validate=False, rounds=0, tournament=False).find(question)
     assert not first.run.cached and first.run.llm_calls == 5
-    again = HypothesisFinder("fake", contexts=2, validate=False)
+    again = HypothesisFinder("fake", contexts=2, validate=False, rounds=0, tournament=False)
     second = again.find(question)
     assert second.run.cached and second.run.llm_calls == 0 and again.llm.chat_model.calls == 0
     assert second.contexts == first.contexts and second.synthesis == first.synthesis
@@ -134,7 +138,8 @@ def test_server_contexts_run_concurrently():
               **json.loads(example(SynthesisAnswer))}
     merged["steps"] = merged["steps"][:3]
     with scripted_server([json.dumps(merged)], delay_s=0.6) as (url, requests):
-        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False).find(SEED_QUESTION)
+        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=0,
+                                  tournament=False).find(SEED_QUESTION)  # revise/tournament: test_tournament.py
     assert len(requests) == 7
     assert report.run.step_seconds["generate"] < 1.5 and report.run.step_seconds["review"] < 1.5
     assert report.run.base_url_host.startswith("127.0.0.1:")
@@ -171,8 +176,8 @@ def test_cli_out_file_written_only_on_success(tmp_path):
     "args, message",
     [
         (["", "--model", "fake"], "error: the question is empty"),
-        (["q", "--model", "fake", "--contexts", "0"], "error: number of contexts must be 1-10"),
-        (["q", "--model", "fake", "--temperature", "2"], "error: temperature must be within 0.0-1.0"),
+        (["q", "--model", "fake", "--contexts", "0"], "error: contexts must be 1-10, got 0"),
+        (["q", "--model", "fake", "--temperature", "2"], "error: temperature must be 0.0-1.0, got 2.0"),
         (["q", "--model", "gpt-x"], "error: unknown model 'gpt-x'"),
         (["q", "--model", "fake", "--out", "/nonexistent/dir/r.json"], "error: --out folder /nonexistent/dir does not exist"),
     ],
@@ -210,3 +215,71 @@ def test_local_model_end_to_end_then_cached():
     cached = HypothesisReport.model_validate_json(again.stdout)
     assert cached.run.cached and cached.run.llm_calls == 0
     assert cached.contexts == report.contexts
+
+
+# ----------------------------------------------------------------------------- structured-output discovery
+
+
+def three_contexts(query, n):
+    """Contexts without the ontology index (these tests use a fresh cache folder)."""
+    from hypofinder.models import ConceptRef, Context
+
+    return [Context(role=f"Role {i}", framework=f"Framework {i}",
+                    concepts=[ConceptRef(id=f"https://doi.org/10.29172/test-{i}", label=label)])
+            for i, label in enumerate(["Magnetic domains", "Magnetoresistance", "Domain walls"][:n])]
+
+
+def test_unsupported_mode_discovered_once_under_concurrency(tmp_path, monkeypatch):
+    """3 contexts at once against a server that rejects response_format: each mode tried once, run completes,
+    and the next process starts from the remembered mode."""
+    import json as _json
+
+    from hypofinder.llm.providers import _FakeFiller
+    from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer
+    from hypofinder.settings import configure, reset
+
+    monkeypatch.setenv("HYPOFINDER_CACHE_DIR", str(tmp_path))
+    reset()
+    merged = {}
+    for model in (GeneratedHypothesis, ReviewAnswer, SynthesisAnswer):
+        schema = model.model_json_schema()
+        merged.update(_FakeFiller("Concept: domain walls", schema).value(schema, "answer"))
+    merged["steps"] = merged["steps"][:3]
+    try:
+        with scripted_server([_json.dumps(merged)], reject_response_format=True, delay_s=0.2) as (url, requests):
+            report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False,
+                                      context_source=three_contexts).find(
+                "Magnetic domain walls and magnetoresistance in thin films")
+            kinds = [r.get("response_format", {}).get("type") for r in requests]
+            assert len(report.contexts) == 3
+            assert kinds.count("json_schema") == 1 and kinds.count("json_object") == 1, kinds
+            again = HypothesisFinder("scripted", base_url=url, contexts=1, validate=False, cache=False)
+            assert again.llm.modes.current == "none" and again.llm.modes.confirmed
+        assert "none" in (tmp_path / "endpoints.json").read_text()
+    finally:
+        reset()
+        configure()
+
+
+@pytest.mark.slow
+def test_real_llama_server_three_contexts_first_use(tmp_path, monkeypatch, caplog):
+    """The bug of issue 14: the real llama.cpp server, first use, 3 contexts concurrently."""
+    import logging
+
+    from hypofinder.settings import reset
+    from tests.servers import llama_server
+
+    monkeypatch.setenv("HYPOFINDER_CACHE_DIR", str(tmp_path))
+    reset()
+    caplog.set_level(logging.INFO, logger="hypofinder.llm")
+    try:
+        with llama_server() as url:
+            report = HypothesisFinder("smollm", base_url=url, contexts=3, validate=False, cache=False,
+                                      context_source=three_contexts).find(
+                "Magnetic domain walls and magnetoresistance in thin films")
+        assert len(report.contexts) == 3 and report.run.provider == "openai"
+        drops = [r.getMessage() for r in caplog.records if "does not support" in r.getMessage()]
+        for mode in ("json_schema", "json_object", "none"):
+            assert sum(f"mode {mode};" in m for m in drops) <= 1, drops
+    finally:
+        reset()

@@ -43,3 +43,91 @@ def test_cli_missing_data_is_one_line_naming_where_it_looked(tmp_path, how):
     assert res.returncode != 0
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and str(empty) in lines[0]
+
+
+# ----------------------------------------------------------------------------- the run configuration
+
+QUESTION = "What determines the width of ferroelectric domain walls?"
+
+
+def ask_json(*args, env=None, cwd=None):
+    import json
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HYPOFINDER_") or k == "HYPOFINDER_CACHE_DIR"}
+    full_env.update(env or {})
+    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", QUESTION, "--format", "json",
+                          "--no-validate", *args], capture_output=True, text=True, env=full_env, cwd=cwd or None)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_run_options_from_env_config_file_and_flags(tmp_path):
+    """Environment over config file over defaults; a flag over both (run.model, temperature, contexts)."""
+    conf = tmp_path / "hypofinder.toml"
+    conf.write_text('[run]\nmodel = "fake"\ntemperature = 0.2\ncontexts = 2\n')
+    from_file = ask_json(cwd=tmp_path)  # the project-level file in the working folder
+    assert from_file["run"]["model"] == "fake" and from_file["run"]["temperature"] == 0.2
+    assert len(from_file["contexts"]) == 2
+    env = {"HYPOFINDER_MODEL": "fake", "HYPOFINDER_TEMPERATURE": "0.4", "HYPOFINDER_CONTEXTS": "1"}
+    from_env = ask_json(env=env, cwd=tmp_path)
+    assert from_env["run"]["model"] == "fake" and from_env["run"]["temperature"] == 0.4
+    assert len(from_env["contexts"]) == 1
+    flags = ask_json("--temperature", "0.6", "--contexts", "3", env=env, cwd=tmp_path)
+    assert flags["run"]["temperature"] == 0.6 and len(flags["contexts"]) == 3
+    user = tmp_path / "user.toml"
+    user.write_text('[run]\nmodel = "fake"\ncontexts = 1\n')
+    assert len(ask_json(env={"HYPOFINDER_CONFIG": str(user)})["contexts"]) == 1
+
+
+def test_bad_run_option_from_env_is_one_line(tmp_path):
+    env = {**os.environ, "HYPOFINDER_CONTEXTS": "99", "HYPOFINDER_MODEL": "fake"}
+    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", QUESTION], capture_output=True, text=True,
+                         env=env)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "contexts" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_run_config_limits_are_declared_once():
+    from hypofinder.errors import BadInputError
+    from hypofinder.settings import RunConfig
+
+    assert RunConfig.bounds("contexts") == (1, 10) and RunConfig.bounds("temperature") == (0.0, 1.0)
+    assert "(1-10)" in RunConfig.help("contexts")
+    cfg = RunConfig().merged(model="fake", validate=False, contexts=None)
+    assert cfg.model == "fake" and cfg.validate_claims is False and cfg.contexts == 3
+    with pytest.raises(BadInputError, match="contexts"):
+        cfg.merged(contexts=11)
+    with pytest.raises(BadInputError, match="unknown run option"):
+        cfg.merged(colour="red")
+    with pytest.raises(BadInputError, match="too long"):
+        cfg.merged(max_query_chars=20).check_query("x" * 21)
+
+
+def test_models_command_lists_the_registry():
+    import json
+
+    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "models", "--json"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert {"local", "fake", "openai"} <= set(rows)
+    for r in rows.values():
+        assert {"name", "provider", "in_process", "structured_output"} <= set(r)
+    assert rows["local"]["in_process"] and not rows["openai"]["in_process"]
+    assert rows["openai"]["structured_output"] == ["json_schema", "json_object", "none"]
+
+
+def test_registered_provider_is_a_model_choice():
+    from hypofinder.llm import resolve
+    from hypofinder.llm.registry import unregister
+    from tests.scripted import scripted_model
+
+    name = scripted_model({"Small": {"answer": "x"}})
+    try:
+        spec = resolve(name)
+        assert spec.provider == name and not spec.is_server
+    finally:
+        unregister(name)
+    from hypofinder.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="unknown model"):
+        resolve(name)

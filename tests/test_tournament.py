@@ -13,6 +13,7 @@ from hypofinder import tournament as T
 from hypofinder.models import Match
 from hypofinder.pipeline import HypothesisFinder
 from hypofinder.render import contexts_csv, to_markdown
+from tests.scripted import scripted_model
 from tests.servers import scripted_server
 
 
@@ -242,8 +243,8 @@ def test_fast_path_is_todays_pipeline():
 def scripted_finder(responses: dict, n: int = 4, **kwargs) -> HypothesisFinder:
     review = {"review": "Clear and testable, but the mechanism needs a control.", "novelty": 60,
               "plausibility": 60, "testability": 60, "specificity": 60, "score": 60}
-    return HypothesisFinder("fake", contexts=n, validate=False, cache=False, rounds=0, tournament=True,
-                            fake_responses={"ReviewAnswer": review, **responses}, **kwargs)
+    return HypothesisFinder(scripted_model({"ReviewAnswer": review, **responses}), contexts=n, validate=False,
+                            cache=False, rounds=0, tournament=True, **kwargs)
 
 
 def test_scripted_judge_that_prefers_one_hypothesis_ranks_it_first():

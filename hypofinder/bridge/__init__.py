@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from hypofinder.bridge.configs import Configuration, build, check_request
 from hypofinder.bridge.evidence import judge
 from hypofinder.bridge.text import TextReading, read_text
-from hypofinder.errors import BadInputError, HypofinderError
+from hypofinder.errors import BadInputError, HypofinderError, one_line
 from hypofinder.models import ConfigurationPrediction, Validation, ValidationRequest
 
 
@@ -37,7 +37,7 @@ def validate(request: ValidationRequest | dict | None, text: str = "", include_c
         return Validation(request=request if isinstance(request, ValidationRequest) else None,
                           verdict="inconclusive", summary=f"predictor unavailable: {exc}")
     except Exception as exc:  # noqa: BLE001 - one bad hypothesis must never sink the whole query
-        msg = " ".join(str(exc).split())[:200]
+        msg = one_line(exc, 200)
         return Validation(request=request if isinstance(request, ValidationRequest) else None,
                           verdict="inconclusive", summary=f"validation failed ({type(exc).__name__}: {msg})")
 

@@ -15,7 +15,7 @@ import typer
 from typer._click import exceptions as cx
 
 from hypofinder import __version__
-from hypofinder.errors import HypofinderError
+from hypofinder.errors import HypofinderError, one_line
 from hypofinder.settings import configure
 
 app = typer.Typer(
@@ -45,25 +45,13 @@ def _root(
 
 
 def _mount() -> None:
-    import importlib
+    from hypofinder.cli import ask, defects, mine, models, ontology
 
-    for module, name in [
-        ("hypofinder.cli.ontology", "ontology"),
-        ("hypofinder.cli.defects", "defects"),
-    ]:
-        try:
-            sub = importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # room not built yet
-            if exc.name != module:
-                raise
-            continue
-        app.add_typer(sub.app, name=name)
-    for module in ("hypofinder.cli.ask", "hypofinder.cli.mine", "hypofinder.cli.screen"):
-        try:
-            importlib.import_module(module).register(app)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    app.add_typer(ontology.app, name="ontology")
+    app.add_typer(defects.app, name="defects")
+    app.command("ask")(ask.ask)
+    app.command("mine")(mine.mine)
+    app.command("models")(models.models)
 
 
 _mount()
@@ -99,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for people; HYPOFINDER_DEBUG=1 shows the traceback
         if os.environ.get("HYPOFINDER_DEBUG"):
             raise
-        typer.echo(f"error: unexpected {exc.__class__.__name__}: {' '.join(str(exc).split())[:300]}", err=True)
+        typer.echo(f"error: unexpected {exc.__class__.__name__}: {one_line(exc)}", err=True)
         return 1
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
 
+from hypofinder.cli import options as o
 from hypofinder.outfiles import check_out_path, write_atomic
 
 
@@ -19,28 +22,32 @@ class Format(str, Enum):
 
 def ask(
     query: str = typer.Argument(..., help="Your research question."),
-    contexts: int = typer.Option(3, "--contexts", "-n", help="Number of role contexts (1-10)."),
-    temperature: float = typer.Option(0.7, "--temperature", "-t", help="Generator temperature (0.0-1.0)."),
-    model: str = typer.Option("local", "--model", "-m", help="'local' (embedded SmolLM2), 'fake', or a served model name."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
-    seed: int = typer.Option(42, "--seed", help="Sampling seed (reproducible runs)."),
-    validate: bool = typer.Option(True, "--validate/--no-validate", help="Check defect claims with the predictor."),
-    rounds: int | None = typer.Option(None, "--rounds", help="Critique-and-revise rounds (0 = off; default per provider)."),
-    tournament: bool | None = typer.Option(None, "--tournament/--no-tournament",
-                                              help="Rank by pairwise matches and Elo (default per provider)."),
-    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the SQLite answer cache."),
+    contexts: Optional[int] = o.CONTEXTS,
+    temperature: Optional[float] = o.TEMPERATURE,
+    model: Optional[str] = o.MODEL,
+    base_url: Optional[str] = o.BASE_URL,
+    seed: Optional[int] = o.SEED,
+    validate: Optional[bool] = o.VALIDATE,
+    cache: Optional[bool] = o.CACHE,
+    max_retries: Optional[int] = o.MAX_RETRIES,
+    timeout: Optional[float] = o.TIMEOUT,
+    rounds: Optional[int] = o.ROUNDS,
+    tournament: Optional[bool] = o.TOURNAMENT,
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
 ) -> None:
     """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
-    from hypofinder.pipeline import HypothesisFinder, Progress, check_query
+    from hypofinder.pipeline import HypothesisFinder, Progress
     from hypofinder.render import print_text, to_markdown
+    from hypofinder.settings import configure
 
-    check_query(query)
+    run = configure(run=o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url,
+                                seed=seed, validate=validate, cache=cache, max_retries=max_retries,
+                                timeout=timeout, rounds=rounds, tournament=tournament)).run
+    run.check_query(query)
     if out is not None:
         check_out_path(out)
-    finder = HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, seed=seed,
-                              validate=validate, rounds=rounds, tournament=tournament, cache=cache)
+    finder = HypothesisFinder(config=run)
     err = Console(stderr=True)
     with err.status("starting…") as status:
         def progress(p: Progress) -> None:
@@ -56,7 +63,7 @@ def ask(
         if out is None:
             print_text(report, Console())
             return
-        console = Console(file=__import__("io").StringIO(), width=100, force_terminal=False)
+        console = Console(file=io.StringIO(), width=100, force_terminal=False)
         print_text(report, console)
         text = console.file.getvalue()
     if out is None:
@@ -64,7 +71,3 @@ def ask(
     else:
         write_atomic(out, text)
         err.print(f"wrote {out}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("ask")(ask)

@@ -9,6 +9,8 @@ from typing import List, Optional
 
 import typer
 
+from hypofinder.cli.screen import screen_cmd
+
 app = typer.Typer(
     help="Defect-property predictor for 2D materials (2DMD data, sparse defect graphs).",
     no_args_is_help=True,
@@ -63,7 +65,7 @@ def _table(results) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="Defect predictions (eV; ± = ensemble spread)")
+    t = Table(title="Defect predictions (eV; ± = uncertainty)")
     for col in ("file", "host", "defects", "E_f / site", "HOMO-LUMO gap", "in domain"):
         t.add_column(col)
     for r in results:
@@ -106,6 +108,9 @@ def evaluate(
             name, str(r["n"]), f"{r['formation_energy_per_site']['mae_mev']:.1f}", f"{r['homo_lumo_gap']['mae_mev']:.1f}"
         )
     Console(width=120).print(t)
+
+
+app.command("screen")(screen_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

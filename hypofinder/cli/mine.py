@@ -29,6 +29,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from hypofinder.cli import options as o
+
 MAX_SHOWN_ERRORS = 10
 
 
@@ -48,19 +50,21 @@ class RateColumn(ProgressColumn):
 def mine(
     queries: Path = typer.Argument(..., help="Questions: .jsonl (one {\"id\", \"query\", ...} object a line) or .csv with id,query columns."),
     out: Path = typer.Option(..., "--out", "-o", help="Results file (JSONL, appended; rerun to resume)."),
-    contexts: int = typer.Option(3, "--contexts", "-n", help="Role contexts per question (1-10)."),
-    model: str = typer.Option("local", "--model", "-m", help="'local' (embedded SmolLM2), 'fake', or a served model name."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
-    temperature: float = typer.Option(0.7, "--temperature", "-t", help="Generator temperature (0.0-1.0)."),
-    seed: int = typer.Option(42, "--seed", help="Sampling seed."),
+    contexts: Optional[int] = o.CONTEXTS,
+    model: Optional[str] = o.MODEL,
+    base_url: Optional[str] = o.BASE_URL,
+    temperature: Optional[float] = o.TEMPERATURE,
+    seed: Optional[int] = o.SEED,
     concurrency: int = typer.Option(1, "--concurrency", "-j", help="Questions in parallel (worker threads or Ray actors)."),
     engine: EngineName = typer.Option(EngineName.local, "--engine", help="local (threads) or ray."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster (default: start a local one)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun the ids that have an error line."),
-    validate: bool = typer.Option(True, "--validate/--no-validate", help="Check defect claims with the predictor."),
-    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use the SQLite answer cache."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per model request (servers)."),
-    max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries per model answer (default from settings)."),
+    validate: Optional[bool] = o.VALIDATE,
+    cache: Optional[bool] = o.CACHE,
+    timeout: Optional[float] = o.TIMEOUT,
+    max_retries: Optional[int] = o.MAX_RETRIES,
+    rounds: Optional[int] = o.ROUNDS,
+    tournament: Optional[bool] = o.TOURNAMENT,
     price: float = typer.Option(0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."),
 ) -> None:
     """Mine hypotheses for every question in QUERIES, appending one result line per id to --out.
@@ -69,16 +73,19 @@ def mine(
     rejected; 2 unusable input, output or options; 130 interrupted.
     """
     from hypofinder import mining
+    from hypofinder.settings import configure
 
     err = Console(stderr=True)
     if price < 0:
         from hypofinder.errors import BadInputError
 
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
+    run = configure(run=o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature,
+                                seed=seed, validate=validate, cache=cache, max_retries=max_retries,
+                                timeout=timeout, rounds=rounds, tournament=tournament)).run
     job = mining.mine(
-        queries, out=out, contexts=contexts, model=model, base_url=base_url, temperature=temperature,
-        concurrency=concurrency, engine=engine.value, ray_address=ray_address, retry_failed=retry_failed,
-        validate=validate, seed=seed, cache=cache, max_retries=max_retries, timeout=timeout,
+        queries, out=out, config=run, concurrency=concurrency, engine=engine.value, ray_address=ray_address,
+        retry_failed=retry_failed,
         on_note=lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True),
     )
     stats = job.prepare()
@@ -146,7 +153,3 @@ def summary_table(stats, out: Path, price: float) -> Table:
     for name, value in rows:
         table.add_row(name, str(value))
     return table
-
-
-def register(app: typer.Typer) -> None:
-    app.command("mine")(mine)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from hypofinder.errors import BadInputError
+from hypofinder.outfiles import write_atomic
 
 
 def screen_cmd(
@@ -51,14 +50,7 @@ def _write_cifs(result, folder: Path) -> None:
     for c in result.best:
         safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", c.label.replace("@", "-"))
         path = folder / f"{result.subset}_rank{c.rank:02d}_{safe}.cif"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(c.cif or "")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, c.cif or "")
         c.cif_path = str(path)
 
 
@@ -92,12 +84,4 @@ def _table(result) -> None:
     )
 
 
-def register(app: typer.Typer) -> None:
-    """Attach ``screen`` to the ``defects`` sub-app (the main CLI calls this after mounting it)."""
-    from hypofinder.cli.defects import app as defects_app
-
-    if not any(getattr(c, "name", None) == "screen" for c in defects_app.registered_commands):
-        defects_app.command("screen")(screen_cmd)
-
-
-__all__ = ["register", "screen_cmd"]
+__all__ = ["screen_cmd"]

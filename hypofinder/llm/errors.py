@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import re
 
-from hypofinder.llm.providers import ModelSpec
+from hypofinder.errors import one_line
+from hypofinder.llm.registry import ModelSpec
 
 
 def redact(text: str) -> str:
@@ -40,5 +41,4 @@ def classify(exc: Exception, spec: ModelSpec) -> tuple[str, str]:
 
 
 def _first_line(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200]
+    return one_line(exc, 200)

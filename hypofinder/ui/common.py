@@ -12,11 +12,31 @@ from hypofinder.errors import HypofinderError
 
 log = logging.getLogger("hypofinder.ui")
 
-# Model choices shown on the finder page -> the pipeline's model name (None: a served model).
+# Model choices shown on the finder page: one per in-process provider of the registry, plus served models.
 LOCAL_CHOICE = "Local SmolLM2-135M (offline)"
 OPENAI_CHOICE = "OpenAI-compatible endpoint"
 FAKE_CHOICE = "Fake llm (debug)"
-MODEL_CHOICES = {LOCAL_CHOICE: "local", OPENAI_CHOICE: None, FAKE_CHOICE: "fake"}
+_LABELS = {"local": LOCAL_CHOICE, "fake": FAKE_CHOICE}
+
+
+def model_choices() -> dict[str, str | None]:
+    """Choice label -> registry provider name (None: a model served at a base URL)."""
+    from hypofinder.llm import all_providers
+
+    choices: dict[str, str | None] = {_LABELS.get(p.name, p.name): p.name for p in all_providers() if p.in_process}
+    choices[OPENAI_CHOICE] = None
+    order = {"local": 0, None: 2, "fake": 3}  # the embedded model first, the debug model last
+    return dict(sorted(choices.items(), key=lambda kv: (order.get(kv[1], 1), kv[0])))
+
+
+def choice_for(model: str) -> str:
+    """The choice label for a configured model name (served names map to the endpoint choice)."""
+    from hypofinder.llm.registry import _by_name
+
+    entry = _by_name(model.strip())
+    if entry is not None and entry.in_process:
+        return _LABELS.get(entry.name, entry.name)
+    return OPENAI_CHOICE
 
 
 def show_error(err: BaseException, what: str = "This step") -> None:
@@ -46,12 +66,12 @@ def cache_dir() -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def get_finder(model: str, temperature: float, contexts: int, base_url: str | None, validate: bool,
-               cache_key: str = ""):
-    """One HypothesisFinder per settings (and cache folder), shared by the sessions of this server."""
+def get_finder(run_json: str, cache_key: str = ""):
+    """One HypothesisFinder per run configuration (JSON) and cache folder, shared by this server's sessions."""
     from hypofinder.pipeline import HypothesisFinder
+    from hypofinder.settings import RunConfig
 
-    return HypothesisFinder(model, temperature=temperature, contexts=contexts, base_url=base_url, validate=validate)
+    return HypothesisFinder(config=RunConfig.model_validate_json(run_json))
 
 
 def weights_key() -> str:

@@ -140,4 +140,4 @@ def page() -> None:
                          column_config={c: st.column_config.NumberColumn(format="%.2f")
                                         for c in ("Distance (Å)", "Δz (Å)")})
     st.caption("Model: sparse defect graphs (Kazeev et al., npj Comput. Mater. 9, 113 (2023)) trained on 2DMD "
-               "(Huang et al., npj 2D Mater. Appl. 7, 6 (2023)). ± is the ensemble spread.")
+               "(Huang et al., npj 2D Mater. Appl. 7, 6 (2023)). ± is the uncertainty (ensemble spread and held-out error).")

@@ -7,32 +7,13 @@ import time
 
 import streamlit as st
 
-from hypofinder.llm.providers import FAKE_NAMES, LOCAL_NAMES
+from hypofinder.settings import RunConfig
 from hypofinder.ui import SEED_QUESTION
-from hypofinder.ui.common import (
-    FAKE_CHOICE,
-    LOCAL_CHOICE,
-    MODEL_CHOICES,
-    OPENAI_CHOICE,
-    cache_dir,
-    get_finder,
-    guarded,
-)
+from hypofinder.ui.common import OPENAI_CHOICE, cache_dir, choice_for, get_finder, guarded, model_choices
 
+MODEL_DEFAULT = "Model default"
 HISTORY = "hf_history"  # list of {"report", "when", "model"} dicts, oldest first
 OPEN = "hf_open"  # index of the report shown
-
-
-def _default_choice() -> str:
-    from hypofinder.settings import settings
-
-    cfg = settings()
-    name = cfg.model.strip().lower()
-    if name in LOCAL_NAMES:
-        return LOCAL_CHOICE
-    if name in FAKE_NAMES:
-        return FAKE_CHOICE
-    return OPENAI_CHOICE
 
 
 def _use_example() -> None:
@@ -52,48 +33,63 @@ def inputs() -> dict | None:
     """Draw the inputs; on Run return the settings, else None."""
     from hypofinder.settings import settings
 
-    cfg = settings()
+    cfg = settings().run
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.text_area("Enter your question", key="hf_query", height=170,
                      placeholder="e.g. " + SEED_QUESTION[:140] + "…",
-                     help="A research question in plain words (at most 2000 characters).")
+                     help=f"A research question in plain words (at most {cfg.max_query_chars} characters).")
         b1, b2 = st.columns([1, 1])
         run = b1.button("Run", type="primary", icon=":material/play_arrow:", key="hf_run", width="stretch")
         b2.button("Use the example question", on_click=_use_example, key="hf_example", width="stretch")
     with right:
         c1, c2 = st.columns(2)
-        contexts = c1.number_input("Number of contexts", min_value=1, max_value=10, value=3, step=1,
-                                   key="hf_contexts", help="Role-based PhySH contexts to generate hypotheses in.")
-        temperature = c2.slider("Generator temperature", min_value=0.0, max_value=1.0,
-                                value=float(min(max(cfg.temperature, 0.0), 1.0)), step=0.05, key="hf_temperature")
-        options = list(MODEL_CHOICES)
-        choice = st.selectbox("Model", options, index=options.index(_default_choice()), key="hf_model")
-        model_name, base_url = MODEL_CHOICES[choice], None
+        lo, hi = RunConfig.bounds("contexts")
+        contexts = c1.number_input("Number of contexts", min_value=int(lo), max_value=int(hi), value=cfg.contexts,
+                                   step=1, key="hf_contexts", help=RunConfig.help("contexts"))
+        lo, hi = RunConfig.bounds("temperature")
+        temperature = c2.slider("Generator temperature", min_value=float(lo), max_value=float(hi),
+                                value=cfg.temperature, step=0.05, key="hf_temperature")
+        choices = model_choices()
+        options = list(choices)
+        choice = st.selectbox("Model", options, index=options.index(choice_for(cfg.model)), key="hf_model")
+        model_name, base_url = choices[choice], None
         if choice == OPENAI_CHOICE:
             m1, m2 = st.columns(2)
-            served = cfg.model.strip().lower() not in LOCAL_NAMES | FAKE_NAMES
+            served = choice_for(cfg.model) == OPENAI_CHOICE
             model_name = m1.text_input("Model name", value=cfg.model if served else "",
                                        key="hf_model_name", placeholder="e.g. gpt-4o-mini")
             base_url = m2.text_input("Base URL", value=cfg.base_url or "", key="hf_base_url",
                                      placeholder="http://127.0.0.1:8000/v1",
                                      help="OpenAI-compatible endpoint; the key comes from OPENAI_API_KEY.")
-        validate = st.toggle("Validate with the defect predictor", value=True, key="hf_validate",
-                             help="Check each hypothesis's point-defect claim with the 2DMD-trained predictor.")
+        validate = st.toggle("Validate with the defect predictor", value=cfg.validate_claims, key="hf_validate",
+                             help=RunConfig.help("validate_claims"))
+        r1, r2 = st.columns(2)
+        lo, hi = RunConfig.bounds("rounds")
+        rounds_options = [MODEL_DEFAULT, *range(int(lo), int(hi) + 1)]
+        rounds = r1.selectbox("Revision rounds", rounds_options, key="hf_rounds", help=RunConfig.help("rounds"),
+                              index=rounds_options.index(cfg.rounds if cfg.rounds is not None else MODEL_DEFAULT))
+        tournament_options = {MODEL_DEFAULT: None, "On": True, "Off": False}
+        shown = {None: MODEL_DEFAULT, True: "On", False: "Off"}[cfg.tournament]
+        tournament = r2.selectbox("Tournament ranking", list(tournament_options), key="hf_tournament",
+                                  index=list(tournament_options).index(shown), help=RunConfig.help("tournament"))
     if not run:
         return None
     return {"query": st.session_state.get("hf_query", ""), "model": (model_name or "").strip(),
             "base_url": (base_url or "").strip() or None, "contexts": int(contexts),
-            "temperature": float(temperature), "validate": bool(validate), "choice": choice}
+            "temperature": float(temperature), "validate": bool(validate), "choice": choice,
+            "rounds": None if rounds == MODEL_DEFAULT else int(rounds),
+            "tournament": tournament_options[tournament]}
 
 
 def run(args: dict) -> None:
     """Check the inputs, run the pipeline with live progress, keep the report in this session's history."""
-    from hypofinder.pipeline import check_query
+    from hypofinder.settings import settings
     from hypofinder.ui.progress import run_with_progress
 
     with guarded("The run"):
-        query = check_query(args["query"])
+        base = settings().run
+        query = base.check_query(args["query"])
         if args["choice"] == OPENAI_CHOICE and not args["model"]:
             st.error("Enter the model name served at the endpoint.", icon=":material/error:")
             return
@@ -101,8 +97,11 @@ def run(args: dict) -> None:
             st.error("Enter the endpoint's base URL, e.g. http://127.0.0.1:8000/v1 (or set OPENAI_API_KEY "
                      "to use api.openai.com).", icon=":material/error:")
             return
-        finder = get_finder(args["model"], args["temperature"], args["contexts"], args["base_url"],
-                            args["validate"], cache_dir())
+        run_cfg = base.merged(model=args["model"], base_url=args["base_url"], contexts=args["contexts"],
+                              temperature=args["temperature"], validate=args["validate"])
+        run_cfg = run_cfg.model_copy(update={"base_url": args["base_url"], "rounds": args.get("rounds"),
+                                             "tournament": args.get("tournament")})  # an in-process choice: no endpoint
+        finder = get_finder(run_cfg.model_dump_json(), cache_dir())
         report = run_with_progress(finder, query, validate=args["validate"])
         history = st.session_state.setdefault(HISTORY, [])
         history.append({"report": report, "when": time.strftime("%H:%M:%S"), "model": args["choice"]})

@@ -80,7 +80,7 @@ def elo_chart(report: HypothesisReport) -> alt.Chart | None:
 
 
 def evidence_frame(v: Validation) -> pd.DataFrame:
-    """The predictor's configurations as a table (eV; ``±`` columns are the ensemble spread)."""
+    """The predictor's configurations as a table (eV; ``±`` columns are the uncertainty: ensemble spread combined with held-out error)."""
     var = VARIABLE_LABELS.get(v.request.variable if v.request else "pair_distance", "Variable")
     return pd.DataFrame([
         {
@@ -157,7 +157,7 @@ def render_evidence(v: Validation | None, key: str) -> None:
             if chart is not None:
                 st.altair_chart(chart, key=f"{key}_chart")
             st.caption("Predictions: defect-graph model trained on 2DMD (Huang et al., npj 2D Mater. Appl. 7, 6 "
-                       "(2023); Kazeev et al., npj Comput. Mater. 9, 113 (2023)). Error bars: ± ensemble spread.")
+                       "(2023); Kazeev et al., npj Comput. Mater. 9, 113 (2023)). Error bars: ± uncertainty (ensemble spread and held-out error).")
 
 
 def render_ranking(report: HypothesisReport) -> None:
