@@ -315,3 +315,17 @@ def test_server_revisions_and_matches_run_concurrently():
     assert steps["revise"] < 2.4, "3 revisions + 3 reviews of 0.5 s each would take 3 s one by one"
     assert steps["tournament"] < 2.5, "6 votes of 0.5 s each would take 3 s one by one"
     assert len(report.tournament.matches) == 3 and all(c.elo is not None for c in report.contexts)
+
+
+def test_rounds_and_tournament_default_per_provider_and_are_bounded():
+    from hypofinder.errors import BadInputError
+    from hypofinder.llm.registry import get
+    from hypofinder.settings import RunConfig
+
+    assert RunConfig().refinement({}) == (1, True)
+    assert RunConfig().refinement(get("local").options) == (0, False)
+    assert RunConfig().refinement(get("openai").options) == (1, True)
+    assert RunConfig(rounds=2).refinement(get("local").options) == (2, False)
+    assert RunConfig(rounds=0, tournament=True).refinement({}) == (0, True)
+    with pytest.raises(BadInputError, match="rounds must be 0-3"):
+        RunConfig().merged(rounds=4)
