@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hypofinder.bridge import validate  # noqa: E402
 from hypofinder.defects import DefectPredictor  # noqa: E402
 from hypofinder.defects.hosts import canonical_host, host_info  # noqa: E402
-from hypofinder.defects.screening import defect_set  # noqa: E402
+from hypofinder.defects.sites import defect_set  # noqa: E402
 from hypofinder.errors import HypofinderError  # noqa: E402
 from hypofinder.ontology import contexts_for  # noqa: E402
 from hypofinder.pipeline import HypothesisFinder, _evidence_text  # noqa: E402

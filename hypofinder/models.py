@@ -6,6 +6,7 @@ bridge -> ``Validation``; pipeline -> ``HypothesisReport``. Nothing else crosses
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -39,13 +40,105 @@ class Context(BaseModel):
         return f"{self.role} / {self.framework} :: {self.concept.label}"
 
 
+# --------------------------------------------------------------------------- the prediction record
+
+
+def _target(title: str, short: str, unit: str, columns: tuple[str, ...], doc: str):
+    """A predicted property: title, short label (table headers), unit and its 2DMD ``targets.csv``
+    columns (the first one a subset has)."""
+    return Field(default=None, title=title, description=f"{unit}; {doc}",
+                 json_schema_extra={"unit": unit, "short": short, "target": True, "columns": list(columns)})
+
+
+def _uncertainty(unit: str):
+    return Field(default=None, ge=0, description=f"{unit}; uncertainty (1σ): calibrated on held-out errors")
+
+
+class PropertyPrediction(BaseModel):
+    """The predicted properties of one defect configuration, each with its uncertainty (1σ), and
+    whether the configuration lies inside the predictor's training domain.
+
+    The ONE record of predicted numbers: the predictor, the bridge, screening, the app and the CLI
+    use it (or a subclass that adds a label, tokens, sites, a file name). A property is a value
+    field made with ``_target`` plus its ``<name>_std``; ``targets()`` lists them. ``None``: not
+    predicted (failed input, or a host whose data carry no such information, e.g. magnetization of
+    MoS2/WSe2, computed without spin polarisation in 2DMD).
+    """
+
+    formation_energy_per_site: float | None = _target(
+        "formation energy per site", "E_f/site", "eV", ("formation_energy_per_site",), "formation energy / number of defects")
+    formation_energy_per_site_std: float | None = _uncertainty("eV")
+    homo_lumo_gap: float | None = _target(
+        "HOMO-LUMO gap", "Gap", "eV", ("homo_lumo_gap_min", "homo_lumo_gap"), "the smaller of the two spin channels' gaps")
+    homo_lumo_gap_std: float | None = _uncertainty("eV")
+    homo: float | None = _target(
+        "HOMO level", "HOMO", "eV", ("normalized_homo", "normalized_homo_max"), "highest occupied level (of both spin "
+        "channels) above the pristine host's valence-band maximum, aligned by the core-level shift")
+    homo_std: float | None = _uncertainty("eV")
+    lumo: float | None = _target(
+        "LUMO level", "LUMO", "eV", ("normalized_lumo", "normalized_lumo_min"), "lowest unoccupied level (of both spin "
+        "channels) above the pristine host's valence-band maximum, aligned by the core-level shift")
+    lumo_std: float | None = _uncertainty("eV")
+    magnetization: float | None = _target(
+        "total magnetization", "Magnetization", "μB", ("total_mag",), "per supercell; only hosts computed spin-polarised (h-BN, "
+        "GaSe, InSe, black P): None for MoS2/WSe2, whose 2DMD data carry no magnetic information")
+    magnetization_std: float | None = _uncertainty("μB")
+    in_domain: bool = False
+    domain_notes: list[str] = Field(default_factory=list, description="Why the input is outside the training domain")
+
+    @classmethod
+    def targets(cls) -> tuple[str, ...]:
+        """The predicted properties, in declaration order."""
+        return tuple(k for k, f in PropertyPrediction.model_fields.items()
+                     if (f.json_schema_extra or {}).get("target"))
+
+    @classmethod
+    def title(cls, target: str) -> str:
+        return PropertyPrediction.model_fields[target].title or target
+
+    @classmethod
+    def unit(cls, target: str) -> str:
+        return PropertyPrediction.model_fields[target].json_schema_extra["unit"]
+
+    @classmethod
+    def header(cls, target: str, uncertainty: bool = False) -> str:
+        """Table header: 'Gap (eV)', or 'Gap ± (eV)' for the uncertainty column."""
+        extra = PropertyPrediction.model_fields[target].json_schema_extra
+        return f"{extra['short']}{' ±' if uncertainty else ''} ({extra['unit']})"
+
+    @classmethod
+    def columns(cls, target: str) -> list[str]:
+        """2DMD ``targets.csv`` columns of ``target``, in order of preference."""
+        return list(PropertyPrediction.model_fields[target].json_schema_extra["columns"])
+
+    def properties(self) -> dict:
+        """The record's own fields (values, uncertainties, domain), to build a subclass from it."""
+        return {k: getattr(self, k) for k in PropertyPrediction.model_fields}
+
+    @classmethod
+    def fields_from(cls, arrays: dict, i: int) -> dict:
+        """Field values of row ``i`` of the predictor's arrays (``<target>``, ``<target>_std``,
+        ``in_domain``); NaN or absent -> None."""
+        out: dict = {}
+        for t in cls.targets():
+            for k in (t, t + "_std"):
+                a = arrays.get(k)
+                v = None if a is None else float(a[i])
+                out[k] = None if v is None or math.isnan(v) else v
+        if "in_domain" in arrays:
+            out["in_domain"] = bool(arrays["in_domain"][i])
+        return out
+
+
+Target = Literal[PropertyPrediction.targets()]  # type: ignore[valid-type]  # the properties above, nothing else
+
+
 # --------------------------------------------------------------------------- bridge requests
 
 DefectToken = str  # "vS" = S vacancy, "W_Mo" = W on a Mo site (see hypofinder.bridge)
 DEFECT_TOKEN_PATTERN = r"^(v[A-Z][a-z]?|[A-Z][a-z]?_[A-Z][a-z]?)$"
 KNOWN_HOSTS = ["MoS2", "WSe2", "BN", "GaSe", "InSe", "P"]
 
-Target = Literal["homo_lumo_gap", "formation_energy_per_site"]
 Direction = Literal["increases", "decreases", "no_change"]
 Arrangement = Literal["any", "clustered", "dispersed"]
 Variable = Literal["pair_distance", "defect_count", "none"]
@@ -68,21 +161,16 @@ class ValidationRequest(BaseModel):
     target: Target = "homo_lumo_gap"
     variable: Variable = Field(default="pair_distance", description="What the claim varies")
     direction: Direction = Field(description="How the target changes as the variable grows")
-    claimed_min: float | None = Field(default=None, description="eV, lower bound of a claimed range")
-    claimed_max: float | None = Field(default=None, description="eV, upper bound of a claimed range")
+    claimed_min: float | None = Field(default=None, description="Lower bound of a claimed range (eV; μB for magnetization)")
+    claimed_max: float | None = Field(default=None, description="Upper bound of a claimed range (eV; μB for magnetization)")
 
 
-class ConfigurationPrediction(BaseModel):
-    """One concrete defect configuration, predicted."""
+class ConfigurationPrediction(PropertyPrediction):
+    """One concrete defect configuration of a request, predicted."""
 
     label: str
     defects: list[DefectToken]
     variable_value: float | None = Field(default=None, description="e.g. mean pair distance (Å)")
-    formation_energy_per_site: float
-    formation_energy_per_site_std: float
-    homo_lumo_gap: float
-    homo_lumo_gap_std: float
-    in_domain: bool
     cif: str | None = None
 
 
@@ -94,6 +182,33 @@ class Validation(BaseModel):
     verdict: Verdict
     summary: str = Field(description="One sentence with the reason for the verdict")
     trend: float | None = Field(default=None, description="Slope of target vs variable (eV per unit)")
+
+
+class Evidence(BaseModel):
+    """Predictor numbers planned from the question and gathered before generation.
+
+    The planner reads the question's defect space (host, defect species, property, variable, the
+    claimed direction); ``facts`` are the planned requests with their predictions, given to the
+    generator as [E1], [E2] ... Out of scope: no facts, and ``reason`` says why.
+    """
+
+    in_scope: bool = Field(description="The question concerns point defects in a host the predictor knows")
+    reason: str = Field(description="What was read and assumed, or why the question gets no numbers")
+    host: str | None = None
+    species: list[DefectToken] = Field(default_factory=list, description="Defect types read, e.g. ['vS', 'W_Mo']")
+    property: str | None = Field(default=None, description="The property the question names (None: not named)")
+    target: Target = Field(default="homo_lumo_gap", description="The predicted target the facts are about")
+    variable: Variable | Literal["layer"] | None = Field(default=None, description="What the question varies")
+    direction: Direction | None = Field(default=None, description="The claim the question states, if any")
+    kind: Literal["trend", "comparison", "screen", "none"] = "none"
+    copies: int = Field(default=1, ge=1, le=6, description="Defects of each species per configuration (count trends: 1..6)")
+    assumptions: list[str] = Field(default_factory=list, description="How ambiguous words were read")
+    facts: list[Validation] = Field(default_factory=list,
+                                    description="[E1], [E2] ...: each a planned request, its predictions and one sentence")
+    summary: str = Field(default="", description="One sentence: what the generator was given")
+
+    def fact_ids(self) -> list[str]:
+        return [f"E{i}" for i in range(1, len(self.facts) + 1)]
 
 
 # --------------------------------------------------------------------------- llm answers
@@ -143,6 +258,7 @@ class ContextResult(BaseModel):
     summary: str
     hypothesis: Hypothesis
     review: Review
+    evidence: Evidence | None = Field(default=None, description="What the generator was given before writing")
     validation: Validation | None = None
     revisions: list[Revision] = Field(default_factory=list, description="Earlier versions, oldest first")
     elo: float | None = Field(default=None, description="Tournament Elo rating (None: no tournament)")

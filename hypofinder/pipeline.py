@@ -1,7 +1,11 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> generate -> validate -> review -> revise (N rounds: revise, validate, review)
+    contexts -> evidence -> generate -> validate -> review -> revise (N rounds: revise, validate, review)
              -> deduplicate -> tournament -> rank -> synthesize -> validate
+
+``evidence`` plans once per question (hypofinder.bridge.planner): for a point-defect question in a host the
+predictor knows, the planned requests are predicted once and each context's generator gets them as numbered
+facts ([E1], [E2] ...); other questions get no numbers and no defect talk in their prompts.
 
 ``HypothesisFinder(model=..., temperature=..., contexts=...).find(query) -> HypothesisReport``.
 Each step is a method named after it; every value passed between steps is a pydantic model.
@@ -25,6 +29,7 @@ from hypofinder.llm.cache import AnswerCache
 from hypofinder.models import (
     Context,
     ContextResult,
+    Evidence,
     Hypothesis,
     HypothesisReport,
     Merge,
@@ -40,6 +45,8 @@ from hypofinder.models import (
 from hypofinder.prompts import (
     GeneratedHypothesis,
     JudgeAnswer,
+    PlainHypothesis,
+    PlainSynthesis,
     ReviewAnswer,
     RevisedHypothesis,
     SynthesisAnswer,
@@ -50,7 +57,8 @@ from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
 
-Step = Literal["contexts", "generate", "validate", "review", "revise", "tournament", "synthesize", "done"]
+Step = Literal["contexts", "evidence", "generate", "validate", "review", "revise", "tournament", "synthesize",
+               "done"]
 
 
 class Progress(BaseModel):
@@ -113,17 +121,21 @@ class HypothesisFinder:
         with _timed(steps, "contexts"):
             notify(Progress(step="contexts", message="searching PhySH"))
             contexts = self.contexts(query)
+        labels = [c.concept.label for c in contexts]
+        with _timed(steps, "evidence"):
+            notify(Progress(step="evidence", message="planning predictor evidence"))
+            evidence = self.evidence(query, contexts)
         with _timed(steps, "generate"):
-            labels = [c.concept.label for c in contexts]
-            generated = self._each(contexts, "generate", notify, lambda c: self.generate(query, c), labels)
+            generated = self._each(list(zip(contexts, evidence)), "generate", notify,
+                                   lambda item: self.generate(query, *item), labels)
         with _timed(steps, "validate"):
             validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
         with _timed(steps, "review"):
             reviews = self._each(
-                list(zip(contexts, generated, validations)), "review", notify,
+                list(zip(contexts, generated, validations, evidence)), "review", notify,
                 lambda item: self.review(query, *item), labels,
             )
-        results = self.assemble(contexts, generated, validations, reviews)
+        results = self.assemble(contexts, generated, validations, reviews, evidence)
         with _timed(steps, "revise"):
             for n in range(self.rounds):
                 results = self._each(results, "revise", notify, lambda r: self.revise(query, r),
@@ -137,7 +149,7 @@ class HypothesisFinder:
         results = self.rank(results, tournament)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
-            answer = self.synthesize(query, results)
+            answer = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
             synthesis = Synthesis(
                 representation=answer.representation, hypothesis=answer.hypothesis, steps=answer.steps,
                 validation=(self._validate(answer.validation_request, f"{answer.hypothesis} {answer.representation}")
@@ -174,12 +186,26 @@ class HypothesisFinder:
 
         return contexts_for(query, self.n_contexts)
 
-    def generate(self, query: str, ctx: Context) -> GeneratedHypothesis:
+    def evidence(self, query: str, contexts: list[Context]) -> list[Evidence | None]:
+        """Planned predictor evidence per context: planned and predicted once per question, the context's
+        concept may choose the property; None for every context when validation is off."""
+        if not self.validate_enabled:
+            return [None] * len(contexts)
+        from hypofinder.bridge import evidence_for, for_context
+
+        shared = evidence_for(query)
+        return [for_context(shared, c.concept.label) for c in contexts]
+
+    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None) -> GeneratedHypothesis:
+        from hypofinder.bridge.facts import prompt_block
+
+        block = prompt_block(evidence)
         messages = load_prompt("generator").messages(
             role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query,
+            related=", ".join(c.label for c in ctx.concepts[1:]) or "none", query=query, evidence=block,
         )
-        return self.llm.ask(messages, GeneratedHypothesis, max_tokens=900, task=f"generate[{ctx.concept.label}]")
+        schema = GeneratedHypothesis if block else PlainHypothesis
+        return self.llm.ask(messages, schema, max_tokens=900, task=f"generate[{ctx.concept.label}]")
 
     def validate_hypothesis(self, gen: GeneratedHypothesis) -> Validation | None:
         if not self.validate_enabled:
@@ -187,25 +213,26 @@ class HypothesisFinder:
         # the whole answer, not just the statement: small models often state the defect claim elsewhere
         return self._validate(gen.validation_request, f"{gen.statement} {gen.rationale} {gen.summary}")
 
-    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None) -> Review:
+    def review(self, query: str, ctx: Context, gen: GeneratedHypothesis, validation: Validation | None,
+               evidence: Evidence | None = None) -> Review:
         messages = load_prompt("reviewer").messages(
             query=query, role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
             statement=gen.statement, rationale=gen.rationale, steps="; ".join(gen.steps),
-            evidence=_evidence_text(validation),
+            evidence=_evidence_text(validation, evidence),
         )
         ans = self.llm.ask(messages, ReviewAnswer, max_tokens=400, task=f"review[{ctx.concept.label}]")
         rubric = Rubric(novelty=ans.novelty, plausibility=ans.plausibility,
                         testability=ans.testability, specificity=ans.specificity)
         return Review(text=ans.review, score=ans.score, rubric=rubric)
 
-    def assemble(self, contexts, generated, validations, reviews) -> list[ContextResult]:
+    def assemble(self, contexts, generated, validations, reviews, evidence) -> list[ContextResult]:
         """One result per context, with ids H1, H2, ... in generation order."""
         return [
             ContextResult(
                 id=f"H{i}", role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, summary=gen.summary,
-                hypothesis=_hypothesis(gen), review=rev, validation=val,
+                hypothesis=_hypothesis(gen), review=rev, evidence=ev, validation=val,
             )
-            for i, (ctx, gen, val, rev) in enumerate(zip(contexts, generated, validations, reviews), 1)
+            for i, (ctx, gen, val, rev, ev) in enumerate(zip(contexts, generated, validations, reviews, evidence), 1)
         ]
 
     def revise(self, query: str, r: ContextResult) -> ContextResult:
@@ -214,12 +241,12 @@ class HypothesisFinder:
         messages = load_prompt("reviser").messages(
             role=r.role, framework=r.framework, concept=r.concepts[0].label, query=query, statement=h.statement,
             rationale=h.rationale, steps="; ".join(h.steps), score=str(r.review.score), critique=r.review.text,
-            evidence=_evidence_text(r.validation),
+            evidence=_evidence_text(r.validation, r.evidence),
         )
         gen = self.llm.ask(messages, RevisedHypothesis, max_tokens=900, task=f"revise[{r.concepts[0].label}]")
         validation = self.validate_hypothesis(gen)
         ctx = Context(role=r.role, framework=r.framework, concepts=r.concepts)
-        review = self.review(query, ctx, gen, validation)
+        review = self.review(query, ctx, gen, validation, r.evidence)
         earlier = Revision(statement=h.statement, score=r.review.score, critique=r.review.text,
                            verdict=r.validation.verdict if r.validation else None)
         return r.model_copy(update={
@@ -267,13 +294,14 @@ class HypothesisFinder:
         ]
         return sorted(ranked, key=lambda r: -r.rank_score)
 
-    def synthesize(self, query: str, results: list[ContextResult]) -> SynthesisAnswer:
+    def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> SynthesisAnswer:
         lines = []
         for i, r in enumerate(results, 1):
             verdict = f"; evidence: {r.validation.verdict}" if r.validation else ""
             lines.append(f"{i}. [{r.role}, {r.concepts[0].label}, score {r.review.score}{verdict}] {r.hypothesis.statement}")
         messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
-        return self.llm.ask(messages, SynthesisAnswer, max_tokens=900, task="synthesize")
+        schema = SynthesisAnswer if with_evidence else PlainSynthesis
+        return self.llm.ask(messages, schema, max_tokens=900, task="synthesize")
 
     # ------------------------------------------------------------------ helpers
     def _validate(self, request: ValidationRequest | None, text: str) -> Validation:
@@ -344,10 +372,19 @@ def embed_texts(texts: list[str]):
     """Unit-length sentence embeddings (all-MiniLM-L6-v2, as the ontology room loads it) for de-duplication."""
     from hypofinder.ontology.index import encode
 
-    return encode(texts)
+    return encode(texts, settings().cache_dir)
 
 
-def _evidence_text(validation: Validation | None) -> str:
+def _evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:
+    """What the reviewer sees: the claim check's verdict with its numbers, then the planned facts ([E1], ...)."""
+    claim = _claim_text(validation)
+    if evidence is None or not evidence.facts:
+        return claim
+    return claim + ". Planned evidence the generator was given: " + " ".join(
+        f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
+
+
+def _claim_text(validation: Validation | None) -> str:
     if validation is None:
         return "none (validation off)"
     if not validation.predictions:

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 
 import yaml
 from langchain_core.prompts import ChatPromptTemplate
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from hypofinder.errors import DataNotFoundError
 from hypofinder.models import ValidationRequest
@@ -64,6 +65,14 @@ class RevisedHypothesis(GeneratedHypothesis):
     """The same fields as a first draft, asked of the reviser (its own schema title keeps scripted tests apart)."""
 
 
+class PlainHypothesis(GeneratedHypothesis):
+    # the same answer for a question without predictor evidence: no defect request in the schema (no docstring:
+    # it would become the schema's description)
+
+    model_config = ConfigDict(title="GeneratedHypothesis")
+    validation_request: SkipJsonSchema[ValidationRequest | None] = None
+
+
 class ReviewAnswer(BaseModel):
     review: str = Field(min_length=20, max_length=240)
     novelty: int = Field(ge=0, le=100)
@@ -78,6 +87,13 @@ class SynthesisAnswer(BaseModel):
     hypothesis: str = Field(min_length=20, max_length=240)
     steps: list[Step] = Field(min_length=3, max_length=5)
     validation_request: ValidationRequest | None = None
+
+
+class PlainSynthesis(SynthesisAnswer):
+    # the synthesis of a question without predictor evidence: no defect request in the schema
+
+    model_config = ConfigDict(title="SynthesisAnswer")
+    validation_request: SkipJsonSchema[ValidationRequest | None] = None
 
 
 class JudgeAnswer(BaseModel):

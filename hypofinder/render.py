@@ -5,13 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from hypofinder.models import (
-    ContextResult,
-    HypothesisReport,
-    Rating,
-    Tournament,
-    Validation,
-)
+from hypofinder.models import ContextResult, Evidence, HypothesisReport, Rating, Tournament, Validation
 
 
 def context_title(i: int, r: ContextResult) -> str:
@@ -85,11 +79,23 @@ def evidence_lines(v: Validation | None) -> list[str]:
     return lines
 
 
+def planned_lines(e: Evidence | None) -> list[str]:
+    """The predictor facts the generator was given ([E1], [E2] ...), or nothing for other questions."""
+    if e is None or not e.facts:
+        return []
+    lines = [f"Planned evidence: {e.summary}"]
+    lines += [f"  [E{i}] {f.summary}" for i, f in enumerate(e.facts, 1)]
+    if e.assumptions:
+        lines.append("  Assumed: " + "; ".join(e.assumptions))
+    return lines
+
+
 def to_markdown(report: HypothesisReport) -> str:
     out = [f"# Hypotheses for: {report.query}", ""]
     for i, r in enumerate(report.contexts, 1):
-        out += [f"## {context_title(i, r)}", "", f"**Summary.** {r.summary}", "",
-                f"**Hypothesis.** {r.hypothesis.statement}", "", f"**Rationale.** {r.hypothesis.rationale}", ""]
+        out += [f"## {context_title(i, r)}", "", f"**Summary.** {r.summary}", ""]
+        out += planned_lines(r.evidence) + ([""] if planned_lines(r.evidence) else [])
+        out += [f"**Hypothesis.** {r.hypothesis.statement}", "", f"**Rationale.** {r.hypothesis.rationale}", ""]
         out += [f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)] + [""]
         out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
         out += evidence_lines(r.validation) + ([""] if r.validation else [])
@@ -115,7 +121,8 @@ def print_text(report: HypothesisReport, console) -> None:
     from rich.panel import Panel
 
     for i, r in enumerate(report.contexts, 1):
-        body = [f"[bold]Summary:[/] {r.summary}", f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
+        body = [f"[bold]Summary:[/] {r.summary}", *(escape(x) for x in planned_lines(r.evidence)),
+                f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
                 f"[bold]Review:[/] {r.review.text}", f"[dim]{rubric_text(r)}[/]", f"[bold]Score:[/] {r.review.score}"]
         body += evidence_lines(r.validation) + [escape(x) for x in record_lines(report, r)]
         console.print(Panel("\n".join(body), title=context_title(i, r), title_align="left"))

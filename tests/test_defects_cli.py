@@ -13,7 +13,8 @@ from hypofinder.settings import settings
 
 DMD = settings().dmd_dir
 pytestmark = pytest.mark.skipif(not DMD.exists(), reason="2DMD data not found")
-KEYS = {"file", "host", "defects", "formation_energy_per_site", "formation_energy_per_site_std", "homo_lumo_gap",
+KEYS = {"file", "host", "defects", "formation_energy_per_site", "formation_energy_per_site_std", "homo_lumo_gap", "homo",
+        "homo_std", "lumo", "lumo_std", "magnetization", "magnetization_std", "domain_notes",
         "homo_lumo_gap_std", "in_domain", "error"}
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hypofinder.defects import DefectPredictor, defect_graph, host_info, pristine_supercell
+from hypofinder.defects import (
+    DefectPredictor,
+    defect_graph,
+    host_info,
+    pristine_supercell,
+)
 from hypofinder.defects.data import load_subset
 from hypofinder.defects.train import fit_bundle
 from hypofinder.settings import settings
@@ -46,7 +51,7 @@ def test_held_out_fit_beats_mean_predictor(name):
     perm = rng.permutation(len(sub))
     n_test = len(sub) // 5
     test, train = perm[:n_test], perm[n_test:]
-    bundle = fit_bundle({name: sub}, seed=0, gnn_epochs=0, log=lambda *_: None, indices={name: train})
+    bundle = fit_bundle({name: sub}, seed=0, gnn_epochs=0, log=lambda *_: None, indices={name: train}, folds=0)
     out = bundle.predict([sub.graphs[i] for i in test])
     for t in TARGETS:
         y_train, y = sub.targets[t][train], sub.targets[t][test]
@@ -56,7 +61,7 @@ def test_held_out_fit_beats_mean_predictor(name):
 def test_training_is_reproducible_and_gnn_roundtrips(tmp_path):
     sub = load_subset(DMD / "high_GaSe")
     idx = {"high_GaSe": np.arange(48)}
-    quiet = dict(log=lambda *_: None, indices=idx)
+    quiet = dict(log=lambda *_: None, indices=idx, folds=0)
     a = fit_bundle({"high_GaSe": sub}, seed=3, gnn_epochs=2, **quiet)
     b = fit_bundle({"high_GaSe": sub}, seed=3, gnn_epochs=2, **quiet)
     graphs = sub.graphs[48:80]
@@ -68,8 +73,8 @@ def test_training_is_reproducible_and_gnn_roundtrips(tmp_path):
 
     c = ModelBundle.load(tmp_path)
     pc = c.predict(graphs)
-    me_a, _ = a.members(graphs)
-    me_c, _ = c.members(graphs)
+    me_a = a.members(graphs)["formation_energy_per_site"]
+    me_c = c.members(graphs)["formation_energy_per_site"]
     assert me_a.shape[0] == 2  # LightGBM + graph network
     np.testing.assert_allclose(me_c[0], me_a[0], rtol=1e-9)  # boosters are stored exactly
     np.testing.assert_allclose(me_c[1], me_a[1], atol=0.05 * np.abs(me_a[1]).max())  # gnn stored in fp16
@@ -109,6 +114,7 @@ def test_predict_graphs_matches_predict(predictor):
     fast = predictor.predict_graphs(sub.graphs[:40], fast=True)
     full = predictor.predict_graphs(sub.graphs[:40])
     assert np.isfinite(fast["homo_lumo_gap"]).all() and (fast["homo_lumo_gap_std"] > 0).all()
-    # the full ensemble adds the members' spread to the same typical-error floor
-    assert (full["formation_energy_per_site_std"] >= fast["formation_energy_per_site_std"] - 1e-12).all()
-    assert (full["formation_energy_per_site_std"] > fast["formation_energy_per_site_std"]).any()
+    if predictor.bundle.gnn:  # the full ensemble adds the members' spread to the same calibrated floor
+        assert (full["formation_energy_per_site_std"] > fast["formation_energy_per_site_std"]).any()
+    else:  # LightGBM-only weights: fast is the same model
+        np.testing.assert_allclose(full["formation_energy_per_site"], fast["formation_energy_per_site"])

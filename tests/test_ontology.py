@@ -250,8 +250,8 @@ def test_get_concept_by_id_and_labels(onto, graph):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: ontology.search(""), "query is empty"),
-        (lambda: ontology.search("   \n "), "query is empty"),
+        (lambda: ontology.search(""), "question is empty"),
+        (lambda: ontology.search("   \n "), "question is empty"),
         (lambda: ontology.search("x" * 6000), "too long"),
         (lambda: ontology.search("magnons", k=0), "k must be"),
         (lambda: ontology.search("magnons", k=201), "k must be"),
@@ -260,7 +260,7 @@ def test_get_concept_by_id_and_labels(onto, graph):
         (lambda: ontology.search("magnons", discipline="Alchemy"), "valid disciplines: Accelerators & Beams; .*Condensed Matter, Materials & Applied Physics; "),
         (lambda: ontology.contexts_for("magnons", n=0), "n must be"),
         (lambda: ontology.contexts_for("magnons", n=11), "n must be"),
-        (lambda: ontology.contexts_for(" "), "query is empty"),
+        (lambda: ontology.contexts_for(" "), "question is empty"),
         (lambda: ontology.get_concept(""), "empty"),
         (lambda: ontology.get_concept("zzzz qqqq"), "no PhySH concept"),
     ],

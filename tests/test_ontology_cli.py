@@ -78,7 +78,7 @@ def test_contexts_json(cli_cache):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (("search", ""), "query is empty"),
+        (("search", ""), "question is empty"),
         (("search", "magnons", "-k", "0"), "k must be an integer from 1 to 200"),
         (("search", "magnons", "-k", "500"), "k must be an integer from 1 to 200"),
         (("search", "magnons", "--facet", "Gadgets"), "unknown facet 'Gadgets'"),

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 from hypofinder.cli import main
-from hypofinder.defects import DefectPredictor, defect_graph, graph_from_sites, host_info, pristine_supercell
-from hypofinder.defects.screening import (
-    canonical,
-    configurations,
-    defect_set,
-    screen,
-    site_space,
-    space_size,
+from hypofinder.defects import (
+    DefectPredictor,
+    defect_graph,
+    graph_from_sites,
+    host_info,
+    pristine_supercell,
 )
+from hypofinder.defects.placements import canonical, configurations
+from hypofinder.defects.screening import screen
+from hypofinder.defects.sites import defect_set, site_space, space_size
 from hypofinder.errors import BadInputError
 
 

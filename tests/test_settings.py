@@ -117,17 +117,14 @@ def test_models_command_lists_the_registry():
 
 
 def test_registered_provider_is_a_model_choice():
-    from hypofinder.llm import resolve
-    from hypofinder.llm.registry import unregister
+    from hypofinder.errors import BadInputError
+    from hypofinder.llm import all_providers, resolve
     from tests.scripted import scripted_model
 
-    name = scripted_model({"Small": {"answer": "x"}})
-    try:
+    with scripted_model({"Small": {"answer": "x"}}) as name:
         spec = resolve(name)
         assert spec.provider == name and not spec.is_server
-    finally:
-        unregister(name)
-    from hypofinder.errors import BadInputError
-
+        assert name in [p.name for p in all_providers()]
+    assert spec.entry.name == name  # a finder built with it keeps working
     with pytest.raises(BadInputError, match="unknown model"):
         resolve(name)

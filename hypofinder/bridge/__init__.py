@@ -3,6 +3,8 @@
     validate(request: ValidationRequest | dict | None, text: str = "", include_cif=False) -> Validation
     build(request) -> list[Configuration]     # the concrete supercells validate() predicts
     read_text(text) -> TextReading            # scope + request read from free text
+    plan(question) -> Evidence                # the planner: which defect space a question asks about
+    evidence_for(question) -> Evidence        # ... and its predictor numbers, before generation ([E1], [E2] ...)
 
 ``validate`` never raises: bad or impossible requests give verdict "out of scope" with the
 reason in ``summary``; a text without a request is read for scope and, where its words allow
@@ -15,6 +17,8 @@ from pydantic import ValidationError
 
 from hypofinder.bridge.configs import Configuration, build, check_request
 from hypofinder.bridge.evidence import judge
+from hypofinder.bridge.facts import evidence_for, for_context, gather, prompt_block
+from hypofinder.bridge.planner import plan
 from hypofinder.bridge.text import TextReading, read_text
 from hypofinder.errors import BadInputError, HypofinderError, one_line
 from hypofinder.models import ConfigurationPrediction, Validation, ValidationRequest
@@ -51,6 +55,11 @@ def validate_request(req: ValidationRequest, include_cif: bool = False, claim: b
     except BadInputError as exc:
         return Validation(request=req, verdict="out of scope", summary=str(exc))
     predictor = DefectPredictor.load()
+    try:
+        for subset in dict.fromkeys(c.host.subset for c in configs):
+            predictor.require(subset, req.target)
+    except BadInputError as exc:
+        return Validation(request=req, verdict="out of scope", summary=str(exc))
     results = predictor.predict([c.structure for c in configs], host=configs[0].host.name)
     preds, notes, failed = [], [], []
     for c, r in zip(configs, results):
@@ -58,13 +67,9 @@ def validate_request(req: ValidationRequest, include_cif: bool = False, claim: b
             failed.append(f"{c.label}: {r.error}")
             continue
         notes += [n for n in r.domain_notes if n not in notes]
-        preds.append(ConfigurationPrediction(
-            label=c.label, defects=r.defects, variable_value=c.variable_value,
-            formation_energy_per_site=r.formation_energy_per_site,
-            formation_energy_per_site_std=r.formation_energy_per_site_std,
-            homo_lumo_gap=r.homo_lumo_gap, homo_lumo_gap_std=r.homo_lumo_gap_std, in_domain=r.in_domain,
-            cif=str(c.structure.to(fmt="cif")) if include_cif else None,
-        ))
+        preds.append(ConfigurationPrediction(label=c.label, defects=r.defects, variable_value=c.variable_value,
+                                             cif=str(c.structure.to(fmt="cif")) if include_cif else None,
+                                             **r.properties()))
     if not preds:
         return Validation(request=req, verdict="inconclusive", summary=f"no prediction succeeded ({failed[0]})")
     pair = _pair_name(req)
@@ -95,4 +100,5 @@ def _from_text(text: str, include_cif: bool) -> Validation:
     return v.model_copy(update={"summary": f"{parsed}{said}: {v.summary}"})
 
 
-__all__ = ["Configuration", "TextReading", "build", "check_request", "read_text", "validate", "validate_request"]
+__all__ = ["Configuration", "TextReading", "build", "check_request", "evidence_for", "for_context", "gather", "plan",
+           "prompt_block", "read_text", "validate", "validate_request"]

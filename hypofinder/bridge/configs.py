@@ -1,6 +1,6 @@
 """A ``ValidationRequest`` -> concrete defect configurations in the host's training supercell.
 
-Pairs are enumerated (symmetry-distinct, via ``hypofinder.defects.screening``); larger sets are
+Pairs are enumerated (symmetry-distinct, via ``hypofinder.defects.placements``); larger sets are
 sampled around a pinned defect at growing radii (clustered -> dispersed). Constraints of the
 request (distances, arrangement, same layer) filter them; a spread over the claimed variable
 is kept. Everything is seeded: the same request always gives the same configurations.
@@ -15,15 +15,13 @@ from functools import cached_property
 import numpy as np
 
 from hypofinder.defects.hosts import Host, canonical_host, host_info
-from hypofinder.defects.screening import (
+from hypofinder.defects.placements import configurations as distinct_configurations
+from hypofinder.defects.placements import distinct, pinned_count, sample_pinned
+from hypofinder.defects.sites import (
     DefectSet,
     SiteSpace,
-    configurations as distinct_configurations,
     defect_set,
-    distinct,
     pair_stats,
-    pinned_count,
-    sample_pinned,
     site_space,
     structure_from_sites,
 )

@@ -1,21 +1,20 @@
 """Predictions -> trend, verdict and the one-sentence reason.
 
 Trend: least-squares slope of the target against the claimed variable; its uncertainty adds the
-spread of the predictions (ensemble std, propagated) and the scatter of the points about the
+uncertainty of the predictions (propagated) and the scatter of the points about the
 line (ordinary least-squares standard error). A trend counts when |slope| > 2 sigma and the
-fitted change over the sampled range is at least ``RESOLUTION`` eV.
+fitted change over the sampled range is at least ``RESOLUTION`` (eV, or μB for magnetization).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hypofinder.models import ConfigurationPrediction, ValidationRequest, Verdict
+from hypofinder.models import ConfigurationPrediction, PropertyPrediction, ValidationRequest, Verdict
 
-RESOLUTION = 0.02  # eV: smaller fitted changes are not called a trend
-NO_CHANGE_TOL = 0.1  # eV: 'no_change' is supported when a change this large would have been resolved
+RESOLUTION = 0.02  # eV (μB for magnetization): smaller fitted changes are not called a trend
+NO_CHANGE_TOL = 0.1  # eV (μB): 'no_change' is supported when a change this large would have been resolved
 MIN_IN_DOMAIN = 0.5  # below this share of in-domain configurations the evidence is inconclusive
-TARGET_NAMES = {"homo_lumo_gap": "HOMO-LUMO gap", "formation_energy_per_site": "formation energy per site"}
 
 
 def fit(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
@@ -33,9 +32,9 @@ def fit(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[float, float, floa
 def judge(req: ValidationRequest, preds: list[ConfigurationPrediction], notes: list[str] | None = None,
           pair_name: str = "pair distance", claim: bool = True) -> tuple[Verdict, str, float | None]:
     """(verdict, one-sentence reason with numbers, slope or None); ``claim=False``: numbers only."""
-    tname = TARGET_NAMES[req.target]
+    tname, u = PropertyPrediction.title(req.target), PropertyPrediction.unit(req.target)
     y_all = np.array([getattr(p, req.target) for p in preds])
-    span = f"predicted {tname} {y_all.min():.2f}-{y_all.max():.2f} eV over {len(preds)} configurations"
+    span = f"predicted {tname} {y_all.min():.2f}-{y_all.max():.2f} {u} over {len(preds)} configurations"
     inside = [p for p in preds if p.in_domain]
     if len(inside) < max(1, MIN_IN_DOMAIN * len(preds)):
         why = f" ({notes[0]})" if notes else ""
@@ -71,14 +70,15 @@ def judge(req: ValidationRequest, preds: list[ConfigurationPrediction], notes: l
 
 
 def _trend(req, x, y, s, tname: str, pair_name: str, claim: bool = True) -> tuple[str, str, float]:
+    u = PropertyPrediction.unit(req.target)
     b, se, a = fit(x, y, s)
     x0, x1 = float(x.min()), float(x.max())
     y0, y1 = a + b * x0, a + b * x1
     change, resolvable = b * (x1 - x0), 2 * se * (x1 - x0)
     if req.variable == "pair_distance":
-        grows, per = f"the {pair_name} grows {x0:.1f}→{x1:.1f} Å", "eV/Å"
+        grows, per = f"the {pair_name} grows {x0:.1f}→{x1:.1f} Å", f"{u}/Å"
     else:
-        grows, per = f"the number of defects grows {x0:g}→{x1:g}", "eV per defect"
+        grows, per = f"the number of defects grows {x0:g}→{x1:g}", f"{u} per defect"
     fitline = f"(least-squares slope {b:+.3f} ± {se:.3f} {per}, {len(x)} configurations)"
     significant = abs(b) > 2 * se and abs(change) >= RESOLUTION
     said = f"'{req.direction}'"
@@ -86,7 +86,7 @@ def _trend(req, x, y, s, tname: str, pair_name: str, claim: bool = True) -> tupl
         seen = "increases" if b > 0 else "decreases"
         verdict = "supported" if req.direction == seen else "contradicted"
         verb = "rises" if b > 0 else "falls"
-        text = f"{tname} {verb} from {y0:.2f} to {y1:.2f} eV as {grows} {fitline}"
+        text = f"{tname} {verb} from {y0:.2f} to {y1:.2f} {u} as {grows} {fitline}"
         if not claim:
             return "inconclusive", text, b
         return verdict, text + (": supports " if verdict == "supported" else ": contradicts ") + said, b
@@ -94,19 +94,20 @@ def _trend(req, x, y, s, tname: str, pair_name: str, claim: bool = True) -> tupl
         verdict, tail = "supported", f"supports {said}"
     else:
         verdict, tail = "inconclusive", f"cannot settle {said}"
-    text = (f"{tname} changes by {change:+.2f} eV ({y0:.2f}→{y1:.2f} eV, within the ±{max(resolvable, RESOLUTION):.2f} eV "
+    text = (f"{tname} changes by {change:+.2f} {u} ({y0:.2f}→{y1:.2f} {u}, within the ±{max(resolvable, RESOLUTION):.2f} {u} "
             f"resolution) as {grows} {fitline}")
     return (verdict, f"{text}: {tail}", b) if claim else ("inconclusive", text, b)
 
 
 def _range(req, y, s, tname: str) -> tuple[str, str]:
+    u = PropertyPrediction.unit(req.target)
     lo = -np.inf if req.claimed_min is None else req.claimed_min
     hi = np.inf if req.claimed_max is None else req.claimed_max
     tol = np.maximum(2 * s, RESOLUTION)
     inside = (y + tol >= lo) & (y - tol <= hi)
-    claimed = (f"{req.claimed_min:g}-{req.claimed_max:g} eV" if np.isfinite(lo) and np.isfinite(hi)
-               else f"≥ {lo:g} eV" if np.isfinite(lo) else f"≤ {hi:g} eV")
-    text = (f"{int(inside.sum())} of {len(y)} predicted {tname} values ({y.min():.2f}-{y.max():.2f} eV) "
+    claimed = (f"{req.claimed_min:g}-{req.claimed_max:g} {u}" if np.isfinite(lo) and np.isfinite(hi)
+               else f"≥ {lo:g} {u}" if np.isfinite(lo) else f"≤ {hi:g} {u}")
+    text = (f"{int(inside.sum())} of {len(y)} predicted {tname} values ({y.min():.2f}-{y.max():.2f} {u}) "
             f"lie in the claimed {claimed}")
     verdict = "supported" if inside.all() else "contradicted" if not inside.any() else "inconclusive"
     return verdict, text

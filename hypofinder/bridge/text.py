@@ -89,7 +89,7 @@ def _symbol(word: str, host: str) -> str | None:
     return w if w in SYMBOLS else None
 
 
-def _count_before(text: str, end: int) -> int | None:
+def count_before(text: str, end: int) -> int | None:
     """A number word or digit right before position ``end`` ("two sulfur vacancies", "3 S vacancies")."""
     m = re.search(r"(\b\d{1,2}\b|\b(?:two|three|four|five|six|double|triple|pair(?:s)?\s+of)\b)\W*(?:\w+\W+){0,2}$",
                   text[max(0, end - 40) : end], re.I)
@@ -112,14 +112,14 @@ def find_defects(text: str, host: str) -> tuple[list[str], list[str]]:
     for m in re.finditer(rf"\b({_EL})(?:\s+atoms?)?[\s-]+(di|tri)?-?vacanc(?:y|ies)", text, re.I):
         sym = _symbol(m.group(1), host)
         if sym:
-            n = NUMBERS.get((m.group(2) or "").lower()) or _count_before(text, m.start()) or 1
+            n = NUMBERS.get((m.group(2) or "").lower()) or count_before(text, m.start()) or 1
             if re.match(r"\s*(?:pairs?|dimers?)", text[m.end():], re.I):
                 n = max(n, 2)
             found.append((m.start(), f"v{sym}", n))
     for m in re.finditer(rf"\bvacanc(?:y|ies)\s+(?:of|at)\s+(?:the\s+)?({_EL})(?:\s+(?:atoms?|sites?))?", text, re.I):
         sym = _symbol(m.group(1), host)
         if sym:
-            found.append((m.start(), f"v{sym}", _count_before(text, m.start()) or 1))
+            found.append((m.start(), f"v{sym}", count_before(text, m.start()) or 1))
     sub = [
         (rf"\b({_EL})(?:\s+atoms?)?\s+(?:substitut\w*|replac\w*|on|at|in\s+place\s+of)\s+(?:for\s+)?(?:the\s+)?({_EL})(?:\s+(?:atoms?|sites?))?", 1, 2),
         (rf"\b({_EL})(?:\s+atoms?|\s+sites?)?\s+(?:substituted|replaced)\s+(?:by|with)\s+({_EL})\b", 2, 1),
@@ -129,12 +129,12 @@ def find_defects(text: str, host: str) -> tuple[list[str], list[str]]:
         for m in re.finditer(pat, text, re.I):
             new, old = _symbol(m.group(gi_new), host), _symbol(m.group(gi_old), host)
             if new and old and new != old and old in HOST_ELEMENTS[host]:
-                found.append((m.start(), f"{new}_{old}", _count_before(text, m.start()) or 1))
+                found.append((m.start(), f"{new}_{old}", count_before(text, m.start()) or 1))
     for m in re.finditer(rf"\b({_EL})[\s-]+dop(?:ed|ing|ants?)\b", text, re.I):
         new = _symbol(m.group(1), host)
         same = [e for e in HOST_ELEMENTS[host] if new and GROUP.get(e) == GROUP.get(new) and e != new]
         if len(same) == 1:
-            found.append((m.start(), f"{new}_{same[0]}", _count_before(text, m.start()) or 1))
+            found.append((m.start(), f"{new}_{same[0]}", count_before(text, m.start()) or 1))
         elif new:
             notes.append(f"{new} doping: the site it takes in {host} is not stated")
     tokens: list[str] = []
@@ -200,8 +200,7 @@ def read_text(text: str) -> TextReading:
                                       f"trained on (known hosts: {KNOWN_LIST})")
         if defects_named:
             return TextReading(False, f"the hypothesis names defects but none of the 2D hosts the predictor knows ({KNOWN_LIST})")
-        return TextReading(False, "the hypothesis is not about point defects (vacancies, substitutions) in a 2D host the "
-                                  f"predictor knows ({KNOWN_LIST})")
+        return TextReading(False, "the hypothesis is not about point defects (vacancies, substitutions) in a 2D material")
     if not defects_named:
         if re.search(UNSUPPORTED_DEFECTS, text, re.I):
             return TextReading(False, f"the hypothesis is about {host} defects other than vacancies and substitutions, "

@@ -16,7 +16,7 @@ from typer._click import exceptions as cx
 
 from hypofinder import __version__
 from hypofinder.errors import HypofinderError, one_line
-from hypofinder.settings import configure
+from hypofinder.settings import configure, reset
 
 app = typer.Typer(
     name="hypofinder",
@@ -41,6 +41,7 @@ def _root(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Index/cache folder [env HYPOFINDER_CACHE_DIR]"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
+    reset()  # each command starts from the environment and config files (main() may run several in one process)
     configure(data_dir=data_dir, cache_dir=cache_dir)
 
 

@@ -39,11 +39,11 @@ def ask(
     """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
     from hypofinder.pipeline import HypothesisFinder, Progress
     from hypofinder.render import print_text, to_markdown
-    from hypofinder.settings import configure
+    from hypofinder.settings import settings
 
-    run = configure(run=o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url,
+    run = settings().run.merged(**o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url,
                                 seed=seed, validate=validate, cache=cache, max_retries=max_retries,
-                                timeout=timeout, rounds=rounds, tournament=tournament)).run
+                                timeout=timeout, rounds=rounds, tournament=tournament))
     run.check_query(query)
     if out is not None:
         check_out_path(out)

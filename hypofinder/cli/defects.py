@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -38,12 +38,12 @@ def train(
 
 @app.command()
 def predict(
-    files: List[Path] = typer.Argument(..., help="Defective supercells (CIF) of one host"),
+    files: list[Path] = typer.Argument(..., help="Defective supercells (CIF) of one host"),
     host: Optional[str] = typer.Option(None, "--host", help="MoS2, WSe2, BN (h-BN), GaSe, InSe, P (black P) [default: detect]"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (a list, one object per file)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights folder [default: shipped]"),
 ) -> None:
-    """Predict formation energy per site and HOMO-LUMO gap (eV) for each file."""
+    """Predict formation energy per site, HOMO-LUMO gap, HOMO/LUMO levels (eV) and magnetization (μB) per file."""
     from hypofinder.defects.hosts import canonical_host
     from hypofinder.defects.predictor import DefectPredictor
     from hypofinder.errors import BadInputError
@@ -65,23 +65,30 @@ def _table(results) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="Defect predictions (eV; ± = uncertainty)")
-    for col in ("file", "host", "defects", "E_f / site", "HOMO-LUMO gap", "in domain"):
+    from hypofinder.models import PropertyPrediction
+
+    targets = PropertyPrediction.targets()
+    t = Table(title="Defect predictions (± = uncertainty, 1σ; levels from the host's valence-band maximum)")
+    for col in ("file", "host", "defects", *(PropertyPrediction.header(k) for k in targets),
+                "in domain"):
         t.add_column(col)
     for r in results:
         if r.error:
-            t.add_row(r.file, r.host or "", f"error: {r.error}", "", "", "", style="red")
+            t.add_row(r.file, r.host or "", f"error: {r.error}", *[""] * (len(targets) + 1), style="red")
             continue
         toks = " ".join(r.defects) if len(r.defects) <= 8 else " ".join(r.defects[:8]) + f" … ({len(r.defects)})"
         t.add_row(
             r.file,
             f"{r.host} ({r.subset})",
             toks,
-            f"{r.formation_energy_per_site:.3f} ± {r.formation_energy_per_site_std:.3f}",
-            f"{r.homo_lumo_gap:.3f} ± {r.homo_lumo_gap_std:.3f}",
+            *(_pm(getattr(r, k), getattr(r, k + "_std")) for k in targets),
             "yes" if r.in_domain else "[yellow]no[/yellow]: " + "; ".join(r.domain_notes),
         )
-    Console(width=160).print(t)
+    Console(width=200).print(t)
+
+
+def _pm(value: float | None, sigma: float | None) -> str:
+    return "—" if value is None else f"{value:.3f} ± {sigma:.3f}"
 
 
 @app.command()

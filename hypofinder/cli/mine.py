@@ -73,16 +73,16 @@ def mine(
     rejected; 2 unusable input, output or options; 130 interrupted.
     """
     from hypofinder import mining
-    from hypofinder.settings import configure
+    from hypofinder.settings import settings
 
     err = Console(stderr=True)
     if price < 0:
         from hypofinder.errors import BadInputError
 
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
-    run = configure(run=o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature,
+    run = settings().run.merged(**o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature,
                                 seed=seed, validate=validate, cache=cache, max_retries=max_retries,
-                                timeout=timeout, rounds=rounds, tournament=tournament)).run
+                                timeout=timeout, rounds=rounds, tournament=tournament))
     job = mining.mine(
         queries, out=out, config=run, concurrency=concurrency, engine=engine.value, ray_address=ray_address,
         retry_failed=retry_failed,

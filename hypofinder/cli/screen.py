@@ -15,7 +15,8 @@ from hypofinder.outfiles import write_atomic
 def screen_cmd(
     host: str = typer.Option(..., "--host", help="MoS2, WSe2, BN (h-BN), GaSe, InSe, P (black P)"),
     defects: str = typer.Option(..., "--defects", help="Tokens, e.g. 'vS,vS,W_Mo' (vS = S vacancy, W_Mo = W on a Mo site)"),
-    target: str = typer.Option("homo_lumo_gap", "--target", help="homo_lumo_gap or formation_energy_per_site"),
+    target: str = typer.Option("homo_lumo_gap", "--target",
+                               help="homo_lumo_gap, formation_energy_per_site, homo, lumo or magnetization"),
     maximize: bool = typer.Option(False, "--maximize/--minimize", help="Rank the largest (or smallest) first."),
     limit: int = typer.Option(10, "--limit", "-n", help="How many of the best to show and export (1-100)."),
     max_configs: int = typer.Option(50_000, "--max-configs", help="At most this many distinct configurations."),
@@ -66,16 +67,18 @@ def _table(result) -> None:
         f"{'' if result.exhaustive else ' (sampled)'}"
     )
     tab = Table(title=title)
-    for col in ("#", "configuration (token@site)", "gap (eV)", "E_f / site (eV)", "min/mean d (Å)", "in domain", "CIF"):
+    from hypofinder.cli.defects import _pm
+    from hypofinder.models import PropertyPrediction
+
+    shown = [k for k in PropertyPrediction.targets() if any(getattr(c, k) is not None for c in result.best)]
+    for col in ("#", "configuration (token@site)", *(PropertyPrediction.header(k) for k in shown),
+                "min/mean d (Å)", "in domain", "CIF"):
         tab.add_column(col)
     for c in result.best:
         d = "-" if c.min_distance is None else f"{c.min_distance:.2f} / {c.mean_distance:.2f}"
-        tab.add_row(
-            str(c.rank), c.label, f"{c.homo_lumo_gap:.3f} ± {c.homo_lumo_gap_std:.3f}",
-            f"{c.formation_energy_per_site:.3f} ± {c.formation_energy_per_site_std:.3f}", d,
-            "yes" if c.in_domain else "[yellow]no[/yellow]", c.cif_path or "",
-        )
-    console = Console(width=160)
+        tab.add_row(str(c.rank), c.label, *(_pm(getattr(c, k), getattr(c, k + "_std")) for k in shown), d,
+                    "yes" if c.in_domain else "[yellow]no[/yellow]", c.cif_path or "")
+    console = Console(width=200)
     console.print(tab)
     console.print(
         f"{result.n_space:.3g} placements, {result.n_generated} generated, {result.n_distinct} distinct "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from hypofinder.defects.graph import DefectGraph
+from hypofinder.defects.graph import DefectGraph, inplane_distance, site_positions
+from hypofinder.defects.hosts import Host
 
 
 @dataclass
@@ -31,7 +33,7 @@ class GraphBatch:
         return len(self.n_nodes)
 
     @classmethod
-    def from_graphs(cls, graphs: list[DefectGraph]) -> "GraphBatch":
+    def from_graphs(cls, graphs: list[DefectGraph]) -> GraphBatch:
         n = np.array([g.n_defects for g in graphs], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(n)[:-1]]) if len(n) else np.zeros(0, dtype=np.int64)
         ne = np.array([g.edge_index.shape[1] for g in graphs], dtype=np.int64)
@@ -59,18 +61,49 @@ class GraphBatch:
             edge_graph=np.repeat(np.arange(len(graphs)), ne),
         )
 
-    def select(self, idx: np.ndarray) -> "GraphBatch":
-        """The sub-batch of graphs ``idx`` (in that order)."""
+    @classmethod
+    def from_sites(cls, host: Host, size: tuple[int, int], rows: np.ndarray, z_to: np.ndarray) -> GraphBatch:
+        """The graphs of many configurations with the same defect set, built as arrays (no per-graph
+        objects): ``rows`` (M, k) pristine-supercell sites, ``z_to`` (k,) the new Z per column.
+        Equal to ``from_graphs([graph_from_sites(host, size, r, z_to) for r in rows])``."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)
+        M, k = rows.shape
+        order = np.argsort(rows, axis=1, kind="stable")
+        sites = np.take_along_axis(rows, order, 1)
+        z_new = np.asarray(z_to, dtype=np.int64)[order]
+        height, dist = _site_tables(host, tuple(size))
+        src, dst = np.nonzero(~np.eye(k, dtype=bool))
+        off = (np.arange(M) * k)[:, None]
+        s_src, s_dst = sites[:, src], sites[:, dst]
+        h = height[sites]
+        return cls(
+            subsets=[host.subset] * M,
+            hosts=[host.name] * M,
+            n_nodes=np.full(M, k, dtype=np.int64),
+            z_from=host.unit_numbers[sites % len(host.unit_numbers)].ravel().astype(np.int64),
+            z_to=z_new.ravel(),
+            height=h.ravel(),
+            node_graph=np.repeat(np.arange(M), k),
+            edge_index=np.stack([(off + src).ravel(), (off + dst).ravel()]).astype(np.int64),
+            distance=dist[s_src, s_dst].ravel(),
+            dz=(h[:, dst] - h[:, src]).ravel(),
+            edge_graph=np.repeat(np.arange(M), len(src)),
+        )
+
+    def select(self, idx: np.ndarray) -> GraphBatch:
+        """The sub-batch of graphs ``idx`` (in that order), without a Python loop over graphs."""
         idx = np.asarray(idx, dtype=np.int64)
-        node_off = np.concatenate([[0], np.cumsum(self.n_nodes)])
-        edge_counts = np.bincount(self.edge_graph, minlength=self.n_graphs)
-        edge_off = np.concatenate([[0], np.cumsum(edge_counts)])
-        nodes = np.concatenate([np.arange(node_off[i], node_off[i + 1]) for i in idx]) if len(idx) else np.zeros(0, int)
-        edges = np.concatenate([np.arange(edge_off[i], edge_off[i + 1]) for i in idx]) if len(idx) else np.zeros(0, int)
-        remap = np.full(len(self.z_from), -1, dtype=np.int64)
-        remap[nodes] = np.arange(len(nodes))
-        n_new = self.n_nodes[idx]
-        e_new = edge_counts[idx]
+        G = self.n_graphs
+        node_off = np.concatenate([[0], np.cumsum(self.n_nodes)]).astype(np.int64)
+        edge_counts = np.bincount(self.edge_graph, minlength=G).astype(np.int64)
+        edge_off = np.concatenate([[0], np.cumsum(edge_counts)]).astype(np.int64)
+        n_new, e_new = self.n_nodes[idx], edge_counts[idx]
+        nodes = ranges(node_off[idx], n_new)
+        edges = ranges(edge_off[idx], e_new)
+        new_off = np.concatenate([[0], np.cumsum(n_new)[:-1]]).astype(np.int64) if len(idx) else np.zeros(0, np.int64)
+        e_graph = np.repeat(np.arange(len(idx)), e_new)
+        # edge endpoints: local position in the old graph + the graph's new offset
+        shift = (new_off - node_off[idx])[e_graph] if len(edges) else np.zeros(0, np.int64)
         return GraphBatch(
             subsets=[self.subsets[i] for i in idx],
             hosts=[self.hosts[i] for i in idx],
@@ -79,8 +112,29 @@ class GraphBatch:
             z_to=self.z_to[nodes],
             height=self.height[nodes],
             node_graph=np.repeat(np.arange(len(idx)), n_new),
-            edge_index=remap[self.edge_index[:, edges]],
+            edge_index=self.edge_index[:, edges] + shift,
             distance=self.distance[edges],
             dz=self.dz[edges],
-            edge_graph=np.repeat(np.arange(len(idx)), e_new),
+            edge_graph=e_graph,
         )
+
+
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + c)`` for every (s, c), vectorised."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, dtype=np.int64) - first, counts) + np.arange(total)
+
+
+@lru_cache(maxsize=16)
+def _site_tables(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(height (N,), in-plane minimum-image distance (N, N)) of every pristine-supercell site."""
+    xy, height = site_positions(host, size)
+    n1, n2 = size
+    sup = host.unit_lattice[:2, :2] * np.array([[n1], [n2]])
+    N = len(xy)
+    d = inplane_distance((xy[None, :, :] - xy[:, None, :]).reshape(-1, 2), sup).reshape(N, N)
+    return height, d

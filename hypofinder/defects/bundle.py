@@ -1,9 +1,11 @@
 """The shipped model set on disk: hosts.json, metadata.json, gbm.json.gz, gnn.pt.
 
-Predictions are the mean of the members that cover a subset (LightGBM baseline and, when
-present, the graph network); the reported ``*_std`` is the spread (population std) of the
-members. ``metadata.json`` holds the training domain of every subset (defect types, defect
-counts, pair distances), the data fingerprints, versions and the training time.
+Predictions are the weighted mean of the members that cover a subset (LightGBM baseline and,
+when present, the graph network). The reported ``<target>_std`` is an uncertainty (1σ) calibrated
+at training time on out-of-fold errors (``metadata['calibration'][subset][target]``: the blend
+weight, an error floor and a scale; see ``hypofinder.defects.calibrate``). ``metadata.json`` also
+holds the training domain of every subset (defect types, defect counts, pair distances), the data
+fingerprints, versions and the training time.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hypofinder.errors import DataNotFoundError
 from hypofinder.defects.baseline import GBMSubsetModel
 from hypofinder.defects.batch import GraphBatch
 from hypofinder.defects.graph import DefectGraph
 from hypofinder.defects.hosts import Host
+from hypofinder.errors import DataNotFoundError
+from hypofinder.models import PropertyPrediction
+
+TARGETS = PropertyPrediction.targets()
 
 FILES = ("hosts.json", "metadata.json", "gbm.json.gz", "gnn.pt")
 
@@ -57,17 +62,17 @@ def out_of_domain(graph: DefectGraph, dom: dict | None) -> list[str]:
     return why
 
 
-def in_domain_mask(graphs: list[DefectGraph], domains: dict) -> np.ndarray:
+def in_domain_mask(graphs: list[DefectGraph] | GraphBatch, domains: dict) -> np.ndarray:
     """Vectorised ``not out_of_domain(g)`` for many graphs."""
-    out = np.zeros(len(graphs), dtype=bool)
-    if not graphs:
+    batch = graphs if isinstance(graphs, GraphBatch) else GraphBatch.from_graphs(graphs)
+    out = np.zeros(batch.n_graphs, dtype=bool)
+    if not batch.n_graphs:
         return out
-    batch = GraphBatch.from_graphs(graphs)
     subs = np.array(batch.subsets)
     code = batch.z_from * 256 + batch.z_to
     big = np.inf
-    dmin = np.full(len(graphs), big)
-    dmax = np.full(len(graphs), -big)
+    dmin = np.full(batch.n_graphs, big)
+    dmax = np.full(batch.n_graphs, -big)
     if batch.distance.size:
         np.minimum.at(dmin, batch.edge_graph, batch.distance)
         np.maximum.at(dmax, batch.edge_graph, batch.distance)
@@ -78,7 +83,7 @@ def in_domain_mask(graphs: list[DefectGraph], domains: dict) -> np.ndarray:
         idx = np.nonzero(subs == sub)[0]
         seen = np.array([a * 256 + b for a, b in dom["types"]], dtype=np.int64)
         node_bad = ~np.isin(code, seen)
-        bad = np.zeros(len(graphs), dtype=bool)
+        bad = np.zeros(batch.n_graphs, dtype=bool)
         np.logical_or.at(bad, batch.node_graph, node_bad)
         n = batch.n_nodes
         ok = ~bad & (n >= dom["n_min"]) & (n <= dom["n_max"])
@@ -124,7 +129,7 @@ class ModelBundle:
             tmp.replace(final)
 
     @classmethod
-    def load(cls, path: Path) -> "ModelBundle":
+    def load(cls, path: Path) -> ModelBundle:
         from hypofinder.defects.gnn import GNNModel
 
         path = Path(path)
@@ -144,58 +149,78 @@ class ModelBundle:
         return cls(hosts=hosts, metadata=meta, gbm=gbm, gnn=gnn, path=path)
 
     # ------------------------------------------------------------------ inference
-    def members(self, graphs: list[DefectGraph], use_gnn: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(M, G) member predictions for energy and gap; NaN where a member lacks the subset."""
-        G = len(graphs)
-        rows_e, rows_g = [], []
-        e = np.full(G, np.nan)
-        g = np.full(G, np.nan)
-        subs = np.array([gr.subset for gr in graphs])
+    def members(self, graphs: list[DefectGraph] | GraphBatch, use_gnn: bool = True) -> dict[str, np.ndarray]:
+        """target -> (M, G) member predictions (row 0 LightGBM, row 1 graph network when used);
+        NaN where a member lacks the subset or the target."""
+        batch = graphs if isinstance(graphs, GraphBatch) else GraphBatch.from_graphs(graphs)
+        G = batch.n_graphs
+        rows = 2 if (self.gnn and use_gnn) else 1
+        out = {t: np.full((rows, G), np.nan) for t in TARGETS}
+        subs = np.array(batch.subsets)
         for sub in np.unique(subs):
-            idx = np.nonzero(subs == sub)[0]
             if sub in self.gbm:
-                pe, pg = self.gbm[sub].predict(GraphBatch.from_graphs([graphs[i] for i in idx]))
-                e[idx], g[idx] = pe, pg
-        rows_e.append(e)
-        rows_g.append(g)
-        if self.gnn and use_gnn:
-            e2 = np.full(G, np.nan)
-            g2 = np.full(G, np.nan)
+                idx = np.nonzero(subs == sub)[0]
+                for t, v in self.gbm[sub].predict(batch.select(idx)).items():
+                    out[t][0, idx] = v
+        if rows > 1:
+            done = np.zeros(G, dtype=bool)
             for model in self.gnn:
-                known = np.array([gr.subset in model.subset_ids for gr in graphs], dtype=bool) & np.isnan(e2)
+                known = np.isin(subs, model.subsets) & ~done
                 if known.any():
                     idx = np.nonzero(known)[0]
-                    pe, pg = model.predict([graphs[i] for i in idx])
-                    e2[idx], g2[idx] = pe, pg
-            rows_e.append(e2)
-            rows_g.append(g2)
-        return np.stack(rows_e), np.stack(rows_g)
-
-    def predict(self, graphs: list[DefectGraph], use_gnn: bool = True) -> dict[str, np.ndarray]:
-        """Blended mean and uncertainty for both targets (eV); NaN for unknown subsets.
-
-        Weights: ``metadata['blend'][subset][target]`` for the graph network (default 0.5), the
-        rest for LightGBM; a graph missing one member gets the other alone. ``*_std`` =
-        sqrt(weighted member spread² + ``metadata['typical_error']``²) (the subset's held-out MAE)."""
-        me, mg = self.members(graphs, use_gnn=use_gnn)
-        blend = self.metadata.get("blend", {})
-        typical = self.metadata.get("typical_error", {})
-        out = {}
-        for name, m in (("formation_energy_per_site", me), ("homo_lumo_gap", mg)):
-            floor = np.array([typical.get(g.subset, {}).get(name, 0.0) for g in graphs])
-            w_net = np.array([blend.get(g.subset, {}).get(name, 0.5) for g in graphs]) if m.shape[0] > 1 else None
-            if w_net is None:
-                out[name], out[name + "_std"] = m[0].copy(), np.where(np.isnan(m[0]), np.nan, floor)
-                continue
-            w = np.stack([1.0 - w_net, w_net])
-            w = np.where(np.isnan(m), 0.0, w)
-            tot = w.sum(0)
-            safe = np.where(tot > 0, tot, 1.0)
-            mean = np.where(tot > 0, (w * np.nan_to_num(m)).sum(0) / safe, np.nan)
-            var = (w * (np.nan_to_num(m) - mean) ** 2).sum(0) / safe
-            out[name] = mean
-            out[name + "_std"] = np.where(tot > 0, np.sqrt(var + floor**2), np.nan)
+                    for t, v in model.predict(batch.select(idx)).items():
+                        out[t][1, idx] = v
+                    done |= known
         return out
+
+    def predict(self, graphs: list[DefectGraph] | GraphBatch, use_gnn: bool = True) -> dict[str, np.ndarray]:
+        """Blended mean and calibrated uncertainty of every target; NaN for unknown subsets/targets.
+
+        Per subset and target (``metadata['calibration']``): the graph network's ``blend`` weight
+        (the rest LightGBM; a graph missing one member gets the other alone) and
+        ``<target>_std`` = scale * sqrt(weighted member spread² + floor²)."""
+        batch = graphs if isinstance(graphs, GraphBatch) else GraphBatch.from_graphs(graphs)
+        cal = self.calibration()
+        names, sub = np.unique(np.array(batch.subsets), return_inverse=True)
+        out = {}
+        for name, m in self.members(batch, use_gnn=use_gnn).items():
+            table = np.array([[cal.get(s, {}).get(name, {}).get(k, d) for k, d in (("blend", 0.5), ("floor", 0.0),
+                                                                                   ("scale", 1.0))] for s in names])
+            w_net, floor, scale = table.reshape(len(names), 3)[sub.ravel()].T
+            mean, spread = blend(m, w_net)
+            out[name] = mean
+            out[name + "_std"] = np.where(np.isnan(mean), np.nan, scale * np.sqrt(spread**2 + floor**2))
+        return out
+
+    def calibration(self) -> dict:
+        """subset -> target -> {blend, floor, scale}; older metadata (``blend`` + ``typical_error``) read as such."""
+        if "calibration" in self.metadata:
+            return self.metadata["calibration"]
+        if "_cal" not in self._cache:
+            blend_w, typical = self.metadata.get("blend", {}), self.metadata.get("typical_error", {})
+            self._cache["_cal"] = {s: {t: {"blend": blend_w.get(s, {}).get(t, 0.5), "floor": v, "scale": 1.0}
+                                       for t, v in typical.get(s, {}).items()} for s in set(blend_w) | set(typical)}
+        return self._cache["_cal"]
+
+    def targets_of(self, subset: str) -> list[str]:
+        """The targets the shipped models predict for ``subset``."""
+        model = self.gbm.get(subset)
+        return [t for t in TARGETS if model is not None and t in model.targets]
+
+
+def blend(m: np.ndarray, w_net) -> tuple[np.ndarray, np.ndarray]:
+    """(weighted mean, weighted population std) of member rows ``m`` (M, G); graph-network weight
+    ``w_net`` (scalar or (G,)) on row 1; a missing (NaN) member gives its weight to the other."""
+    if m.shape[0] == 1:
+        return m[0].copy(), np.zeros(m.shape[1])
+    w_net = np.broadcast_to(np.asarray(w_net, dtype=float), m.shape[1:])
+    w = np.stack([1.0 - w_net, w_net])
+    w = np.where(np.isnan(m), 0.0, w)
+    tot = w.sum(0)
+    safe = np.where(tot > 0, tot, 1.0)
+    mean = np.where(tot > 0, (w * np.nan_to_num(m)).sum(0) / safe, np.nan)
+    var = (w * (np.nan_to_num(m) - np.nan_to_num(mean)) ** 2).sum(0) / safe
+    return mean, np.sqrt(var)
 
 
 def _jsonable(o):

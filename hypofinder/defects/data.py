@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hypofinder.errors import BadInputError, DataNotFoundError
 from hypofinder.defects.graph import DefectGraph, atomic_number, graph_from_cif_text
 from hypofinder.defects.hosts import Host, host_from_subset, is_subset_dir
+from hypofinder.errors import BadInputError, DataNotFoundError
+from hypofinder.models import PropertyPrediction
 
-CACHE_VERSION = "1"
-TARGETS = ("formation_energy_per_site", "homo_lumo_gap")
+CACHE_VERSION = "2"
+TARGETS = PropertyPrediction.targets()
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Subset:
     host: Host
     ids: list[str]
     graphs: list[DefectGraph]
-    targets: dict[str, np.ndarray]  # formation_energy_per_site, homo_lumo_gap
+    targets: dict[str, np.ndarray]  # every target the subset's data inform (see target_values)
     energy: np.ndarray  # total DFT energy (eV)
     formation_energy: np.ndarray
     descriptor_defects: list[list[dict]]  # the descriptor's defect list per structure
@@ -62,8 +63,20 @@ def _cache_path(name: str, fp: str) -> Path:
     return Path(settings().cache_dir) / "defects" / f"{name}-{fp[:20]}-v{CACHE_VERSION}.pkl"
 
 
-def gap_column(columns) -> str:
-    return "homo_lumo_gap_min" if "homo_lumo_gap_min" in columns else "homo_lumo_gap"
+def target_values(rows: list[dict], columns) -> dict[str, np.ndarray]:
+    """Every target of ``PropertyPrediction`` the rows inform, from its first column present. A column
+    that is zero on every row (``total_mag`` of the MoS2/WSe2 subsets, computed without spin polarisation)
+    carries no information: that target is left out."""
+    out = {}
+    for t in TARGETS:
+        col = next((c for c in PropertyPrediction.columns(t) if c in columns), None)
+        if col is None:
+            continue
+        v = np.array([float(r[col]) if r[col] not in ("", None) else np.nan for r in rows])
+        if np.all(np.nan_to_num(v) == 0):
+            continue
+        out[t] = v
+    return out
 
 
 def iter_tar_cifs(path: Path):
@@ -93,7 +106,7 @@ def load_subset(folder: Path | str, cache: bool = True) -> Subset:
     desc = {r["_id"]: ast.literal_eval(r["defects"]) for r in drows}
     with open(folder / "targets.csv", newline="") as f:
         reader = csv.DictReader(f)
-        gcol = gap_column(reader.fieldnames)
+        columns = list(reader.fieldnames)
         rows = {r["_id"]: r for r in reader}
     ids, graphs = [], []
     for stem, text in iter_tar_cifs(folder / "structures.tar.gz"):
@@ -110,10 +123,7 @@ def load_subset(folder: Path | str, cache: bool = True) -> Subset:
         host=host,
         ids=ids,
         graphs=graphs,
-        targets={
-            "formation_energy_per_site": np.array([float(x["formation_energy_per_site"]) for x in r]),
-            "homo_lumo_gap": np.array([float(x[gcol]) for x in r]),
-        },
+        targets=target_values(r, columns),
         energy=np.array([float(x["energy"]) for x in r]),
         formation_energy=np.array([float(x["formation_energy"]) for x in r]),
         descriptor_defects=[desc[x["descriptor_id"]] for x in r],

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hypofinder.errors import BadInputError
 from hypofinder.defects.data import load_subset, subset_dirs
 from hypofinder.defects.predictor import DefectPredictor
+from hypofinder.errors import BadInputError
 
 TARGETS = ("formation_energy_per_site", "homo_lumo_gap")
 

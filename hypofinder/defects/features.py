@@ -50,7 +50,7 @@ class FeatureSpec:
     pair_keys: list[tuple[int, int, int]] = field(default_factory=list)  # (type_i <= type_j, |dz| bucket)
 
     @classmethod
-    def fit(cls, batch: GraphBatch) -> "FeatureSpec":
+    def fit(cls, batch: GraphBatch) -> FeatureSpec:
         spec = cls(subsets=sorted(set(batch.subsets)))
         spec.types = sorted({(int(a), int(b)) for a, b in zip(batch.z_from, batch.z_to)})
         t = spec._type_ids(batch)
@@ -62,7 +62,7 @@ class FeatureSpec:
         return {**asdict(self), "version": FEATURE_VERSION}
 
     @classmethod
-    def from_json(cls, d: dict) -> "FeatureSpec":
+    def from_json(cls, d: dict) -> FeatureSpec:
         if d.get("version") != FEATURE_VERSION:
             from hypofinder.errors import DataNotFoundError
 

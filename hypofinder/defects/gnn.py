@@ -1,85 +1,101 @@
-"""A MEGNet-like graph network on sparse defect graphs, batched densely by defect count.
+"""A MEGNet-like graph network on sparse defect graphs, batched densely with padding.
 
-Graphs are complete (every defect pair is an edge), so a batch of graphs with the same number
-of defects is held as dense tensors: nodes (B, n, d), edges (B, n, n, d), global state (B, d).
-Each block updates edges from (v_i, v_j, e_ij, u), nodes from (v, mean_j e_ij, u) and the global
-state from (u, mean v, mean e), with residual connections (Chen et al. 2019, as used by Kazeev
-et al. 2023). The global state starts from the subset embedding plus the change in electron
-count (its parity: open- or closed-shell supercell). Heads: formation energy per site = mean of per-node contributions (the total
-formation energy is their sum); HOMO-LUMO gap from pooled nodes + global state.
+Graphs are complete (every defect pair is an edge), so a batch is held as dense tensors padded to
+its largest defect count: nodes (B, n, d), edges (B, n, n, de), global state (B, d) and a node mask;
+graphs are sorted by defect count before batching, so padding stays small while one batch mixes
+counts. Each block updates edges from (v_i, v_j, e_ij, u), nodes from (v, mean_j e_ij, u) and the
+global state from (u, mean v, mean e), with residual connections (Chen et al. 2019, as used by
+Kazeev et al. 2023). The global state starts from the subset embedding plus the change in electron
+count (its parity: open- or closed-shell supercell). Heads: formation energy per site = mean of
+per-node contributions (the total formation energy is their sum); every other target from pooled
+nodes + global state. Targets missing for a subset (NaN) are masked out of the loss.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from hypofinder.defects.graph import DefectGraph
+from hypofinder.defects.batch import GraphBatch, ranges
 
 D_CENTRES = torch.linspace(0.0, 16.0, 33)
 D_WIDTH = 0.5
 H_CENTRES = torch.linspace(0.0, 6.0, 13)
 H_WIDTH = 0.5
+ENERGY = "formation_energy_per_site"
+BUDGET = 1 << 18  # padded edges (B * n * n) per inference batch
 
 
 def rbf(x: torch.Tensor, centres: torch.Tensor, width: float) -> torch.Tensor:
     return torch.exp(-(((x.unsqueeze(-1) - centres) / width) ** 2))
 
 
-@dataclass
-class DenseBucket:
-    """Graphs with the same defect count ``n`` as dense arrays."""
+class Padded:
+    """Many graphs (a GraphBatch) as arrays from which padded dense tensors of any subset of graphs
+    are cut without a Python loop over graphs."""
 
-    n: int
-    index: np.ndarray  # positions of these graphs in the caller's list
-    types: np.ndarray  # (B, n) int, defect-type ids (-1 unknown -> mapped to 0 with a flag)
-    height: np.ndarray  # (B, n) |height| Å
-    dist: np.ndarray  # (B, n, n) in-plane minimum-image distance
-    dz: np.ndarray  # (B, n, n) |Δz|
-    subset: np.ndarray  # (B,) subset ids
-    glob: np.ndarray  # (B, 2) electron-count change: parity, value / 10
+    def __init__(self, batch: GraphBatch, type_ids: dict, subset_ids: dict):
+        self.n = batch.n_nodes.astype(np.int64)
+        G = len(self.n)
+        self.node_off = np.concatenate([[0], np.cumsum(self.n)]).astype(np.int64)
+        self.pos = np.arange(len(batch.z_from)) - self.node_off[batch.node_graph]
+        table = np.array([a * 256 + b for a, b in type_ids], dtype=np.int64)
+        ids = np.array(list(type_ids.values()), dtype=np.int64)
+        code = batch.z_from * 256 + batch.z_to
+        if table.size:
+            order = np.argsort(table)
+            at = np.clip(np.searchsorted(table[order], code), 0, len(table) - 1)
+            self.types = np.where(table[order][at] == code, ids[order][at], 0)
+        else:
+            self.types = np.zeros(len(code), dtype=np.int64)
+        self.height = np.abs(batch.height).astype(np.float32)
+        ecount = np.bincount(batch.edge_graph, minlength=G) if len(batch.edge_graph) else np.zeros(G, dtype=np.int64)
+        self.edge_off = np.concatenate([[0], np.cumsum(ecount)]).astype(np.int64)
+        self.e_i = self.pos[batch.edge_index[0]]
+        self.e_j = self.pos[batch.edge_index[1]]
+        self.dist = batch.distance.astype(np.float32)
+        self.dz = np.abs(batch.dz).astype(np.float32)
+        self.subset = np.array([subset_ids.get(s, 0) for s in batch.subsets], dtype=np.int64)
+        dq = np.zeros(G)
+        np.add.at(dq, batch.node_graph, (batch.z_to - batch.z_from).astype(float))
+        self.glob = np.stack([np.mod(dq, 2), dq / 10.0], 1).astype(np.float32)
 
-    def tensors(self, sel=None):
-        s = slice(None) if sel is None else sel
-        return (
-            torch.from_numpy(self.types[s]),
-            torch.from_numpy(self.height[s]).float(),
-            torch.from_numpy(self.dist[s]).float(),
-            torch.from_numpy(self.dz[s]).float(),
-            torch.from_numpy(self.subset[s]),
-            torch.from_numpy(self.glob[s]).float(),
-        )
-
-
-def dense_buckets(graphs: list[DefectGraph], type_ids: dict, subset_ids: dict) -> list[DenseBucket]:
-    """Group graphs by defect count into dense buckets (unknown types/subsets -> id 0)."""
-    by_n: dict[int, list[int]] = {}
-    for i, g in enumerate(graphs):
-        by_n.setdefault(g.n_defects, []).append(i)
-    out = []
-    for n, idx in sorted(by_n.items()):
-        B = len(idx)
+    def tensors(self, idx: np.ndarray):
+        """(types, height, mask, dist, dz, subset, glob) of graphs ``idx``, padded to their largest count."""
+        idx = np.asarray(idx, dtype=np.int64)
+        B, counts = len(idx), self.n[idx]
+        n = max(int(counts.max()), 1) if B else 1
+        nodes = ranges(self.node_off[idx], counts)
+        b_node = np.repeat(np.arange(B), counts)
+        ec = self.edge_off[idx + 1] - self.edge_off[idx]
+        edges = ranges(self.edge_off[idx], ec)
+        b_edge = np.repeat(np.arange(B), ec)
         types = np.zeros((B, n), dtype=np.int64)
         height = np.zeros((B, n), dtype=np.float32)
+        mask = np.zeros((B, n), dtype=np.float32)
+        p = self.pos[nodes]
+        types[b_node, p], height[b_node, p], mask[b_node, p] = self.types[nodes], self.height[nodes], 1.0
         dist = np.zeros((B, n, n), dtype=np.float32)
         dz = np.zeros((B, n, n), dtype=np.float32)
-        sub = np.zeros(B, dtype=np.int64)
-        glob = np.zeros((B, 2), dtype=np.float32)
-        off = ~np.eye(n, dtype=bool)
-        for b, i in enumerate(idx):
-            g = graphs[i]
-            types[b] = [type_ids.get((int(a), int(c)), 0) for a, c in zip(g.z_from, g.z_to)]
-            height[b] = np.abs(g.height)
-            dist[b][off] = g.distance
-            dz[b][off] = np.abs(g.dz)
-            sub[b] = subset_ids.get(g.subset, 0)
-            dq = int((g.z_to - g.z_from).sum())
-            glob[b] = (dq % 2, dq / 10.0)
-        out.append(DenseBucket(n, np.array(idx), types, height, dist, dz, sub, glob))
-    return out
+        ei, ej = self.e_i[edges], self.e_j[edges]
+        dist[b_edge, ei, ej], dz[b_edge, ei, ej] = self.dist[edges], self.dz[edges]
+        return tuple(torch.from_numpy(a) for a in (types, height, mask, dist, dz, self.subset[idx], self.glob[idx]))
+
+    def chunks(self, budget: int = BUDGET) -> list[np.ndarray]:
+        """Graph indices sorted by defect count, cut so that B * n_max^2 <= budget."""
+        order = np.argsort(self.n, kind="stable")
+        out, lo = [], 0
+        while lo < len(order):
+            n = max(int(self.n[order[lo]]), 1)
+            hi = lo + max(1, budget // (n * n))
+            hi = min(hi, len(order))
+            n_hi = max(int(self.n[order[hi - 1]]), 1)
+            if n_hi > n:  # the chunk's largest count sets its size
+                hi = min(len(order), lo + max(1, budget // (n_hi * n_hi)))
+            out.append(order[lo:hi])
+            lo = hi
+        return out
 
 
 class _MLP(nn.Sequential):
@@ -96,23 +112,24 @@ class Block(nn.Module):
         self.v = _MLP(2 * d + de, d, d)
         self.u = _MLP(2 * d + de, d, d)
 
-    def forward(self, v, e, u, offdiag):
-        # v (B,n,d) e (B,n,n,d) u (B,d) offdiag (n,n,1)
+    def forward(self, v, e, u, mask, pairs, n_nodes, n_pairs):
+        # v (B,n,d) e (B,n,n,de) u (B,d) mask (B,n,1) pairs (B,n,n,1) n_nodes/n_pairs (B,1)
         h = self.e_src(v)[:, :, None] + self.e_dst(v)[:, None] + self.e_e(e) + self.e_u(u)[:, None, None]
-        e = e + self.e_out(h) * offdiag
+        e = e + self.e_out(h) * pairs
         n = v.shape[1]
-        denom = max(n - 1, 1)
-        agg = (e * offdiag).sum(2) / denom
-        v = v + self.v(torch.cat([v, agg, u[:, None].expand(-1, n, -1)], -1))
-        e_mean = (e * offdiag).sum((1, 2)) / max(n * (n - 1), 1)
-        u = u + self.u(torch.cat([u, v.mean(1), e_mean], -1))
+        ep = e * pairs
+        agg = ep.sum(2) / (n_nodes[:, :, None] - 1).clamp(min=1)
+        v = v + self.v(torch.cat([v, agg, u[:, None].expand(-1, n, -1)], -1)) * mask
+        e_mean = ep.sum((1, 2)) / n_pairs.clamp(min=1)
+        u = u + self.u(torch.cat([u, (v * mask).sum(1) / n_nodes, e_mean], -1))
         return v, e, u
 
 
 class DefectGNN(nn.Module):
-    """Two heads: formation energy per site (mean of node terms) and HOMO-LUMO gap."""
+    """Heads: formation energy per site (mean of node terms) and ``n_other`` pooled targets."""
 
-    def __init__(self, n_types: int, n_subsets: int, d: int = 64, blocks: int = 3, de: int | None = None):
+    def __init__(self, n_types: int, n_subsets: int, d: int = 64, blocks: int = 3, de: int | None = None,
+                 n_other: int = 1):
         super().__init__()
         de = de or d
         self.type_emb = nn.Embedding(n_types, d)
@@ -122,123 +139,136 @@ class DefectGNN(nn.Module):
         self.e_in = _MLP(len(D_CENTRES) + len(H_CENTRES), de, de)
         self.blocks = nn.ModuleList(Block(d, de) for _ in range(blocks))
         self.energy_node = nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, 1))
-        self.gap = nn.Sequential(nn.Linear(3 * d, d), nn.SiLU(), nn.Linear(d, 1))
+        self.gap = nn.Sequential(nn.Linear(3 * d, d), nn.SiLU(), nn.Linear(d, n_other))
 
-    def forward(self, types, height, dist, dz, subset, glob):
-        B, n = types.shape
-        v = self.type_emb(types) + self.h_in(rbf(height, H_CENTRES, H_WIDTH))
+    def forward(self, types, height, mask, dist, dz, subset, glob):
+        """(B, 1 + n_other): energy per site first, then the other targets (normalised units)."""
+        n = types.shape[1]
+        m = mask.unsqueeze(-1)
+        pairs = (m * m.transpose(1, 2) * (1.0 - torch.eye(n))).unsqueeze(-1)
+        n_nodes = mask.sum(1, keepdim=True).clamp(min=1)
+        n_pairs = n_nodes * (n_nodes - 1)
+        v = (self.type_emb(types) + self.h_in(rbf(height, H_CENTRES, H_WIDTH))) * m
         u = self.sub_emb(subset) + self.g_in(glob)
-        e = self.e_in(torch.cat([rbf(dist, D_CENTRES, D_WIDTH), rbf(dz, H_CENTRES, H_WIDTH)], -1))
-        offdiag = (1.0 - torch.eye(n)).unsqueeze(-1)
+        e = self.e_in(torch.cat([rbf(dist, D_CENTRES, D_WIDTH), rbf(dz, H_CENTRES, H_WIDTH)], -1)) * pairs
         for blk in self.blocks:
-            v, e, u = blk(v, e, u, offdiag)
+            v, e, u = blk(v, e, u, m, pairs, n_nodes, n_pairs)
         node_e = self.energy_node(torch.cat([v, u[:, None].expand(-1, n, -1)], -1)).squeeze(-1)
-        energy = node_e.mean(1)
-        gap = self.gap(torch.cat([v.mean(1), v.max(1).values, u], -1)).squeeze(-1)
-        return energy, gap
+        energy = (node_e * mask).sum(1) / n_nodes.squeeze(1)
+        vmax = v.masked_fill(m == 0, -1e4).max(1).values
+        other = self.gap(torch.cat([(v * m).sum(1) / n_nodes, vmax, u], -1))
+        return torch.cat([energy[:, None], other], 1)
 
 
 # ----------------------------------------------------------------------------- training / inference
 
 
 class GNNModel:
-    """A trained DefectGNN with its vocabularies and per-subset target scaling."""
+    """A trained DefectGNN with its vocabularies, targets and per-subset target scaling."""
 
-    def __init__(self, net: DefectGNN, types: list[tuple[int, int]], subsets: list[str], mean, scale, config: dict):
+    def __init__(self, net: DefectGNN, types, subsets, targets, mean, scale, known, config: dict):
         self.net = net.eval()
         self.types = [tuple(t) for t in types]
         self.subsets = list(subsets)
-        self.mean = np.asarray(mean, dtype=np.float64)  # (S, 2)
+        self.targets = list(targets)
+        self.mean = np.asarray(mean, dtype=np.float64)  # (S, T)
         self.scale = np.asarray(scale, dtype=np.float64)
+        self.known = np.asarray(known, dtype=bool)  # (S, T): trained on that subset's values
         self.config = dict(config)
         self.type_ids = {t: i for i, t in enumerate(self.types)}
         self.subset_ids = {s: i for i, s in enumerate(self.subsets)}
 
-    def predict(self, graphs: list[DefectGraph], batch_size: int = 131072) -> tuple[np.ndarray, np.ndarray]:
-        """(formation_energy_per_site, homo_lumo_gap) in eV for graphs of known subsets."""
-        out = np.zeros((len(graphs), 2))
+    def predict(self, batch: GraphBatch, budget: int = BUDGET) -> dict[str, np.ndarray]:
+        """target -> values (eV, μB) for the graphs of ``batch``; NaN where a subset lacks the target."""
+        pad = Padded(batch, self.type_ids, self.subset_ids)
+        out = np.zeros((len(pad.n), len(self.targets)))
         with torch.inference_mode():
-            for b in dense_buckets(graphs, self.type_ids, self.subset_ids):
-                bs = max(1, batch_size // max(b.n * b.n, 1))
-                for k in range(0, len(b.index), bs):
-                    sel = slice(k, k + bs)
-                    e, g = self.net(*b.tensors(sel))
-                    out[b.index[sel], 0] = e.numpy()
-                    out[b.index[sel], 1] = g.numpy()
-        sub = np.array([self.subset_ids.get(g.subset, 0) for g in graphs], dtype=np.int64)
+            for idx in pad.chunks(budget):
+                out[idx] = self.net(*pad.tensors(idx)).numpy()
+        sub = pad.subset
         out = out * self.scale[sub] + self.mean[sub]
-        return out[:, 0], out[:, 1]
+        out[~self.known[sub]] = np.nan
+        return {t: out[:, k] for k, t in enumerate(self.targets)}
 
     def state(self) -> dict:
         return {
             "state_dict": {k: v.half() if v.is_floating_point() else v for k, v in self.net.state_dict().items()},
             "types": self.types,
             "subsets": self.subsets,
+            "targets": self.targets,
             "mean": self.mean.tolist(),
             "scale": self.scale.tolist(),
+            "known": self.known.tolist(),
             "config": self.config,
         }
 
     @classmethod
-    def from_state(cls, st: dict) -> "GNNModel":
+    def from_state(cls, st: dict) -> GNNModel:
         cfg = st["config"]
-        net = DefectGNN(len(st["types"]), len(st["subsets"]), d=cfg["d"], blocks=cfg["blocks"], de=cfg.get("de"))
+        targets = st.get("targets") or [ENERGY, "homo_lumo_gap"]  # older files: the two first targets
+        known = st.get("known") or np.ones((len(st["subsets"]), len(targets)), dtype=bool)
+        net = DefectGNN(len(st["types"]), len(st["subsets"]), d=cfg["d"], blocks=cfg["blocks"], de=cfg.get("de"),
+                        n_other=len(targets) - 1)
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in st["state_dict"].items()})
-        return cls(net, st["types"], st["subsets"], st["mean"], st["scale"], cfg)
+        return cls(net, st["types"], st["subsets"], targets, st["mean"], st["scale"], known, cfg)
 
 
 def train_gnn(
-    graphs: list[DefectGraph],
-    energy: np.ndarray,
-    gap: np.ndarray,
+    batch: GraphBatch,
+    targets: dict[str, np.ndarray],
     epochs: int = 100,
     d: int = 64,
     blocks: int = 3,
     de: int | None = 32,
     batch_size: int = 32,
-    small_batch: int = 128,
     lr: float = 3e-3,
     seed: int = 0,
     log=None,
 ) -> GNNModel:
-    """Train one network over the given graphs (any mix of subsets; subset = global state)."""
+    """Train one network over the graphs of ``batch`` (any mix of subsets; subset = global state).
+    ``targets``: name -> values aligned with the graphs, NaN where unknown; energy first."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    types = sorted({(int(a), int(b)) for g in graphs for a, b in zip(g.z_from, g.z_to)})
-    subsets = sorted({g.subset for g in graphs})
+    names = [ENERGY] + [t for t in targets if t != ENERGY]
+    types = sorted({(int(a), int(b)) for a, b in zip(batch.z_from, batch.z_to)})
+    subsets = sorted(set(batch.subsets))
     sid = {s: i for i, s in enumerate(subsets)}
-    sub = np.array([sid[g.subset] for g in graphs])
-    y = np.stack([energy, gap], 1).astype(np.float64)
-    mean = np.stack([y[sub == i].mean(0) for i in range(len(subsets))])
-    scale = np.stack([y[sub == i].std(0) + 1e-6 for i in range(len(subsets))])
-    yn = torch.from_numpy((y - mean[sub]) / scale[sub]).float()
-    buckets = dense_buckets(graphs, {t: i for i, t in enumerate(types)}, sid)
-    net = DefectGNN(len(types), len(subsets), d=d, blocks=blocks, de=de)
+    pad = Padded(batch, {t: i for i, t in enumerate(types)}, sid)
+    sub = pad.subset
+    y = np.stack([np.asarray(targets[t], dtype=np.float64) for t in names], 1)
+    known = np.stack([np.isfinite(y[sub == i]).any(0) for i in range(len(subsets))])
+    mean = np.zeros((len(subsets), len(names)))
+    scale = np.ones((len(subsets), len(names)))
+    for i in range(len(subsets)):
+        rows = y[sub == i]
+        for k in np.nonzero(known[i])[0]:
+            v = rows[:, k][np.isfinite(rows[:, k])]
+            mean[i, k], scale[i, k] = v.mean(), v.std() + 1e-6
+    yn = (y - mean[sub]) / scale[sub]
+    ok = torch.from_numpy(np.isfinite(yn)).float()
+    yn = torch.from_numpy(np.nan_to_num(yn)).float()
+    net = DefectGNN(len(types), len(subsets), d=d, blocks=blocks, de=de, n_other=len(names) - 1)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sizes = [small_batch if b.n <= 3 else batch_size for b in buckets]  # tiny graphs: bigger batches
-    plan = []
-    for bi, b in enumerate(buckets):
-        plan += [bi] * ((len(b.index) + sizes[bi] - 1) // sizes[bi])
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, epochs * len(plan)))
+    steps = (len(pad.n) + batch_size - 1) // batch_size
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, epochs * steps))
     net.train()
     for ep in range(epochs):
-        perms = [rng.permutation(len(b.index)) for b in buckets]
-        cursor = [0] * len(buckets)
+        # similar defect counts together (little padding), random within equal counts, batches shuffled
+        order = np.lexsort((rng.random(len(pad.n)), pad.n))
+        batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
         total = 0.0
-        for bi in rng.permutation(plan):
-            b = buckets[bi]
-            sel = perms[bi][cursor[bi] : cursor[bi] + sizes[bi]]
-            cursor[bi] += sizes[bi]
-            e, g = net(*b.tensors(sel))
-            t = yn[b.index[sel]]
-            loss = (e - t[:, 0]).abs().mean() + (g - t[:, 1]).abs().mean()
+        for bi in rng.permutation(len(batches)):
+            idx = batches[bi]
+            pred = net(*pad.tensors(idx))
+            w = ok[idx]
+            # mean absolute error per target over the rows that have it, summed over targets
+            loss = ((pred - yn[idx]).abs() * w).sum(0).div(w.sum(0).clamp(min=1)).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * len(sel)
+            total += float(loss.detach()) * len(idx)
         if log is not None:
-            log(ep, total / len(graphs))
-    cfg = {"d": d, "de": de, "blocks": blocks, "epochs": epochs, "batch_size": batch_size, "small_batch": small_batch,
-           "lr": lr, "seed": seed}
-    return GNNModel(net, types, subsets, mean, scale, cfg)
+            log(ep, total / len(pad.n))
+    cfg = {"d": d, "de": de, "blocks": blocks, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    return GNNModel(net, types, subsets, names, mean, scale, known, cfg)

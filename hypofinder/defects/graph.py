@@ -9,13 +9,13 @@ text parser for the dataset's P1 CIFs (``graph_from_cif_text``); they give ident
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
+from hypofinder.defects.hosts import MATCH_TOL, Host
 from hypofinder.errors import BadInputError
-from hypofinder.defects.hosts import Host, MATCH_TOL
 
 _Z: dict[str, int] = {}
 
@@ -75,7 +75,7 @@ class DefectGraph:
         """Defects as tokens: ``vS`` (S vacancy), ``W_Mo`` (W on a Mo site)."""
         return [defect_token(int(a), int(b)) for a, b in zip(self.z_from, self.z_to)]
 
-    def equals(self, other: "DefectGraph", atol: float = 1e-6) -> bool:
+    def equals(self, other: DefectGraph, atol: float = 1e-6) -> bool:
         """Same host, same defects on the same sites, same geometry (within ``atol``)."""
         if (self.subset, self.host) != (other.subset, other.host):
             return False
@@ -158,18 +158,28 @@ def graph_from_arrays(
     return _build(host, (n1, n2), changed, pristine_z[changed], z_to, label)
 
 
-def _build(host: Host, size: tuple[int, int], sites, z_from, z_to, label: str) -> DefectGraph:
+def _positions(host: Host, size: tuple[int, int], sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(xy (n, 2) Å, height above the layer centre (n,) Å) of pristine-supercell sites."""
     n1, n2 = size
     nk = len(host.unit_numbers)
-    sites = np.asarray(sites, dtype=np.int64)
     k = sites % nk
     cell = sites // nk
     ij = np.stack([cell // n2, cell % n2], axis=1).astype(float)
     frac = host.unit_frac[k].copy()
     frac[:, :2] += ij
     cart = frac @ host.unit_lattice  # positions in the supercell (Å)
-    height = cart[:, 2] - host.centre_z
-    xy = cart[:, :2]
+    return cart[:, :2], cart[:, 2] - host.centre_z
+
+
+def site_positions(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(xy, height) of every site of the n1 x n2 supercell, in pristine-supercell order."""
+    return _positions(host, size, np.arange(size[0] * size[1] * len(host.unit_numbers)))
+
+
+def _build(host: Host, size: tuple[int, int], sites, z_from, z_to, label: str) -> DefectGraph:
+    n1, n2 = size
+    sites = np.asarray(sites, dtype=np.int64)
+    xy, height = _positions(host, size, sites)
     n = len(sites)
     src, dst = np.nonzero(~np.eye(n, dtype=bool))
     sup = host.unit_lattice[:2, :2] * np.array([[n1], [n2]])  # in-plane supercell vectors

@@ -98,7 +98,7 @@ class Host:
         return {"name": self.name, "subset": self.subset, "cif": self.cif, "supercell": list(self.supercell)}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Host":
+    def from_json(cls, d: dict) -> Host:
         return cls(name=d["name"], subset=d["subset"], cif=d["cif"], supercell=tuple(d["supercell"]))
 
 

@@ -1,4 +1,4 @@
-"""``DefectPredictor``: defective 2D supercells (CIF / Structure) -> formation energy and gap.
+"""``DefectPredictor``: defective 2D supercells (CIF / Structure) -> the predicted properties.
 
 Loaded lazily and cached per process (``DefectPredictor.load()`` returns the same object for
 the same weights). Per input, errors are reported in the prediction (``error``), never raised.
@@ -6,13 +6,14 @@ the same weights). Per input, errors are reported in the prediction (``error``),
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any, Union
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from hypofinder.errors import BadInputError, HypofinderError
+from hypofinder.defects.batch import GraphBatch
 from hypofinder.defects.bundle import ModelBundle, in_domain_mask, out_of_domain
 from hypofinder.defects.graph import (
     DefectGraph,
@@ -23,27 +24,23 @@ from hypofinder.defects.graph import (
     supercell_size,
 )
 from hypofinder.defects.hosts import CANONICAL, Host, canonical_host
+from hypofinder.errors import BadInputError, HypofinderError
+from hypofinder.models import PropertyPrediction
 
 
-class DefectPrediction(BaseModel):
-    """Predicted properties of one defective supercell (eV); ``error`` set when it failed."""
+class DefectPrediction(PropertyPrediction):
+    """The predicted properties of one input file or structure; ``error`` set when it failed."""
 
     file: str = Field(description="File path or label of the input")
     host: str | None = None
     subset: str | None = Field(default=None, description="2DMD subset whose unit cell matched, e.g. low_MoS2")
     defects: list[str] = Field(default_factory=list, description="Tokens: 'vS' = S vacancy, 'W_Mo' = W on a Mo site")
-    formation_energy_per_site: float | None = None
-    formation_energy_per_site_std: float | None = None
-    homo_lumo_gap: float | None = None
-    homo_lumo_gap_std: float | None = None
-    in_domain: bool = False
-    domain_notes: list[str] = Field(default_factory=list, description="Why the input is outside the training domain")
     error: str | None = None
 
 
 StructureLike = Union["Structure", str, Path]  # noqa: F821
 
-_LOADED: dict[tuple[str, float], "DefectPredictor"] = {}
+_LOADED: dict[tuple[str, float], DefectPredictor] = {}
 
 
 class DefectPredictor:
@@ -54,7 +51,7 @@ class DefectPredictor:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: Path | str | None = None) -> "DefectPredictor":
+    def load(cls, path: Path | str | None = None) -> DefectPredictor:
         """Load weights from ``path`` (default ``settings().models_dir``), cached per process."""
         from hypofinder.settings import settings
 
@@ -89,16 +86,26 @@ class DefectPredictor:
         return match_graph(item, self.candidates(host), host, label)
 
     # ------------------------------------------------------------------ prediction
-    def predict_graphs(self, graphs: list[DefectGraph], fast: bool = False) -> dict[str, np.ndarray]:
-        """Screening path: arrays ``formation_energy_per_site``, ``homo_lumo_gap``, their ``*_std``
-        and ``in_domain`` (bool), aligned with ``graphs``. ``fast=True`` skips the graph network
-        (LightGBM only, ``*_std`` = the subset's typical error): several times faster on high-density graphs."""
-        out = self.bundle.predict(graphs, use_gnn=not fast) if graphs else {}
-        if not graphs:
-            return {k: np.zeros(0) for k in ("formation_energy_per_site", "homo_lumo_gap")}
-        doms = self.metadata.get("domain", {})
-        out["in_domain"] = in_domain_mask(graphs, doms)
+    def predict_graphs(self, graphs: list[DefectGraph] | GraphBatch, fast: bool = False) -> dict[str, np.ndarray]:
+        """Screening path: one array per property of ``PropertyPrediction.targets()``, its
+        ``<target>_std`` (NaN where not predicted) and ``in_domain`` (bool), aligned with ``graphs``.
+        ``fast=True`` skips the graph network (LightGBM only): several times faster on high-density graphs."""
+        batch = graphs if isinstance(graphs, GraphBatch) else GraphBatch.from_graphs(list(graphs))
+        if not batch.n_graphs:
+            return {k: np.zeros(0) for t in PropertyPrediction.targets() for k in (t, t + "_std")} | {
+                "in_domain": np.zeros(0, dtype=bool)}
+        out = self.bundle.predict(batch, use_gnn=not fast)
+        out["in_domain"] = in_domain_mask(batch, self.metadata.get("domain", {}))
         return out
+
+    def require(self, subset: str, target: str) -> None:
+        """BadInputError with the reason when the shipped models do not predict ``target`` for ``subset``."""
+        if subset not in self.bundle.gbm:
+            raise BadInputError(f"no trained model for subset {subset}")
+        if target not in self.bundle.targets_of(subset):
+            why = (": its 2DMD calculations carry no magnetic information (not spin-polarised)"
+                   if target == "magnetization" else "")
+            raise BadInputError(f"no {PropertyPrediction.title(target)} prediction for {subset}{why}")
 
     def predict(self, structures: Iterable[Any], host: str | None = None) -> list[DefectPrediction]:
         """One ``DefectPrediction`` per input (Structure, CIF path, or CIF text), in order."""
@@ -125,11 +132,9 @@ class DefectPredictor:
                 if np.isnan(out["formation_energy_per_site"][k]):
                     r.error = f"no trained model for subset {g.subset}"
                     continue
-                for name in ("formation_energy_per_site", "homo_lumo_gap"):
-                    setattr(r, name, float(out[name][k]))
-                    setattr(r, name + "_std", float(out[name + "_std"][k]))
-                r.domain_notes = out_of_domain(g, doms.get(g.subset))
-                r.in_domain = not r.domain_notes
+                notes = out_of_domain(g, doms.get(g.subset))
+                results[i] = r.model_copy(update={**PropertyPrediction.fields_from(out, k),
+                                                  "in_domain": not notes, "domain_notes": notes})
         return results
 
 

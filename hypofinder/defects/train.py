@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from hypofinder.defects.baseline import GBMSubsetModel
 from hypofinder.defects.batch import GraphBatch
-from hypofinder.defects.bundle import ModelBundle, domain_of
+from hypofinder.defects.bundle import TARGETS, ModelBundle, domain_of
+from hypofinder.defects.calibrate import COVERAGE_2SIGMA
 from hypofinder.defects.data import Subset, load_dataset
+from hypofinder.models import PropertyPrediction
 
 # The graph networks: one per density group (the subset is the global state), epochs per group.
 # 0 = no network for that group: on the low-density subsets LightGBM alone is already below the
@@ -20,22 +22,9 @@ from hypofinder.defects.data import Subset, load_dataset
 GNN_EPOCHS = {"high": 100, "low": 0}
 GNN_DIM = 64
 GNN_BLOCKS = 3
-# Weight of the graph network in the shipped mean, per target (the rest is LightGBM); see
-# benchmarks/bench_defects_accuracy.py for the measurement behind it.
-BLEND = {"formation_energy_per_site": 0.5, "homo_lumo_gap": 0.5}
-# Held-out MAE (meV) of the shipped recipe, `python benchmarks/bench_defects_accuracy.py` (3 random
-# 80/20 splits): combined with the member spread into the reported *_std, so a subset with one
-# member (low density) still reports its typical error.
-HELD_OUT_MAE_MEV = {
-    "high_BN": (100.4, 207.0),
-    "high_GaSe": (35.5, 152.3),
-    "high_InSe": (31.6, 114.6),
-    "high_MoS2": (35.4, 45.8),
-    "high_P": (69.4, 164.2),
-    "high_WSe2": (27.1, 38.9),
-    "low_MoS2": (1.8, 5.2),
-    "low_WSe2": (4.5, 7.8),
-}
+# Out-of-fold predictions for the blend weights and the uncertainty calibration (hypofinder.defects.calibrate):
+# the recipe is fitted FOLDS more times on (FOLDS-1)/FOLDS of the data.
+FOLDS = 3
 
 
 def default_groups(names) -> list[list[str]]:
@@ -68,6 +57,41 @@ def _versions() -> dict:
     }
 
 
+def _fit_members(subsets: dict[str, Subset], sel: dict[str, np.ndarray], seed: int, gnn_epochs: int | None,
+                 gnn_groups: list[list[str]] | None, log) -> ModelBundle:
+    """LightGBM per subset + the graph network(s) on the rows ``sel`` of every subset (no calibration)."""
+    import torch
+
+    from hypofinder.defects.gnn import train_gnn
+
+    torch.set_num_threads(threads())
+    hosts, gbm, domain = {}, {}, {}
+    for name, s in subsets.items():
+        t0 = time.perf_counter()
+        graphs = [s.graphs[i] for i in sel[name]]
+        gbm[name] = GBMSubsetModel.fit(GraphBatch.from_graphs(graphs), {t: v[sel[name]] for t, v in s.targets.items()},
+                                       seed=seed)
+        hosts[name] = s.host
+        domain[name] = domain_of(graphs)
+        log(f"  lightgbm {name}: {len(graphs)} structures, {len(s.targets)} targets, {time.perf_counter() - t0:.1f}s")
+    nets = []
+    for group in (gnn_groups or default_groups(subsets)) if gnn_epochs != 0 else []:
+        epochs = gnn_epochs or GNN_EPOCHS.get(group[0].split("_", 1)[0], max(GNN_EPOCHS.values()))
+        if epochs <= 0:
+            continue
+        t0 = time.perf_counter()
+        graphs = [subsets[n].graphs[i] for n in group for i in sel[n]]
+        y = {t: np.concatenate([_column(subsets[n], t)[sel[n]] for n in group]) for t in TARGETS}
+        y = {t: v for t, v in y.items() if np.isfinite(v).any()}
+        nets.append(train_gnn(GraphBatch.from_graphs(graphs), y, epochs=epochs, d=GNN_DIM, blocks=GNN_BLOCKS, seed=seed))
+        log(f"  graph network {'+'.join(group)}: {len(graphs)} structures, {epochs} epochs, {time.perf_counter() - t0:.1f}s")
+    return ModelBundle(hosts=hosts, metadata={"domain": domain}, gbm=gbm, gnn=nets)
+
+
+def _column(s: Subset, target: str) -> np.ndarray:
+    return s.targets.get(target, np.full(len(s), np.nan))
+
+
 def fit_bundle(
     subsets: dict[str, Subset],
     seed: int = 0,
@@ -75,64 +99,70 @@ def fit_bundle(
     gnn_groups: list[list[str]] | None = None,
     log=print,
     indices: dict[str, np.ndarray] | None = None,
+    folds: int = FOLDS,
 ) -> ModelBundle:
-    """Fit LightGBM per subset and the graph network(s) on ``subsets`` (optionally only ``indices``).
+    """Fit LightGBM per subset and the graph network(s) on ``subsets`` (optionally only ``indices``),
+    then blend weights and uncertainty scales from ``folds``-fold out-of-fold predictions (0 or 1: none).
 
     ``gnn_epochs``: epochs for every network (None = ``GNN_EPOCHS`` per density group, 0 = no
     graph network). ``gnn_groups`` partitions subsets into networks (default: by density).
     """
-    import torch
+    from hypofinder.defects.calibrate import calibrate
 
-    from hypofinder.defects.gnn import train_gnn
+    sel = {k: (np.asarray(indices[k]) if indices is not None else np.arange(len(s))) for k, s in subsets.items()}
+    folds = folds if folds >= 2 else 0
+    rng = np.random.default_rng(seed + 7919)
+    part = {k: rng.permutation(len(v)) % max(folds, 1) for k, v in sel.items()}
+    job = (subsets, sel, part, seed, gnn_epochs, gnn_groups, folds)
+    n_workers = min(workers(), folds + 1)
+    if n_workers > 1:  # the fits are independent: one process each (fork: the data are shared, not copied)
+        import multiprocessing
 
-    torch.set_num_threads(threads())
-    hosts, gbm, domain = {}, {}, {}
-    sel = {k: (indices[k] if indices is not None else np.arange(len(s))) for k, s in subsets.items()}
-    for name, s in subsets.items():
-        t0 = time.perf_counter()
-        graphs = [s.graphs[i] for i in sel[name]]
-        energy = s.targets["formation_energy_per_site"][sel[name]]
-        gap = s.targets["homo_lumo_gap"][sel[name]]
-        gbm[name] = GBMSubsetModel.fit(GraphBatch.from_graphs(graphs), energy, gap, seed=seed)
-        hosts[name] = s.host
-        domain[name] = domain_of(graphs)
-        log(f"  lightgbm {name}: {len(graphs)} structures, {time.perf_counter() - t0:.1f}s")
-    nets = []
-    if gnn_epochs != 0:
-        groups = gnn_groups or default_groups(subsets)
-        for group in groups:
-            epochs = gnn_epochs or GNN_EPOCHS.get(group[0].split("_", 1)[0], max(GNN_EPOCHS.values()))
-            if epochs <= 0:
-                continue
-            t0 = time.perf_counter()
-            graphs, energy, gap = [], [], []
-            for name in group:
-                s = subsets[name]
-                graphs += [s.graphs[i] for i in sel[name]]
-                energy.append(s.targets["formation_energy_per_site"][sel[name]])
-                gap.append(s.targets["homo_lumo_gap"][sel[name]])
-            nets.append(
-                train_gnn(
-                    graphs,
-                    np.concatenate(energy),
-                    np.concatenate(gap),
-                    epochs=epochs,
-                    d=GNN_DIM,
-                    blocks=GNN_BLOCKS,
-                    seed=seed,
-                )
-            )
-            log(f"  graph network {'+'.join(group)}: {len(graphs)} structures, {epochs} epochs, {time.perf_counter() - t0:.1f}s")
-    meta = {
-        "domain": domain,
-        "blend": {k: dict(BLEND) for k in subsets},
-        "typical_error": {
-            k: {"formation_energy_per_site": v[0] / 1000, "homo_lumo_gap": v[1] / 1000}
-            for k, v in HELD_OUT_MAE_MEV.items()
-            if k in subsets
-        },
-    }
-    return ModelBundle(hosts=hosts, metadata=meta, gbm=gbm, gnn=nets)
+        global _JOB
+        _JOB = job
+        with multiprocessing.get_context("fork").Pool(n_workers) as pool:
+            results = pool.map(_fit_job, range(-1, folds))
+        _JOB = None
+    else:
+        results = [_fit_job(f, job, log) for f in range(-1, folds)]
+    bundle = results[0]
+    log(f"  fitted: {len(bundle.gbm)} LightGBM subsets, {len(bundle.gnn)} graph network(s)"
+        + (f", {folds} out-of-fold fits" if folds else ""))
+    if folds:
+        rows = {k: len(v) for k, v in sel.items()}
+        offset = dict(zip(rows, np.cumsum([0] + list(rows.values()))[:-1]))
+        members = {t: np.full((1 + bool(bundle.gnn), sum(rows.values())), np.nan) for t in TARGETS}
+        for f, fold_members in enumerate(results[1:]):
+            where = np.concatenate([offset[k] + np.nonzero(part[k] == f)[0] for k in subsets])
+            for t, m in fold_members.items():
+                members[t][:, where] = m[: members[t].shape[0]]
+        truth = {t: np.concatenate([_column(subsets[k], t)[sel[k]] for k in rows]) for t in TARGETS}
+        names = np.concatenate([[k] * n for k, n in rows.items()])
+        bundle.metadata["calibration"] = calibrate(members, truth, names)
+    return bundle
+
+
+_JOB = None
+
+
+def _fit_job(fold: int, job=None, log=lambda *_: None):
+    """fold -1: the shipped fit on all rows (a ModelBundle); fold f: fit without part f and return
+    the member predictions (target -> (M, G)) on part f."""
+    subsets, sel, part, seed, gnn_epochs, gnn_groups, folds = job or _JOB
+    if fold < 0:
+        return _fit_members(subsets, sel, seed, gnn_epochs, gnn_groups, log)
+    t0 = time.perf_counter()
+    model = _fit_members(subsets, {k: v[part[k] != fold] for k, v in sel.items()}, seed, gnn_epochs, gnn_groups,
+                         lambda *_: None)
+    graphs = [subsets[k].graphs[sel[k][j]] for k in subsets for j in np.nonzero(part[k] == fold)[0]]
+    out = model.members(graphs)
+    log(f"  out-of-fold {fold + 1}/{folds}: {time.perf_counter() - t0:.1f}s")
+    return out
+
+
+def workers() -> int:
+    """Processes for the independent fits (shipped + out-of-fold): HYPOFINDER_TRAIN_WORKERS, default 1."""
+    return max(1, int(os.environ.get("HYPOFINDER_TRAIN_WORKERS", "1")))
 
 
 def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int | None = None, log=print) -> dict:
@@ -146,15 +176,14 @@ def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int | None = Non
     seconds = time.perf_counter() - t_start
     bundle.metadata.update(
         {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "seed": seed,
-            "targets": {
-                "formation_energy_per_site": "eV; formation energy / number of defects",
-                "homo_lumo_gap": "eV; homo_lumo_gap_min (homo_lumo_gap where a subset has no _min)",
-            },
+            "targets": {t: {"unit": PropertyPrediction.unit(t), "columns": PropertyPrediction.columns(t),
+                            "subsets": [k for k in bundle.gbm if t in bundle.gbm[k].targets]} for t in TARGETS},
             "members": ["lightgbm"] + (["graph_network"] if bundle.gnn else []),
-            "uncertainty": "sqrt(member spread^2 + typical_error^2): weighted population std of the member "
-            "predictions (blend weights in 'blend') combined with the subset's held-out MAE ('typical_error', eV)",
+            "uncertainty": "1 sigma = scale * sqrt(spread^2 + floor^2) per subset and target ('calibration'): spread = "
+            "weighted population std of the members (graph-network weight 'blend'), floor = out-of-fold MAE, scale "
+            f"fitted so that {COVERAGE_2SIGMA:.0%} of the {FOLDS}-fold out-of-fold errors lie within 2 sigma",
             "hosts": {k: {"host": h.name, "supercell": list(h.supercell)} for k, h in bundle.hosts.items()},
             "data": {
                 k: {"n": len(s), "fingerprint_sha256": s.fingerprint, "folder": str(Path(data_dir) / k)}

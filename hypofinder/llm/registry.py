@@ -35,10 +35,12 @@ class ModelSpec:
     provider: str
     name: str
     base_url: str | None = None
+    registered: "Provider | None" = field(default=None, compare=False, repr=False)
 
     @property
     def entry(self) -> "Provider":
-        return get(self.provider)
+        """The registry entry (kept from resolution, so a provider unregistered later still answers)."""
+        return self.registered or get(self.provider)
 
     @property
     def base_url_host(self) -> str | None:
@@ -127,11 +129,11 @@ def resolve(model: str | None, base_url: str | None = None) -> ModelSpec:
             raise BadInputError(f"the {entry.name} model runs in-process: it takes no base URL")
         if server is None:
             raise BadInputError("no provider for served models is registered")
-        return ModelSpec(server.name, name, base_url.rstrip("/"))
+        return ModelSpec(server.name, name, base_url.rstrip("/"), server)
     if entry is not None and entry.in_process:
-        return ModelSpec(entry.name, entry.model_name or entry.name)
+        return ModelSpec(entry.name, entry.model_name or entry.name, None, entry)
     if server is not None and os.environ.get("OPENAI_API_KEY"):
-        return ModelSpec(server.name, name, None)
+        return ModelSpec(server.name, name, None, server)
     choices = ", ".join(f"'{p.name}'" for p in _REGISTRY.values() if p.in_process)
     raise BadInputError(
         f"unknown model {name!r}: use {choices}, or a served model name with --base-url "

@@ -25,7 +25,6 @@ __all__ = [
     "ConceptLink",
     "IndexInfo",
     "MAX_K",
-    "MAX_CONTEXTS",
     "build_index",
     "contexts_for",
     "disciplines",
@@ -36,8 +35,6 @@ __all__ = [
 ]
 
 MAX_K = 200
-MAX_CONTEXTS = 10
-MAX_QUERY_CHARS = 5000
 
 def _engine():
     """The Ontology for the current settings (PhySH file state, rules file state, cache dir)."""
@@ -56,12 +53,12 @@ def _engine():
 
 # ---------------------------------------------------------------------- validation
 def _query(query: object) -> str:
-    if not isinstance(query, str) or not query.strip():
-        raise BadInputError("query is empty: describe the topic in a few words")
-    q = " ".join(query.split())
-    if len(q) > MAX_QUERY_CHARS:
-        raise BadInputError(f"query is too long: {len(q)} characters (at most {MAX_QUERY_CHARS})")
-    return q
+    """The question checked against the run configuration's limit (the same as the pipeline's)."""
+    from hypofinder.settings import settings
+
+    if not isinstance(query, str):
+        raise BadInputError("the question is empty")
+    return settings().run.check_query(query)
 
 
 def _int_in(name: str, value: object, low: int, high: int) -> int:
@@ -113,7 +110,10 @@ def contexts_for(query: str, n: int = 3) -> list[Context]:
     Deterministic for the same query, data and model.
     """
     q = _query(query)
-    n = _int_in("n", n, 1, MAX_CONTEXTS)
+    from hypofinder.settings import RunConfig
+
+    low, high = RunConfig.bounds("contexts")
+    n = _int_in("n", n, int(low), int(high))
     return _engine().contexts(q, n)
 
 

@@ -1,9 +1,13 @@
 """Hybrid concept retrieval and role-based contexts over one PhySH graph and its Chroma index.
 
-Score of a concept = cosine(query, label)            (the query and, for several sentences, the mean
-                                                       of whole-query and best-sentence cosines)
-                   + W_HIER * max(0, best broader/narrower neighbour's cosine - HIER_FLOOR)
-                   + W_LABEL * label match (1 for a multi-word label found in the query, 0.5 for one word)
+Dense similarity of a concept to one query vector
+    = (1 - W_DOC) * max(cosine to its label, cosine to its alternative labels) + W_DOC * cosine to its description
+and over the question: the whole question's similarity, or for several sentences a rank fusion of the
+whole question's and each sentence's (``combine_clauses``). Then
+    score = dense + W_HIER * max(0, best broader/narrower neighbour's dense - HIER_FLOOR)
+                  + W_LABEL * label match (a label found word for word in the question)
+With ``lexical`` on, the final order fuses that ranking with BM25 over the concept documents by
+reciprocal rank (RRF_K), BM25 weighing W_LEX.
 """
 
 from __future__ import annotations
@@ -16,29 +20,57 @@ import numpy as np
 
 from hypofinder.models import Context
 from hypofinder.ontology import index as index_mod
-from hypofinder.ontology.lexical import lexicon, sentences
+from hypofinder.ontology.lexical import bm25, lexicon, sentences, tokens
 from hypofinder.ontology.models import Concept, ConceptHit, ConceptLink
 from hypofinder.ontology.physh import Node, PhyshGraph
 from hypofinder.ontology.roles import RoleRules
 
 W_LABEL = 0.2
-W_HIER = 0.1
+W_DOC = 0.2
+CLAUSE_K = 5
+W_HIER = 0.3
 HIER_FLOOR = 0.3
-POOL = 150  # candidates taken from Chroma per query vector
+W_LEX = 0.3
+RRF_K = 60
+POOL = 150  # Chroma entries taken per query vector
+LEX_POOL = 50  # BM25 candidates
 SUPPORT = 2  # supporting concepts per context
 
 
 @dataclass(frozen=True)
 class Options:
-    """Which parts of the hybrid score are on (the benchmark switches them off one by one)."""
+    """Which parts of the hybrid score are on (the benchmark switches them one by one)."""
 
-    sentences: bool = True
-    labels: bool = True
-    hierarchy: bool = True
+    sentences: bool = True  # score the question's sentences separately too
+    labels: bool = True  # boost labels found word for word
+    hierarchy: bool = True  # boost from broader/narrower neighbours
+    alt_labels: bool = True  # alternative-label vectors
+    documents: bool = True  # description vectors
+    lexical: bool = False  # BM25 over concept documents, fused by rank
+    w_hier: float = W_HIER
+    w_doc: float = W_DOC
 
 
 HYBRID = Options()
-EMBEDDING_ONLY = Options(sentences=False, labels=False, hierarchy=False)
+LABEL_ONLY = Options(alt_labels=False, documents=False, w_hier=0.1)  # the label-only index (before documents)
+EMBEDDING_ONLY = Options(sentences=False, labels=False, hierarchy=False, alt_labels=False, documents=False)
+
+
+def combine_clauses(sim: np.ndarray, k: int = CLAUSE_K) -> np.ndarray:
+    """One similarity per concept from columns (whole question, then each sentence).
+
+    One column: itself. Several: each column ranks the concepts as a query of its own and the ranks
+    are fused (reciprocal rank, constant ``k``), so a concept that one sentence asks for comes up even
+    when the whole question is about more; rescaled so the best possible value is the best cosine.
+    """
+    if sim.shape[1] == 1:
+        return sim[:, 0]
+    fused = np.zeros(sim.shape[0])
+    for j in range(sim.shape[1]):
+        ranks = np.empty(sim.shape[0])
+        ranks[np.argsort(-sim[:, j], kind="stable")] = np.arange(sim.shape[0])
+        fused += 1.0 / (k + 1 + ranks)
+    return (fused * (k + 1) / sim.shape[1] * float(sim[:, 0].max())).astype(np.float32)
 
 
 class Ontology:
@@ -108,8 +140,9 @@ class Ontology:
             return False
         return not discipline or self.graph.in_discipline(node, discipline)
 
-    def _where(self, facet: str | None, discipline: str | None) -> dict | None:
-        conds = []
+    def _where(self, facet: str | None, discipline: str | None, options: Options = HYBRID) -> dict | None:
+        kinds = ["label", *(["alt"] if options.alt_labels else []), *(["desc"] if options.documents else [])]
+        conds: list[dict] = [] if len(kinds) == 3 else [{"kind": {"$in": kinds}}]
         if facet:
             conds.append({index_mod.slug("f", facet): True})
         if discipline and not self.graph.disciplines[discipline].whole_taxonomy:
@@ -126,44 +159,50 @@ class Ontology:
         options: Options = HYBRID,
         pool: int = POOL,
     ) -> list[tuple[float, Node, str | None]]:
-        """Candidates (``pool`` per query vector) as (score, node, matched label), best first (ties: label, id)."""
+        """Candidates as (score, node, matched label), best first (ties: label, id)."""
         idx = self.index()
         texts = [query]
         if options.sentences:
             parts = sentences(query)
             if len(parts) > 1:
                 texts += parts
-        vecs = index_mod.encode(texts)
-        ids, embs = idx.query(vecs, pool, self._where(facet, discipline))
+        dense = idx.query(idx.encode(texts), pool * (1 + options.alt_labels + options.documents), self._where(facet, discipline, options))
+        sim = np.maximum(dense.label, dense.alt) if options.alt_labels else dense.label
+        if options.documents:
+            sim = (1.0 - options.w_doc) * sim + options.w_doc * dense.desc
+        base = combine_clauses(sim)
+        ids = list(dense.ids)
+        allowed = lambda cid: self._allowed(self.graph.concepts[cid], facet, discipline)  # noqa: E731
         matches: dict[str, tuple[float, str]] = {}
         if options.labels:
-            matches = {
-                cid: m
-                for cid, m in lexicon(self.graph).matches(query).items()
-                if self._allowed(self.graph.concepts[cid], facet, discipline)
-            }
-            have = set(ids)
-            missing = [cid for cid in sorted(matches) if cid not in have]
-            if missing:
-                more_ids, more_embs = idx.embeddings(missing)
-                ids, embs = ids + more_ids, np.vstack([embs, more_embs]) if len(ids) else more_embs
+            matches = {cid: m for cid, m in lexicon(self.graph).matches(query, single=1.0).items() if allowed(cid)}
+        lexical = [cid for cid in bm25(self.graph).top(query, LEX_POOL) if allowed(cid)] if options.lexical else []
+        pos = {cid: i for i, cid in enumerate(ids)}
+        extra = [cid for cid in (*sorted(matches), *lexical) if cid not in pos]
+        for cid in extra:  # not among the dense hits: the lowest dense similarity seen
+            pos[cid] = len(ids)
+            ids.append(cid)
+        if extra:
+            base = np.concatenate([base, np.full(len(extra), base.min() if len(base) else 0.0, dtype=np.float32)])
         if not ids:
             return []
-        cos = embs @ vecs.T
-        base = cos[:, 0] if cos.shape[1] == 1 else 0.5 * cos[:, 0] + 0.5 * cos[:, 1:].max(axis=1)
         score = base.copy()
         if options.hierarchy:
-            pos = {cid: i for i, cid in enumerate(ids)}
             for i, cid in enumerate(ids):
                 node = self.graph.concepts[cid]
                 near = [base[pos[n]] for n in (*node.broader, *node.narrower) if n in pos]
                 if near:
-                    score[i] += W_HIER * max(0.0, max(near) - HIER_FLOOR)
-        out = []
-        for i, cid in enumerate(ids):
-            m = matches.get(cid)
-            s = float(score[i]) + (W_LABEL * m[0] if m else 0.0)
-            out.append((s, self.graph.concepts[cid], m[1] if m else None))
+                    score[i] += options.w_hier * max(0.0, max(near) - HIER_FLOOR)
+        for cid, (strength, _) in matches.items():
+            score[pos[cid]] += W_LABEL * strength
+        if options.lexical:
+            order = np.argsort(-score, kind="stable")
+            fused = np.zeros(len(ids))
+            fused[order] = 1.0 / (RRF_K + 1 + np.arange(len(ids)))
+            for rank, cid in enumerate(lexical):
+                fused[pos[cid]] += W_LEX / (RRF_K + 1 + rank)
+            score = fused * (RRF_K + 1)  # 1.0 for a concept first in the dense order and absent from BM25
+        out = [(float(score[i]), self.graph.concepts[cid], matches[cid][1] if cid in matches else None) for i, cid in enumerate(ids)]
         out.sort(key=lambda t: (-round(t[0], 6), t[1].label.lower(), t[1].id))
         return out
 
@@ -207,8 +246,16 @@ class Ontology:
         return contexts
 
     def _support(self, lead: ConceptHit, same_fw: list[ConceptHit], hits: list[ConceptHit], used: set[str]) -> list[ConceptHit]:
-        """Next hits of the lead's framework, then hits next to it in the hierarchy."""
-        out = [h for h in same_fw if h.id not in used][:SUPPORT]
+        """Next hits of the lead's framework that add a word of their own, then hits next to it in the hierarchy."""
+        out: list[ConceptHit] = []
+        words = set(tokens(lead.label))
+        for h in same_fw:
+            if len(out) >= SUPPORT:
+                break
+            own = set(tokens(h.label))
+            if h.id not in used and not own <= words and not (own & words):
+                out.append(h)
+                words |= own
         if len(out) < SUPPORT:
             node = self.graph.concepts[lead.id]
             near = set(node.broader) | set(node.narrower) | set(node.related)

