@@ -15,6 +15,7 @@ from hypofinder.models import ConfigurationPrediction, PropertyPrediction, Valid
 RESOLUTION = 0.02  # eV (μB for magnetization): smaller fitted changes are not called a trend
 NO_CHANGE_TOL = 0.1  # eV (μB): 'no_change' is supported when a change this large would have been resolved
 MIN_IN_DOMAIN = 0.5  # below this share of in-domain configurations the evidence is inconclusive
+TARGET_NAMES = {t: PropertyPrediction.title(t) for t in PropertyPrediction.targets()}  # for sentences
 
 
 def fit(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
