@@ -243,8 +243,8 @@ def test_fast_path_is_todays_pipeline():
 def scripted_finder(responses: dict, n: int = 4, **kwargs) -> HypothesisFinder:
     review = {"review": "Clear and testable, but the mechanism needs a control.", "novelty": 60,
               "plausibility": 60, "testability": 60, "specificity": 60, "score": 60}
-    return HypothesisFinder(scripted_model({"ReviewAnswer": review, **responses}), contexts=n, validate=False,
-                            cache=False, rounds=0, tournament=True, **kwargs)
+    with scripted_model({"ReviewAnswer": review, **responses}) as model:
+        return HypothesisFinder(model, contexts=n, validate=False, cache=False, rounds=0, tournament=True, **kwargs)
 
 
 def test_scripted_judge_that_prefers_one_hypothesis_ranks_it_first():
