@@ -314,7 +314,17 @@ class Synthesis(SynthesisAnswer, QualityFlagged):
     validation: Validation | None = None
 
 
+class Revision(BaseModel):
+    """An earlier version of a context's hypothesis, with the critique that led to its revision."""
+
+    statement: str
+    score: int = Field(ge=0, le=100, description="Review score of this version")
+    critique: str = Field(description="The review text the reviser was told")
+    verdict: Verdict | None = Field(default=None, description="Predictor evidence on this version")
+
+
 class ContextResult(BaseModel):
+    id: str = Field(default="", description="Stable id in generation order (H1, H2, ...); matches refer to it")
     role: str
     framework: str
     concepts: list[ConceptRef]
@@ -322,10 +332,17 @@ class ContextResult(BaseModel):
     review: Review
     evidence: Evidence | None = Field(default=None, description="What the generator was given before writing")
     validation: Validation | None = None
-    rank_score: float = Field(default=0.0, description="Review score combined with evidence (0-100)")
     sources: list[Source] = Field(default_factory=list, description="Library passages given as [S1]..., best first")
     citation_flags: list[CitationFlag] = Field(default_factory=list)
     novelty: Novelty | None = Field(default=None, description="Novelty against the library (grounded runs)")
+    revisions: list[Revision] = Field(default_factory=list, description="Earlier versions, oldest first")
+    elo: float | None = Field(default=None, description="Tournament Elo rating (None: no tournament)")
+    rank_score: float = Field(
+        default=0.0,
+        description="0-100, contexts are sorted by it: 0.6 x elo_score + 0.4 x review score + evidence bonus "
+        "(elo_score = 50 + (Elo - start) / 2); without a tournament review score + evidence bonus. "
+        "Evidence bonus: supported +10, contradicted -25 (hypofinder.tournament.rank_score)",
+    )
 
     @property
     def title(self) -> str:
@@ -339,6 +356,50 @@ class ContextResult(BaseModel):
     def quality_flags(self) -> dict[str, list[str]]:
         """Weak fields of this context's hypothesis and review, e.g. {'hypothesis.statement': [...]}."""
         return {f"{part}.{k}": v for part in ("hypothesis", "review") for k, v in getattr(self, part).quality_flags.items()}
+
+
+# --------------------------------------------------------------------------- tournament
+
+
+class Match(BaseModel):
+    """One pairwise match, judged in both orders; a split decision is a draw."""
+
+    a: str = Field(description="Context id")
+    b: str = Field(description="Context id")
+    winner: str = Field(description="a, b, or 'draw'")
+    reason: str = Field(description="The judge's one-sentence reason")
+    votes: list[str] = Field(default_factory=list, description="The side chosen with a shown first, then b first")
+
+
+class Rating(BaseModel):
+    id: str
+    elo: float
+    std: float = Field(description="Bootstrap standard deviation over resampled matches")
+    wins: int = 0
+    draws: int = 0
+    losses: int = 0
+
+
+class Merge(BaseModel):
+    """A near-duplicate hypothesis merged into a kept one before the tournament."""
+
+    id: str
+    into: str
+    similarity: float = Field(description="Cosine similarity of the statements' embeddings")
+    statement: str = ""
+    role: str = ""
+
+
+class Tournament(BaseModel):
+    matches: list[Match] = Field(default_factory=list)
+    ratings: list[Rating] = Field(default_factory=list, description="Best first")
+    merged: list[Merge] = Field(default_factory=list)
+    k: float = Field(description="Elo K factor")
+    start: float = Field(description="Elo start value")
+    bootstrap: int = Field(description="Resamples behind each rating's std")
+    pairing: Literal["all pairs", "swiss"] = "all pairs"
+    rounds: int = 0
+    dedup_threshold: float = Field(description="Cosine similarity at or above which hypotheses are merged")
 
 
 # --------------------------------------------------------------------------- report
@@ -362,6 +423,8 @@ class RunManifest(BaseModel):
     step_seconds: dict[str, float] = Field(default_factory=dict)
     validate_enabled: bool = True
     library: str | None = Field(default=None, description="The literature library the run was grounded in")
+    rounds: int = Field(default=0, description="Revision rounds run")
+    tournament_enabled: bool = False
     cached: bool = Field(default=False, description="The whole report was served from the cache")
 
 
@@ -369,4 +432,5 @@ class HypothesisReport(BaseModel):
     query: str
     contexts: list[ContextResult]
     synthesis: Synthesis
+    tournament: Tournament | None = None
     run: RunManifest

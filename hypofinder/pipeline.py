@@ -1,6 +1,8 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> evidence -> ground -> generate -> validate -> appraise -> review -> rank -> synthesize -> validate
+    contexts -> evidence -> ground -> generate -> validate -> appraise -> review
+             -> revise (N rounds: revise, validate, appraise, review) -> deduplicate -> tournament -> rank
+             -> synthesize -> validate
 
 ``evidence`` plans once per question (hypofinder.bridge.planner): for a point-defect question in a host the
 predictor knows, the planned requests are predicted once and each context's generator gets them as numbered
@@ -25,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from hypofinder import __version__
+from hypofinder import tournament as tourney
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.llm.registry import resolve
 from hypofinder.models import (
@@ -35,23 +38,36 @@ from hypofinder.models import (
     GeneratedHypothesis,
     Hypothesis,
     HypothesisReport,
+    Merge,
     Novelty,
     Review,
     ReviewAnswer,
+    Revision,
     RunManifest,
     Source,
     Synthesis,
     SynthesisAnswer,
+    Tournament,
     Validation,
     ValidationRequest,
 )
-from hypofinder.prompts import PlainHypothesis, PlainSynthesis, grounding_block, load_prompt, prompt_versions
+from hypofinder.prompts import (
+    JudgeAnswer,
+    PlainHypothesis,
+    PlainRevisedHypothesis,
+    PlainSynthesis,
+    RevisedHypothesis,
+    grounding_block,
+    load_prompt,
+    prompt_versions,
+)
 from hypofinder.proofread import ask_checked, subject_words
 from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
-EVIDENCE_BONUS = {"supported": 10.0, "contradicted": -25.0, "inconclusive": 0.0, "out of scope": 0.0}
+EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
 
-Step = Literal["contexts", "evidence", "ground", "generate", "validate", "appraise", "review", "synthesize", "done"]
+Step = Literal["contexts", "evidence", "ground", "generate", "validate", "appraise", "review", "revise", "tournament",
+               "synthesize", "done"]
 SOURCES_PER_CONTEXT = 3
 
 
@@ -89,6 +105,7 @@ class HypothesisFinder:
         self.spec = resolve(self.config.model, self.config.base_url)
         self.n_contexts, self.temperature, self.seed = self.config.contexts, self.config.temperature, self.config.seed
         self.validate_enabled = self.config.validate_claims
+        self.rounds, self.tournament_enabled = self.config.refinement(self.spec.entry.options)
         self.cache = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if self.config.cache else None
         self._modes_path = cfg.cache_dir / "endpoints.json"
         self._context_source = context_source
@@ -146,7 +163,18 @@ class HypothesisFinder:
                 list(zip(contexts, generated, validations, evidence)), "review", notify,
                 lambda item: self.review(query, *item), labels,
             )
-        results = self.rank(contexts, generated, validations, reviews, evidence, sources, appraisals)
+        results = self.assemble(contexts, generated, validations, reviews, evidence, sources, appraisals)
+        with _timed(steps, "revise"):
+            for n in range(self.rounds):
+                results = self._each(results, "revise", notify, lambda r: self.revise(query, r),
+                                     [r.concepts[0].label for r in results], round_no=n + 1)
+        tournament = None
+        if self.tournament_enabled:
+            with _timed(steps, "tournament"):
+                notify(Progress(step="tournament", message="comparing hypotheses pairwise"))
+                results, merged = self.deduplicate(results)
+                tournament = self.tournament(query, results, merged)
+        results = self.rank(results, tournament)
         with _timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
             synthesis = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
@@ -160,6 +188,7 @@ class HypothesisFinder:
             query=query,
             contexts=results,
             synthesis=synthesis,
+            tournament=tournament,
             run=RunManifest(
                 model=self.spec.name, provider=self.spec.provider, base_url_host=self.spec.base_url_host,
                 temperature=self.temperature, seed=self.seed, physh_version=_physh_version(),
@@ -169,6 +198,7 @@ class HypothesisFinder:
                 llm_calls=usage.llm_calls - usage0.llm_calls, cache_hits=usage.cache_hits - usage0.cache_hits,
                 seconds=round(time.perf_counter() - t_start, 3), step_seconds=steps,
                 validate_enabled=self.validate_enabled, library=self.library.name if self.library else None,
+                rounds=self.rounds, tournament_enabled=self.tournament_enabled,
             ),
         )
         self._store_report(report_key, report)
@@ -245,23 +275,81 @@ class HypothesisFinder:
                                     task=f"review[{ctx.concept.label}]")
         return Review(**dict(answer), quality_flags=flags)
 
-    def rank(self, contexts, generated, validations, reviews, evidence=None, sources=None,
-             appraisals=None) -> list[ContextResult]:
-        """Combine review score with predictor evidence; best first. Ties go to the more novel hypothesis
-        (novelty against the library, grounded runs only)."""
-        results = []
-        evidence = evidence or [None] * len(contexts)
-        sources = sources or [[] for _ in contexts]
-        appraisals = appraisals or [([], None) for _ in contexts]
-        for ctx, gen, val, rev, ev, srcs, (flags, nov) in zip(contexts, generated, validations, reviews, evidence,
-                                                               sources, appraisals):
-            bonus = EVIDENCE_BONUS[val.verdict] if val else 0.0
-            results.append(ContextResult(
-                role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, hypothesis=gen,
-                review=rev, evidence=ev, validation=val, rank_score=max(0.0, min(100.0, rev.score + bonus)),
-                sources=srcs, citation_flags=flags, novelty=nov,
-            ))
-        return sorted(results, key=lambda r: (-r.rank_score, -(r.novelty.score if r.novelty else 0.0)))
+    def assemble(self, contexts, generated, validations, reviews, evidence, sources, appraisals) -> list[ContextResult]:
+        """One result per context, with ids H1, H2, ... in generation order."""
+        return [
+            ContextResult(
+                id=f"H{i}", role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, hypothesis=gen,
+                review=rev, evidence=ev, validation=val, sources=srcs, citation_flags=flags, novelty=nov,
+            )
+            for i, (ctx, gen, val, rev, ev, srcs, (flags, nov)) in enumerate(
+                zip(contexts, generated, validations, reviews, evidence, sources, appraisals), 1)
+        ]
+
+    def revise(self, query: str, r: ContextResult) -> ContextResult:
+        """The context's own role revises its hypothesis after the critique and the evidence; reviewed again."""
+        h = r.hypothesis
+        messages = load_prompt("reviser").messages(
+            role=r.role, framework=r.framework, concept=r.concepts[0].label, query=query, statement=h.statement,
+            rationale=h.rationale, steps="; ".join(h.steps), score=str(r.review.score), critique=r.review.text,
+            evidence=_evidence_text(r.validation, r.evidence),
+        )
+        schema = RevisedHypothesis if r.evidence is not None and r.evidence.facts else PlainRevisedHypothesis
+        subject = subject_words(query, r.concepts[0].label)
+        answer, flags = ask_checked(self.llm, messages, schema, max_tokens=600, task=f"revise[{r.concepts[0].label}]",
+                                    subject=subject, on_topic=("statement",))
+        gen = Hypothesis(**dict(answer), quality_flags=flags)
+        validation = self.validate_hypothesis(gen)
+        citation_flags, novelty = self.appraise(gen, r.sources)
+        ctx = Context(role=r.role, framework=r.framework, concepts=r.concepts)
+        review = self.review(query, ctx, gen, validation, r.evidence)
+        earlier = Revision(statement=h.statement, score=r.review.score, critique=r.review.text,
+                           verdict=r.validation.verdict if r.validation else None)
+        return r.model_copy(update={
+            "hypothesis": gen, "review": review, "validation": validation, "citation_flags": citation_flags,
+            "novelty": novelty, "revisions": [*r.revisions, earlier],
+        })
+
+    def deduplicate(self, results: list[ContextResult]) -> tuple[list[ContextResult], list[Merge]]:
+        """Merge near-identical hypotheses (embedding similarity, see hypofinder.tournament) before judging."""
+        if len(results) < 2:
+            return results, []
+        best_first = sorted(results, key=lambda r: -tourney.rank_score(r.review.score, _verdict(r)))
+        texts = [r.hypothesis.statement for r in best_first]
+        merges = tourney.near_duplicates([r.id for r in best_first], embed_texts(texts), texts=texts)
+        by_id = {r.id: r for r in results}
+        merges = [m.model_copy(update={"statement": by_id[m.id].hypothesis.statement, "role": by_id[m.id].role})
+                  for m in merges]
+        gone = {m.id for m in merges}
+        return [r for r in results if r.id not in gone], merges
+
+    def tournament(self, query: str, results: list[ContextResult], merged: list[Merge]) -> Tournament:
+        """Pairwise matches, each judged in both orders; Elo with bootstrap uncertainty."""
+        shown = {r.id: _judge_text(r) for r in results}
+
+        def judge(first: str, second: str) -> JudgeAnswer:
+            messages = load_prompt("judge").messages(query=query, first=shown[first], second=shown[second])
+            return self.llm.ask(messages, JudgeAnswer, max_tokens=120, task=f"judge[{first} vs {second}]")
+
+        seed = self.seed or 0
+        matches, ratings, pairing, rounds = tourney.run(list(shown), judge, mapper=self._map, seed=seed)
+        return Tournament(
+            matches=matches, ratings=ratings, merged=merged, k=tourney.ELO_K, start=tourney.ELO_START,
+            bootstrap=tourney.BOOTSTRAP, pairing=pairing, rounds=rounds, dedup_threshold=tourney.DEDUP_THRESHOLD,
+        )
+
+    def rank(self, results: list[ContextResult], tournament: Tournament | None) -> list[ContextResult]:
+        """Elo, review score and predictor evidence by one rule (hypofinder.tournament.rank_score); best first,
+        ties to the more novel hypothesis (novelty against the library, grounded runs only)."""
+        elo = {x.id: x.elo for x in tournament.ratings} if tournament else {}
+        ranked = [
+            r.model_copy(update={
+                "elo": elo.get(r.id),
+                "rank_score": tourney.rank_score(r.review.score, _verdict(r), elo.get(r.id)),
+            })
+            for r in results
+        ]
+        return sorted(ranked, key=lambda r: (-r.rank_score, -(r.novelty.score if r.novelty else 0.0)))
 
     def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> Synthesis:
         lines = []
@@ -282,27 +370,33 @@ class HypothesisFinder:
             from hypofinder.bridge import validate as validator
         return validator(request, text)
 
-    def _each(self, items: list, step: Step, notify, fn, labels: list[str]) -> list:
-        """Run fn over items: concurrently for servers, in order for in-process models."""
+    def _each(self, items: list, step: Step, notify, fn, labels: list[str], round_no: int | None = None) -> list:
+        """Run fn over items with a progress event each: concurrently for servers, in order otherwise."""
         total = len(items)
+        where = f" (round {round_no})" if round_no else ""
 
         def run(i_item):
             i, item = i_item
             notify(Progress(step=step, index=i + 1, total=total, label=labels[i],
-                            message=f"{step} {i + 1}/{total}: {labels[i]}"))
+                            message=f"{step}{where} {i + 1}/{total}: {labels[i]}"))
             return fn(item)
 
-        if self.spec.is_server and total > 1:
-            with ThreadPoolExecutor(max_workers=min(total, 8)) as pool:
-                return list(pool.map(run, enumerate(items)))
-        return [run(x) for x in enumerate(items)]
+        return self._map(run, list(enumerate(items)))
+
+    def _map(self, fn, items: list) -> list:
+        """fn over items, in order: concurrently for servers, one by one for in-process models."""
+        if self.spec.is_server and len(items) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(items), 8)) as pool:
+                return list(pool.map(fn, items))
+        return [fn(x) for x in items]
 
     def _report_key(self, query: str) -> str | None:
         if self.cache is None or self._custom_parts:
             return None
         return AnswerCache.key(
             kind="report", query=query, model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
-            contexts=self.n_contexts, validate=self.validate_enabled, prompts=prompt_versions(),
+            contexts=self.n_contexts, validate=self.validate_enabled, rounds=self.rounds,
+            tournament=self.tournament_enabled, prompts=prompt_versions(),
             version=__version__, inputs=_input_fingerprint(self.validate_enabled),
             **({"library": f"{self.library.name}:{self.library.fingerprint()}"} if self.library else {}),
         )
@@ -339,6 +433,22 @@ def _sources_text(sources: list[Source]) -> str:
     lines = [f"[S{i}] {s.title}{f' ({s.year})' if s.year else ''}: {s.text}" for i, s in enumerate(sources, 1)]
     return ("Sources from the user's library (cite one as [S1], [S2] right after a sentence it supports; "
             "cite nothing it does not say):\n" + "\n".join(lines) + "\n")
+
+
+def _verdict(r: ContextResult):
+    return r.validation.verdict if r.validation else None
+
+
+def _judge_text(r: ContextResult) -> str:
+    verdict = f" Predictor evidence: {r.validation.verdict}." if r.validation else ""
+    return f"{r.hypothesis.statement} Rationale: {r.hypothesis.rationale}{verdict}"
+
+
+def embed_texts(texts: list[str]):
+    """Unit-length sentence embeddings (all-MiniLM-L6-v2, as the ontology room loads it) for de-duplication."""
+    from hypofinder.ontology.index import encode
+
+    return encode(texts, settings().cache_dir)
 
 
 def _evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:

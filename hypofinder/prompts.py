@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from hypofinder.errors import DataNotFoundError
-from hypofinder.models import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer, ValidationRequest
+from hypofinder.models import GeneratedHypothesis, ReviewAnswer, Sentence, SynthesisAnswer, ValidationRequest
 from hypofinder.settings import settings
 
 __all__ = [
     "GeneratedHypothesis",
+    "JudgeAnswer",
     "PlainHypothesis",
+    "PlainRevisedHypothesis",
     "PlainSynthesis",
+    "RevisedHypothesis",
     "Prompt",
     "ReviewAnswer",
     "SynthesisAnswer",
@@ -77,7 +81,7 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
 
 
 def prompt_versions() -> dict[str, str]:
-    return {name: load_prompt(name).version for name in ("generator", "reviewer", "synthesizer")}
+    return {name: load_prompt(name).version for name in ("generator", "reviewer", "reviser", "judge", "synthesizer")}
 
 
 def grounding_block(concept, supporting: list[str] = ()) -> str:
@@ -105,3 +109,21 @@ def grounding_block(concept, supporting: list[str] = ()) -> str:
     else:
         add("Related", supporting)
     return "".join(f"{line}\n" for line in lines)
+
+
+class RevisedHypothesis(GeneratedHypothesis):
+    """The same fields as a first draft, asked of the reviser (its own schema title keeps scripted tests apart)."""
+
+
+class PlainRevisedHypothesis(RevisedHypothesis):
+    # a revision for a question without predictor evidence: no defect request in the schema
+
+    model_config = ConfigDict(title="RevisedHypothesis")
+    validation_request: SkipJsonSchema[ValidationRequest | None] = None
+
+
+class JudgeAnswer(BaseModel):
+    """One vote of a tournament match (reason first: the model says why before it chooses)."""
+
+    reason: Sentence = Field(description="Why, in one sentence")
+    better: Literal["first", "second"]

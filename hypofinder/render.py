@@ -5,11 +5,58 @@ from __future__ import annotations
 import csv
 import io
 
-from hypofinder.models import ContextResult, Evidence, HypothesisReport, Validation
+from hypofinder.models import ContextResult, Evidence, HypothesisReport, Rating, Tournament, Validation
 
 
 def context_title(i: int, r: ContextResult) -> str:
-    return f"Context {i}. {r.role} / {r.framework}::{r.concepts[0].label} / score {r.review.score}"
+    elo = f" / Elo {r.elo:.0f}" if r.elo is not None else ""
+    return f"Context {i}. {r.role} / {r.framework}::{r.concepts[0].label} / score {r.review.score}{elo}"
+
+
+def rating_of(report: HypothesisReport, r: ContextResult) -> Rating | None:
+    t = report.tournament
+    return next((x for x in t.ratings if x.id == r.id), None) if t else None
+
+
+def rating_text(rating: Rating | None) -> str:
+    if rating is None:
+        return ""
+    return (f"Elo {rating.elo:.0f} ± {rating.std:.0f} ({rating.wins} won, {rating.draws} drawn, "
+            f"{rating.losses} lost)")
+
+
+def record_lines(report: HypothesisReport, r: ContextResult) -> list[str]:
+    """This context's tournament record and revision history, one line each."""
+    lines = []
+    if (rating := rating_of(report, r)) is not None:
+        lines.append(f"Tournament: {rating_text(rating)}; rank score {r.rank_score:.1f}")
+        names = {c.id: c.concepts[0].label for c in report.contexts}
+        for m in report.tournament.matches:
+            if r.id in (m.a, m.b):
+                other = m.b if m.a == r.id else m.a
+                result = "draw" if m.winner == "draw" else ("won" if m.winner == r.id else "lost")
+                lines.append(f"  - {result} vs {other} ({names.get(other, other)}): {m.reason}")
+    for j, v in enumerate(r.revisions, 1):
+        verdict = f", evidence {v.verdict}" if v.verdict else ""
+        lines.append(f"Version {j} (score {v.score}{verdict}): {v.statement} — critique: {v.critique}")
+    return lines
+
+
+def tournament_lines(t: Tournament | None, report: HypothesisReport) -> list[str]:
+    if t is None:
+        return []
+    head = (f"Tournament: {len(t.matches)} matches ({t.pairing}, {t.rounds} round{'s' * (t.rounds != 1)}), each "
+            f"judged in both orders (a split decision is a draw); Elo K {t.k:g}, start {t.start:g}, "
+            f"± = std over {t.bootstrap} bootstrap resamples.")
+    lines = [head]
+    names = {c.id: f"{c.id} {c.concepts[0].label}" for c in report.contexts}
+    for m in t.matches:
+        result = "draw" if m.winner == "draw" else f"{names.get(m.winner, m.winner)} wins"
+        lines.append(f"  - {names.get(m.a, m.a)} vs {names.get(m.b, m.b)}: {result} — {m.reason}")
+    for g in t.merged:
+        lines.append(f"Merged {g.id} ({g.role}) into {names.get(g.into, g.into)}: similarity {g.similarity:.2f} "
+                     f">= {t.dedup_threshold:g}: {g.statement}")
+    return lines
 
 
 def rubric_text(r: ContextResult) -> str:
@@ -76,6 +123,10 @@ def to_markdown(report: HypothesisReport) -> str:
         out += evidence_lines(r.validation) + ([""] if r.validation else [])
         out += [f"_{x}_" for x in flags_line(r.quality_flags)] + ([""] if r.quality_flags else [])
         out += source_lines(r) + ([""] if r.sources or r.novelty else [])
+        record = record_lines(report, r)
+        out += record + ([""] if record else [])
+    if report.tournament is not None:
+        out += ["## Tournament", "", *tournament_lines(report.tournament, report), ""]
     s = report.synthesis
     out += ["## Representation and Hypothesis", "", f"**Representation.** {s.representation}", "",
             f"**Hypothesis.** {s.hypothesis}", ""]
@@ -99,9 +150,11 @@ def print_text(report: HypothesisReport, console) -> None:
                 f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
                 f"[bold]Review:[/] {r.review.text}", f"[dim]{rubric_text(r)}[/]", f"[bold]Score:[/] {r.review.score}"]
         body += evidence_lines(r.validation) + [f"[dim]{escape(x)}[/]" for x in flags_line(r.quality_flags)]
-        body += evidence_lines(r.validation)
-        body += [escape(line) for line in source_lines(r)]
+        body += [escape(line) for line in source_lines(r)] + [escape(x) for x in record_lines(report, r)]
         console.print(Panel("\n".join(body), title=context_title(i, r), title_align="left"))
+    if report.tournament is not None:
+        console.print(Panel(escape("\n".join(tournament_lines(report.tournament, report))), title="Tournament",
+                            title_align="left", border_style="blue"))
     s = report.synthesis
     steps = "\n".join(f"  {j}. {step}" for j, step in enumerate(s.steps, 1))
     body = [f"[bold]Representation:[/] {s.representation}", f"[bold]Hypothesis:[/] {s.hypothesis}",
@@ -117,10 +170,13 @@ def contexts_csv(report: HypothesisReport) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["rank", "role", "framework", "concept", "summary", "statement", "review", "score",
-                "novelty", "plausibility", "testability", "specificity", "verdict", "rank_score"])
+                "novelty", "plausibility", "testability", "specificity", "verdict", "rank_score",
+                "id", "elo", "elo_std", "wins", "draws", "losses", "revisions"])
     for i, r in enumerate(report.contexts, 1):
         k = r.review.rubric
+        g = rating_of(report, r)
         w.writerow([i, r.role, r.framework, r.concepts[0].label, r.summary, r.hypothesis.statement, r.review.text,
                     r.review.score, k.novelty, k.plausibility, k.testability, k.specificity,
-                    r.validation.verdict if r.validation else "", r.rank_score])
+                    r.validation.verdict if r.validation else "", r.rank_score, r.id,
+                    *((g.elo, g.std, g.wins, g.draws, g.losses) if g else ("",) * 5), len(r.revisions)])
     return buf.getvalue()

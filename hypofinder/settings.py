@@ -32,6 +32,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ENV_PREFIX = "HYPOFINDER_"
 
 
+# Revision rounds and tournament when neither the run nor the provider's registry entry sets them.
+DEFAULT_REFINEMENT: dict[str, Any] = {"rounds": 1, "tournament": True}
+
+
 class RunConfig(BaseModel):
     """The options of one run of the pipeline: defaults, limits and help text, declared once."""
 
@@ -49,6 +53,16 @@ class RunConfig(BaseModel):
     max_query_chars: int = Field(default=2000, ge=10, le=20000, description="Longest accepted question.")
     library: str | None = Field(default=None, min_length=1, max_length=64,
                                 description="Ground the run in this literature library (see `hypofinder library`).")
+    rounds: int | None = Field(
+        default=None, ge=0, le=3,
+        description="Critique-and-revise rounds after review (0 = off; unset: the model's default, "
+        f"{DEFAULT_REFINEMENT['rounds']} unless its registry entry says otherwise).",
+    )
+    tournament: bool | None = Field(
+        default=None,
+        description="Rank by pairwise matches and Elo (unset: the model's default, on unless its registry "
+        "entry says otherwise).",
+    )
 
     @classmethod
     def bounds(cls, name: str) -> tuple[float | None, float | None]:
@@ -75,6 +89,13 @@ class RunConfig(BaseModel):
         if unknown:
             raise BadInputError(f"unknown run option(s): {', '.join(unknown)}")
         return checked(type(self), {**self.model_dump(), **clean})
+
+    def refinement(self, provider_defaults: dict[str, Any]) -> tuple[int, bool]:
+        """(revision rounds, tournament on?): the options given, else the provider's defaults
+        (``Provider.options``), else ``DEFAULT_REFINEMENT``."""
+        pick = {**DEFAULT_REFINEMENT, **{k: v for k, v in provider_defaults.items() if k in DEFAULT_REFINEMENT}}
+        return (pick["rounds"] if self.rounds is None else self.rounds,
+                pick["tournament"] if self.tournament is None else self.tournament)
 
     def check_query(self, query: str | None) -> str:
         """The question with its whitespace normalised, or one clear line why it is not acceptable."""
@@ -113,7 +134,7 @@ class _RunEnvSource(PydanticBaseSettingsSource):
             for key in {name, field.alias or name}:
                 value = os.environ.get(f"{ENV_PREFIX}{key.upper()}")
                 if value is not None:
-                    run[name] = None if value.lower() in ("", "none", "null") and name in ("seed", "base_url", "library") else value
+                    run[name] = None if value.lower() in ("", "none", "null") and name in ("seed", "base_url", "library", "rounds", "tournament") else value
         return {"run": run} if run else {}
 
 

@@ -71,6 +71,7 @@ class _Scripted(BaseHTTPRequestHandler):
     requests: list[dict] = []
     reject_response_format: bool = False
     delay_s: float = 0.0
+    lock = threading.Lock()
 
     def log_message(self, *args):  # quiet
         pass
@@ -80,12 +81,14 @@ class _Scripted(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        self.requests.append(body)
+        with self.lock:  # concurrent requests each get their own reply
+            self.requests.append(body)
+            n = len(self.requests)
         time.sleep(self.delay_s)
         if self.reject_response_format and "response_format" in body:
             self._send(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
             return
-        i = min(len(self.requests) - 1, len(self.replies) - 1)
+        i = min(n - 1, len(self.replies) - 1)
         text = self.replies[i]
         self._send(200, {
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
@@ -107,6 +110,7 @@ class _Scripted(BaseHTTPRequestHandler):
 def scripted_server(replies: list[str], reject_response_format: bool = False, delay_s: float = 0.0):
     """Yield (base_url, requests) for a server replying with ``replies`` in turn (last one repeats)."""
     handler = type("Handler", (_Scripted,), {"replies": list(replies), "requests": [], "delay_s": delay_s,
+                                             "lock": threading.Lock(),
                                              "reject_response_format": reject_response_format})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

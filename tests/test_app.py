@@ -230,8 +230,8 @@ def evidence_report() -> HypothesisReport:
                      "Predict the gap with the defect-graph model"],
            "validation_request": {"host": "MoS2", "defects": ["vS", "vS"], "variable": "pair_distance",
                                   "direction": "increases", "target": "homo_lumo_gap"}}
-    with scripted_model({"GeneratedHypothesis": gen}) as model:
-        finder = HypothesisFinder(model, contexts=2, validate=True, cache=False)
+    with scripted_model({"GeneratedHypothesis": gen}) as model:  # the same draft twice: kept, not revised or merged
+        finder = HypothesisFinder(model, contexts=2, validate=True, cache=False, rounds=0, tournament=False)
     report = finder.find("How do sulfur vacancy pairs change the band gap of MoS2 monolayers?")
     assert all(r.validation.predictions for r in report.contexts), [r.validation.summary for r in report.contexts]
     return report

@@ -45,8 +45,9 @@ def cli_predict(capsys, files, host):
 
 @pytest.fixture(scope="module")
 def report_and_prompts():
+    # one scripted draft for every context, kept as drafted: no revision, no merging of the identical twins
     with scripted_model({"GeneratedHypothesis": hypothesis(REQUEST)}) as model:
-        finder = HypothesisFinder(model, contexts=2, cache=False)
+        finder = HypothesisFinder(model, contexts=2, cache=False, rounds=0, tournament=False)
     report = finder.find(QUESTION)
     return report, finder.llm.chat_model.prompts
 
@@ -110,8 +111,7 @@ def test_bad_requests_are_reported_and_the_query_completes():
         {**REQUEST, "defects": ["vS", "vS", "vS"], "arrangement": "clustered", "min_distance": 10.0},
     ]
     with scripted_model({"GeneratedHypothesis": [hypothesis(r) for r in bad]}) as model:
-        finder = HypothesisFinder(model, contexts=3,
-                              cache=False)
+        finder = HypothesisFinder(model, contexts=3, cache=False, rounds=0, tournament=False)
     report = finder.find("Which defects in 2D materials narrow the gap?")
     summaries = sorted(c.validation.summary for c in report.contexts)
     assert all(c.validation.verdict == "out of scope" and not c.validation.predictions for c in report.contexts)
@@ -128,7 +128,7 @@ def test_hypothesis_about_something_else_is_out_of_scope():
                                   **hypothesis(None, text),
                                   "summary": "Domain-wall scattering in thin ferromagnetic films and its magnetoresistance.",
                                   "rationale": "Walls narrower than the electron mean free path scatter spin-polarised carriers."}}) as model:
-        finder = HypothesisFinder(model, contexts=1, cache=False)
+        finder = HypothesisFinder(model, contexts=1, cache=False, rounds=0)
     report = finder.find("What sets the magnetoresistance of thin ferromagnetic films?")
     v = report.contexts[0].validation
     assert v.verdict == "out of scope" and v.request is None and not v.predictions

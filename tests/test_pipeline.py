@@ -50,12 +50,16 @@ def test_fake_pipeline_report_shape_and_manifest():
     report = HypothesisFinder("fake", contexts=3, validate=False, cache=False).find(SEED_QUESTION, events.append)
     assert_valid_report(report, 3)
     run = report.run
-    assert run.provider == "fake" and run.llm_calls == 7 and run.cache_hits == 0  # 3 generate + 3 review + 1 synth
-    assert run.physh_version and run.hypofinder_version and set(run.prompt_versions) == {"generator", "reviewer", "synthesizer"}
-    assert set(run.step_seconds) >= {"contexts", "generate", "review", "synthesize"}
+    # 3 generate + 3 review, 1 revision round (3 revise + 3 review), 3 matches judged twice, 1 synthesis
+    assert run.rounds == 1 and run.tournament_enabled and len(report.tournament.matches) == 3
+    assert run.provider == "fake" and run.llm_calls == 3 + 3 + 6 + 6 + 1 and run.cache_hits == 0
+    assert run.physh_version and run.hypofinder_version
+    assert set(run.prompt_versions) == {"generator", "reviewer", "reviser", "judge", "synthesizer"}
+    assert set(run.step_seconds) >= {"contexts", "generate", "review", "revise", "tournament", "synthesize"}
     steps = [e.step for e in events]
     assert steps[0] == "contexts" and steps[-1] == "done"
-    assert steps.index("generate") < steps.index("review") < steps.index("synthesize")
+    assert steps.index("generate") < steps.index("review") < steps.index("revise") < steps.index("tournament")
+    assert steps.index("tournament") < steps.index("synthesize")
     data = json.loads(report.model_dump_json())
     for key in ("role", "framework", "concepts", "hypothesis", "review"):
         assert key in data["contexts"][0]
@@ -79,9 +83,9 @@ def test_fake_generator_sees_role_context_and_reviewer_sees_hypothesis():
 
 def test_report_cache_second_call_makes_no_llm_call(tmp_path):
     question = f"Do domain walls in multiferroics pin magnetoresistance? (run {random.random()})"
-    first = HypothesisFinder("fake", contexts=2, validate=False).find(question)
+    first = HypothesisFinder("fake", contexts=2, validate=False, rounds=0, tournament=False).find(question)
     assert not first.run.cached and first.run.llm_calls == 5
-    again = HypothesisFinder("fake", contexts=2, validate=False)
+    again = HypothesisFinder("fake", contexts=2, validate=False, rounds=0, tournament=False)
     second = again.find(question)
     assert second.run.cached and second.run.llm_calls == 0 and again.llm.chat_model.calls == 0
     assert second.contexts == first.contexts and second.synthesis == first.synthesis
@@ -135,7 +139,8 @@ def test_server_contexts_run_concurrently():
               **json.loads(example(SynthesisAnswer))}
     merged["steps"] = merged["steps"][:3]
     with scripted_server([json.dumps(merged)], delay_s=0.6) as (url, requests):
-        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False).find(SEED_QUESTION)
+        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=0,
+                                  tournament=False).find(SEED_QUESTION)  # revise/tournament: test_tournament.py
     assert len(requests) == 7
     assert report.run.step_seconds["generate"] < 1.5 and report.run.step_seconds["review"] < 1.5
     assert report.run.base_url_host.startswith("127.0.0.1:")

@@ -32,6 +32,8 @@ def ask(
     max_retries: Optional[int] = o.MAX_RETRIES,
     timeout: Optional[float] = o.TIMEOUT,
     library: Optional[str] = o.LIBRARY,
+    rounds: Optional[int] = o.ROUNDS,
+    tournament: Optional[bool] = o.TOURNAMENT,
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
     server: Optional[str] = o.SERVER,
@@ -42,7 +44,7 @@ def ask(
 
     given = o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url, seed=seed,
                     validate=validate, cache=cache, max_retries=max_retries, timeout=timeout,
-                    library=library)
+                    library=library, rounds=rounds, tournament=tournament)
     run = settings().run.merged(**given)
     run.check_query(query)
     if out is not None:

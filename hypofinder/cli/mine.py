@@ -64,6 +64,8 @@ def mine(
     timeout: Optional[float] = o.TIMEOUT,
     library: Optional[str] = o.LIBRARY,
     max_retries: Optional[int] = o.MAX_RETRIES,
+    rounds: Optional[int] = o.ROUNDS,
+    tournament: Optional[bool] = o.TOURNAMENT,
     price: float = typer.Option(0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."),
     server: Optional[str] = o.SERVER,
 ) -> None:
@@ -81,7 +83,7 @@ def mine(
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
     given = o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature, seed=seed,
                     validate=validate, cache=cache, max_retries=max_retries, timeout=timeout,
-                    library=library)
+                    library=library, rounds=rounds, tournament=tournament)
     run = settings().run.merged(**given)
     note = lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)  # noqa: E731
     if server is not None:

@@ -28,6 +28,8 @@ TIMEOUT = _opt("timeout_s", "--timeout")
 LIBRARY = _opt("library", "--library")
 SERVER = typer.Option(None, "--server", help="Send the work to a running 'hypofinder serve' at this URL "
                       "(key from HYPOFINDER_API_KEY).")
+ROUNDS = _opt("rounds", "--rounds")
+TOURNAMENT = _opt("tournament", "--tournament/--no-tournament")
 
 
 def given(**values: Any) -> dict[str, Any]:

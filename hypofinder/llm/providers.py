@@ -127,8 +127,8 @@ class ChatLocalLlama(BaseChatModel):
 class FakeChatModel(BaseChatModel):
     """Deterministic chat model that answers any JSON schema with a valid, prompt-derived object.
 
-    ``responses`` maps a schema title (e.g. "GeneratedHypothesis") to a fixed answer (dict), or to
-    a list of answers served in turn, for scripted tests. ``calls`` counts invocations and
+    ``responses`` maps a schema title (e.g. "GeneratedHypothesis") to a fixed answer (dict), to
+    a list of answers served in turn, or to a function of the prompt, for scripted tests. ``calls`` counts invocations and
     ``prompts`` keeps every prompt seen (tests check what a step was shown).
     """
 
@@ -149,7 +149,9 @@ class FakeChatModel(BaseChatModel):
         )
         title = (schema or {}).get("title", "")
         scripted = self.responses.get(title)
-        if isinstance(scripted, list):
+        if callable(scripted):  # a scripted judge: the answer depends on what it was shown
+            answer = scripted(prompt)
+        elif isinstance(scripted, list):
             answer = scripted[min(self.calls - 1, len(scripted) - 1)] if scripted else {}
         elif scripted is not None:
             answer = scripted

@@ -175,6 +175,9 @@ register(Provider(
     name="local", aliases=("smollm2", "smollm2-135m", "smollm2-135m-instruct"), model_name=LOCAL_MODEL_ID,
     description="SmolLM2-135M-Instruct (GGUF, embedded) run in-process by llama.cpp; JSON schema as a grammar",
     build=_build_local, in_process=True, context_window=2048, structured_output=("json_object",),
+    # no revision round, no tournament unless asked: the cold-ask goal (<= 30 s on 2 cores, 25 s measured)
+    # has no room for a second generate+review pass (README, "Critique, revision and the tournament")
+    options={"rounds": 0, "tournament": False},
 ))
 register(Provider(
     name="openai", aliases=(), serves_any_name=True,

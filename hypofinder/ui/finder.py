@@ -13,6 +13,7 @@ from hypofinder.ui.common import OPENAI_CHOICE, cache_dir, choice_for, get_finde
 from hypofinder.ui.library import library_names
 
 NO_LIBRARY = "None (no grounding)"
+MODEL_DEFAULT = "Model default"
 HISTORY = "hf_history"  # list of {"report", "when", "model"} dicts, oldest first
 OPEN = "hf_open"  # index of the report shown
 
@@ -68,12 +69,23 @@ def inputs() -> dict | None:
         libraries = [NO_LIBRARY, *library_names()]
         library = st.selectbox("Ground in library", libraries, key="hf_library", help=RunConfig.help("library"),
                                index=libraries.index(cfg.library) if cfg.library in libraries else 0)
+        r1, r2 = st.columns(2)
+        lo, hi = RunConfig.bounds("rounds")
+        rounds_options = [MODEL_DEFAULT, *range(int(lo), int(hi) + 1)]
+        rounds = r1.selectbox("Revision rounds", rounds_options, key="hf_rounds", help=RunConfig.help("rounds"),
+                              index=rounds_options.index(cfg.rounds if cfg.rounds is not None else MODEL_DEFAULT))
+        tournament_options = {MODEL_DEFAULT: None, "On": True, "Off": False}
+        shown = {None: MODEL_DEFAULT, True: "On", False: "Off"}[cfg.tournament]
+        tournament = r2.selectbox("Tournament ranking", list(tournament_options), key="hf_tournament",
+                                  index=list(tournament_options).index(shown), help=RunConfig.help("tournament"))
     if not run:
         return None
     return {"query": st.session_state.get("hf_query", ""), "model": (model_name or "").strip(),
             "base_url": (base_url or "").strip() or None, "contexts": int(contexts),
             "temperature": float(temperature), "validate": bool(validate), "choice": choice,
-            "library": None if library == NO_LIBRARY else library}
+            "library": None if library == NO_LIBRARY else library,
+            "rounds": None if rounds == MODEL_DEFAULT else int(rounds),
+            "tournament": tournament_options[tournament]}
 
 
 def run(args: dict) -> None:
@@ -93,8 +105,8 @@ def run(args: dict) -> None:
             return
         run_cfg = base.merged(model=args["model"], base_url=args["base_url"], contexts=args["contexts"],
                               temperature=args["temperature"], validate=args["validate"])
-        run_cfg = run_cfg.model_copy(update={"library": args.get("library")})  # "none" chosen: no library
-        run_cfg = run_cfg.model_copy(update={"base_url": args["base_url"]})  # an in-process choice: no endpoint
+        run_cfg = run_cfg.model_copy(update={"base_url": args["base_url"], "library": args.get("library"),
+                                             "rounds": args.get("rounds"), "tournament": args.get("tournament")})
         finder = get_finder(run_cfg.model_dump_json(), cache_dir())
         report = run_with_progress(finder, query, validate=args["validate"])
         history = st.session_state.setdefault(HISTORY, [])

@@ -17,9 +17,11 @@ SPANS = {
     "contexts": (0.0, 0.06),
     "evidence": (0.06, 0.09),
     "ground": (0.09, 0.1),
-    "generate": (0.1, 0.5),
-    "validate": (0.5, 0.62),
-    "review": (0.62, 0.9),
+    "generate": (0.1, 0.36),
+    "validate": (0.36, 0.44),
+    "review": (0.44, 0.62),
+    "revise": (0.62, 0.82),
+    "tournament": (0.82, 0.9),
     "synthesize": (0.9, 0.99),
     "done": (1.0, 1.0),
 }
@@ -28,6 +30,7 @@ _DOING = {
     "generate": "generating a hypothesis",
     "validate": "checking its claim with the defect predictor",
     "review": "reviewing the hypothesis",
+    "revise": "revising after the critique, then reviewing again",
 }
 
 
@@ -52,6 +55,8 @@ def describe(p: Progress, validate: bool = True) -> str:
         where = f"Context {p.index} of {p.total}" if p.index and p.total else "Contexts"
         about = f" ({p.label})" if getattr(p, "label", None) else ""
         return f"{where}{about}: {doing}"
+    if p.step == "tournament":
+        return "Comparing the hypotheses pairwise (each match judged in both orders)"
     if p.step == "synthesize":
         return "Synthesizing a representation and hypothesis from all contexts"
     return "Served from the cache" if "cache" in p.message else "Done"

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from hypofinder.models import ContextResult, Evidence, HypothesisReport, Synthesis, Validation
-from hypofinder.render import context_title, contexts_csv, to_markdown
+from hypofinder.render import context_title, contexts_csv, rating_of, record_lines, to_markdown
 
 VERDICT_COLORS = {"supported": "green", "contradicted": "red", "inconclusive": "orange", "out of scope": "gray"}
 TARGET_LABELS = {"homo_lumo_gap": "HOMO–LUMO gap (eV)", "formation_energy_per_site": "Formation energy per site (eV)"}
@@ -30,9 +30,48 @@ def overview_frame(report: HypothesisReport) -> pd.DataFrame:
             "Rank score": round(r.rank_score, 1),
             "Evidence": r.validation.verdict if r.validation else "—",
             **({"Novelty": round(r.novelty.score, 2)} if r.novelty else {}),
+            **({"Elo": r.elo} if report.tournament else {}),
         }
         for i, r in enumerate(report.contexts, 1)
     ])
+
+
+def ranking_frame(report: HypothesisReport) -> pd.DataFrame:
+    """Every candidate, best first: Elo ± bootstrap std, its record, review score, evidence, versions;
+    near-duplicates merged before the tournament follow, marked as such."""
+    rows = []
+    for i, r in enumerate(report.contexts, 1):
+        g = rating_of(report, r)
+        rows.append({
+            "Rank": str(i), "Id": r.id, "Role": r.role, "Concept": r.concepts[0].label,
+            "Elo": g.elo if g else None, "±": g.std if g else None,
+            "Won": g.wins if g else None, "Drawn": g.draws if g else None, "Lost": g.losses if g else None,
+            "Review": r.review.score, "Evidence": r.validation.verdict if r.validation else "—",
+            "Rank score": round(r.rank_score, 1), "Versions": len(r.revisions) + 1,
+        })
+    for m in report.tournament.merged if report.tournament else []:
+        rows.append({"Rank": f"merged into {m.into}", "Id": m.id, "Role": m.role, "Concept": m.statement,
+                     "Evidence": f"similarity {m.similarity:.2f}"})
+    return pd.DataFrame(rows)
+
+
+def elo_chart(report: HypothesisReport) -> alt.Chart | None:
+    """Elo per candidate with ± bootstrap std bars and the start value as a rule; None without a tournament."""
+    t = report.tournament
+    if t is None or not t.ratings:
+        return None
+    labels = {r.id: f"{r.id} {r.concepts[0].label}" for r in report.contexts}
+    df = pd.DataFrame([{"candidate": labels.get(g.id, g.id), "elo": g.elo, "lo": g.elo - g.std,
+                        "hi": g.elo + g.std, "std": g.std, "record": f"{g.wins}-{g.draws}-{g.losses}"}
+                       for g in t.ratings])
+    y = alt.Y("candidate:N", sort=list(df["candidate"]), title=None)
+    base = alt.Chart(df).encode(y=y)
+    bars = base.mark_errorbar(ticks=True).encode(x=alt.X("lo:Q", title="Elo", scale=alt.Scale(zero=False)), x2="hi:Q")
+    points = base.mark_circle(size=100).encode(
+        x="elo:Q", tooltip=[alt.Tooltip("candidate:N"), alt.Tooltip("elo:Q", format=".0f"),
+                            alt.Tooltip("std:Q", title="±", format=".0f"), alt.Tooltip("record:N", title="W-D-L")])
+    start = alt.Chart(pd.DataFrame({"x": [t.start]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
+    return alt.layer(start, bars, points).properties(title="Elo ± bootstrap std", height=36 * len(df) + 40)
 
 
 def evidence_frame(v: Validation) -> pd.DataFrame:
@@ -144,6 +183,28 @@ def render_planned(e: Evidence | None, key: str) -> None:
                 st.altair_chart(chart.properties(title=f"[{fid}] {chart.title}"), key=f"{key}_{fid}_chart")
 
 
+def render_ranking(report: HypothesisReport) -> None:
+    """The tournament: every candidate with Elo ± uncertainty, wins and losses with reasons, and its versions."""
+    t = report.tournament
+    if t is None:
+        return
+    with st.container(border=True):
+        st.subheader("Ranking", anchor="ranking")
+        st.caption(f"{len(t.matches)} pairwise matches ({t.pairing}), each judged twice with the order swapped; a "
+                   f"split decision is a draw. Elo starts at {t.start:g}, K = {t.k:g}; ± is the std over "
+                   f"{t.bootstrap} bootstrap resamples of the matches. Rank score = 0.6 × Elo score + 0.4 × review "
+                   "score + evidence bonus.")
+        st.dataframe(ranking_frame(report), hide_index=True, key="ranking",
+                     column_config={"Elo": st.column_config.NumberColumn(format="%.0f"),
+                                    "±": st.column_config.NumberColumn(format="%.0f", help="Bootstrap std")})
+        chart = elo_chart(report)
+        if chart is not None:
+            st.altair_chart(chart, key="elo_chart")
+        for r in report.contexts:
+            with st.expander(f"{r.id} {r.concepts[0].label}: wins, losses and versions"):
+                st.markdown("\n".join(f"- {line.strip().lstrip('- ')}" for line in record_lines(report, r)))
+
+
 def render_context(i: int, r: ContextResult) -> None:
     with st.container(border=True):
         st.subheader(context_title(i, r), anchor=f"context-{i}")
@@ -157,10 +218,22 @@ def render_context(i: int, r: ContextResult) -> None:
             st.markdown(f"**Rationale.** {r.hypothesis.rationale}")
             st.markdown("\n".join(f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)))
             st.markdown(f"**Review.** {r.review.text}")
+            if r.revisions:
+                with st.expander(f"Revision history ({len(r.revisions)} earlier version"
+                                 f"{'s' * (len(r.revisions) > 1)})"):
+                    for j, v in enumerate(r.revisions, 1):
+                        verdict = f" · evidence {v.verdict}" if v.verdict else ""
+                        st.markdown(f"**Version {j}** (score {v.score}{verdict}). {v.statement}\n\n"
+                                    f"_Critique:_ {v.critique}")
         with right:
             delta = r.rank_score - r.review.score
-            st.metric("Score", r.review.score, delta=f"{delta:+.0f} evidence" if delta else None,
-                      help="Reviewer score 0-100; the delta is the predictor evidence's effect on the ranking.")
+            if r.elo is None:
+                st.metric("Score", r.review.score, delta=f"{delta:+.0f} evidence" if delta else None,
+                          help="Reviewer score 0-100; the delta is the predictor evidence's effect on the ranking.")
+            else:
+                st.metric("Rank score", f"{r.rank_score:.0f}", help="0.6 × Elo score + 0.4 × review score + "
+                          "evidence bonus; Elo score = 50 + (Elo − start) / 2")
+                st.caption(f"Elo {r.elo:.0f} · review score {r.review.score}")
             k = r.review.rubric
             for name, value in (("Novelty", k.novelty), ("Plausibility", k.plausibility),
                                 ("Testability", k.testability), ("Specificity", k.specificity)):
@@ -202,6 +275,7 @@ def render_report(report: HypothesisReport) -> None:
             "Evidence": st.column_config.TextColumn(width="small", help="Defect-predictor verdict"),
         },
     )
+    render_ranking(report)
     for i, r in enumerate(report.contexts, 1):
         render_context(i, r)
     render_synthesis(report.synthesis)
@@ -223,4 +297,5 @@ def render_report(report: HypothesisReport) -> None:
                        key="dl_csv", on_click="ignore", icon=":material/download:", width="stretch")
 
 
-__all__ = ["evidence_chart", "evidence_frame", "planned_frame", "file_stem", "overview_frame", "render_report"]
+__all__ = ["elo_chart", "evidence_chart", "evidence_frame", "file_stem", "overview_frame", "planned_frame",
+           "ranking_frame", "render_report"]
