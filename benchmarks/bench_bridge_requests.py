@@ -65,7 +65,9 @@ def main() -> None:
     t = time.perf_counter()
     for r in reqs:
         validate(r)
-    print(f"one validation after loading: {(time.perf_counter() - t) / len(reqs) * 1000:.0f} ms (mean of {len(reqs)})\n")
+    print(
+        f"one validation after loading: {(time.perf_counter() - t) / len(reqs) * 1000:.0f} ms (mean of {len(reqs)})\n"
+    )
 
     ctx = contexts_for(QUESTION, 1)[0]
     print(f"question: {QUESTION}\ncontext: {ctx.title}\n")
@@ -89,12 +91,18 @@ def main() -> None:
         fallback += bool(text_v.predictions)
         wide += bool(validate(None, f"{gen.summary} {gen.statement} {gen.rationale}").predictions)
         req = gen.validation_request.model_dump(exclude_defaults=True) if gen.validation_request else None
-        print(f"seed {seed:2d} ({secs[-1]:.1f} s): {why:28.28} request={req} | text fallback: {text_v.verdict}"
-              f"{' with numbers' if text_v.predictions else ''} | statement: {gen.statement[:90]!r}")
+        print(
+            f"seed {seed:2d} ({secs[-1]:.1f} s): {why:28.28} request={req} | text fallback: {text_v.verdict}"
+            f"{' with numbers' if text_v.predictions else ''} | statement: {gen.statement[:90]!r}"
+        )
     n = args.runs
-    print(f"\nusable requests: {reasons['usable']}/{n} = {reasons['usable'] / n:.0%}   "
-          f"(why not: {dict((k, v) for k, v in reasons.items() if k != 'usable')})")
-    print(f"text fallback on the statement (what the pipeline passes) gave predictions: {fallback}/{n} = {fallback / n:.0%}")
+    print(
+        f"\nusable requests: {reasons['usable']}/{n} = {reasons['usable'] / n:.0%}   "
+        f"(why not: {dict((k, v) for k, v in reasons.items() if k != 'usable')})"
+    )
+    print(
+        f"text fallback on the statement (what the pipeline passes) gave predictions: {fallback}/{n} = {fallback / n:.0%}"
+    )
     print(f"text fallback on summary + statement + rationale would give predictions: {wide}/{n} = {wide / n:.0%}")
     q = validate(None, QUESTION)
     print(f"text fallback on the question itself: {q.verdict}, {len(q.predictions)} configurations: {q.summary}")
@@ -107,10 +115,12 @@ def main() -> None:
     report = HypothesisFinder("local", contexts=1, cache=False, seed=0).find(QUESTION)
     print(f"done in {time.perf_counter() - t:.1f} s")
     for c in report.contexts:
-        print(f"- {c.title}\n  hypothesis: {c.hypothesis.statement}\n  request: "
-              f"{c.hypothesis.validation_request.model_dump(exclude_defaults=True) if c.hypothesis.validation_request else None}"
-              f"\n  evidence shown to the reviewer: {_evidence_text(c.validation)}\n  review score {c.review.score}, "
-              f"rank score {c.rank_score}")
+        print(
+            f"- {c.title}\n  hypothesis: {c.hypothesis.statement}\n  request: "
+            f"{c.hypothesis.validation_request.model_dump(exclude_defaults=True) if c.hypothesis.validation_request else None}"
+            f"\n  evidence shown to the reviewer: {_evidence_text(c.validation)}\n  review score {c.review.score}, "
+            f"rank score {c.rank_score}"
+        )
     s = report.synthesis
     print(f"- synthesis: {s.hypothesis}\n  evidence: {_evidence_text(s.validation)}")
 

@@ -50,8 +50,12 @@ def python(code: str, env: dict) -> tuple[float, float, str]:
 
 def ask(args: list[str], env: dict) -> tuple[float, dict]:
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", SEED_QUESTION, "--format", "json", *args],
-                         capture_output=True, text=True, env=env)
+    res = subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "ask", SEED_QUESTION, "--format", "json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     wall = time.perf_counter() - t
     if res.returncode != 0:
         sys.exit(f"ask failed: {res.stderr.strip()}")
@@ -111,13 +115,17 @@ def main() -> None:
         decoding = run["completion_tokens"] / toks
         rows.append(("cold ask --model local, wall", f"{cold:.1f}", ""))
         rows += [(f"  {k}", f"{v:.1f}", "") for k, v in run["step_seconds"].items()]
-        rows.append((f"  decoding at plain tok/s ({run['completion_tokens']} completion tokens)", f"{decoding:.1f}", ""))
+        rows.append(
+            (f"  decoding at plain tok/s ({run['completion_tokens']} completion tokens)", f"{decoding:.1f}", "")
+        )
         rows.append(("  everything but decoding", f"{cold - decoding:.1f}", "<= 5"))
         cached, _ = ask(["--contexts", n, "--seed", seed], env)
         rows.append(("cached ask --model local, wall", f"{cached:.2f}", "< 1"))
 
-    print(f"plain llama.cpp generation on this machine: {toks:.1f} tok/s ({os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"plain llama.cpp generation on this machine: {toks:.1f} tok/s ({os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f})"
+    )
 
 
 if __name__ == "__main__":

@@ -50,12 +50,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="2DMD folder [default: settings().dmd_dir]")
     ap.add_argument("--splits", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="one split")
-    ap.add_argument("--epochs", type=int, default=None, help="graph-network epochs (0 = LightGBM only) [default: shipped]")
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="graph-network epochs (0 = LightGBM only) [default: shipped]"
+    )
     ap.add_argument("--test-fraction", type=float, default=0.2)
     ap.add_argument("--subsets", default=None, help="comma-separated subset names [default: all]")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
-    ap.add_argument("--shipped", action="store_true",
-                    help="no fitting: print the shipped weights' out-of-fold MAE and uncertainty scales (metadata.json)")
+    ap.add_argument(
+        "--shipped",
+        action="store_true",
+        help="no fitting: print the shipped weights' out-of-fold MAE and uncertainty scales (metadata.json)",
+    )
     args = ap.parse_args()
     if args.shipped:
         shipped()
@@ -102,10 +107,14 @@ def main() -> None:
     def fmt(v):
         return f"{np.mean(v):7.1f} ± {np.std(v):5.1f}" if v else "      -        "
 
-    print(f"\n2DMD accuracy, MAE meV, {n_splits} random {1 - args.test_fraction:.0%}/{args.test_fraction:.0%} split(s), "
-          f"graph network epochs {args.epochs or 'as shipped'} (paper: Kazeev et al. 2023; data: Huang et al. 2023)")
-    hdr = (f"{'subset':10} {'target':6} {'LightGBM':>15} {'graph net':>15} {'shipped (blend)':>15} {'paper Sparse':>12}"
-           f" {'paper best base':>15}  verdict")
+    print(
+        f"\n2DMD accuracy, MAE meV, {n_splits} random {1 - args.test_fraction:.0%}/{args.test_fraction:.0%} split(s), "
+        f"graph network epochs {args.epochs or 'as shipped'} (paper: Kazeev et al. 2023; data: Huang et al. 2023)"
+    )
+    hdr = (
+        f"{'subset':10} {'target':6} {'LightGBM':>15} {'graph net':>15} {'shipped (blend)':>15} {'paper Sparse':>12}"
+        f" {'paper best base':>15}  verdict"
+    )
     print(hdr)
     print("-" * len(hdr))
     for name in subsets:
@@ -117,13 +126,19 @@ def main() -> None:
             verdict = ""
             if paper:
                 verdict = ("<=Sparse" if ship <= sparse else "  >Sparse") + (" <base" if ship < base else " >=BASE")
-            print(f"{name:10} {'E_f' if j == 0 else 'gap':6} {fmt(e['lightgbm']):>15} {fmt(e['gnn']):>15} "
-                  f"{fmt(e['ensemble']):>15} {sparse if sparse is not None else '-':>12} "
-                  f"{base if base is not None else '-':>15}  {verdict}")
+            print(
+                f"{name:10} {'E_f' if j == 0 else 'gap':6} {fmt(e['lightgbm']):>15} {fmt(e['gnn']):>15} "
+                f"{fmt(e['ensemble']):>15} {sparse if sparse is not None else '-':>12} "
+                f"{base if base is not None else '-':>15}  {verdict}"
+            )
 
-    print("\nNew targets (no published reference): MAE meV (μB·10⁻³ for magnetization), beside the MAE of "
-          "predicting the training mean")
-    print(f"{'subset':10} {'target':14} {'LightGBM':>15} {'graph net':>15} {'shipped (blend)':>15} {'mean predictor':>15}")
+    print(
+        "\nNew targets (no published reference): MAE meV (μB·10⁻³ for magnetization), beside the MAE of "
+        "predicting the training mean"
+    )
+    print(
+        f"{'subset':10} {'target':14} {'LightGBM':>15} {'graph net':>15} {'shipped (blend)':>15} {'mean predictor':>15}"
+    )
     for name, s in subsets.items():
         for t in TARGETS:
             if t in PAPER_TARGETS or t not in s.targets:
@@ -131,11 +146,15 @@ def main() -> None:
             e = errors[name][t]
             y = s.targets[t]
             base = float(np.abs(y - y.mean()).mean() * 1000)
-            print(f"{name:10} {t:14} {fmt(e['lightgbm']):>15} {fmt(e['gnn']):>15} {fmt(e['ensemble']):>15} {base:15.1f}")
+            print(
+                f"{name:10} {t:14} {fmt(e['lightgbm']):>15} {fmt(e['gnn']):>15} {fmt(e['ensemble']):>15} {base:15.1f}"
+            )
 
     lo, hi = GOAL_2SIGMA
-    print(f"\nUncertainty calibration: share of held-out errors within 1σ / 2σ (pooled over splits; goal {lo:.0%}-{hi:.0%} "
-          "within 2σ in every cell)")
+    print(
+        f"\nUncertainty calibration: share of held-out errors within 1σ / 2σ (pooled over splits; goal {lo:.0%}-{hi:.0%} "
+        "within 2σ in every cell)"
+    )
     print(f"{'subset':10} " + " ".join(f"{t[:14]:>16}" for t in TARGETS))
     misses = []
     for name in subsets:
@@ -160,15 +179,21 @@ def shipped() -> None:
 
     meta = DefectPredictor.load().metadata
     cal = meta["calibration"]
-    print(f"shipped weights ({meta.get('created')}, members {'+'.join(meta.get('members', []))}): 3-fold out-of-fold "
-          "MAE in meV (μB·10⁻³ for magnetization) | graph-network blend weight | 2σ scale; paper Sparse (MEGNet) in []")
+    print(
+        f"shipped weights ({meta.get('created')}, members {'+'.join(meta.get('members', []))}): 3-fold out-of-fold "
+        "MAE in meV (μB·10⁻³ for magnetization) | graph-network blend weight | 2σ scale; paper Sparse (MEGNet) in []"
+    )
     print(f"{'subset':10} " + " ".join(f"{t[:16]:>26}" for t in TARGETS))
     for sub in sorted(cal):
         cells = []
         for j, t in enumerate(TARGETS):
             c = cal[sub].get(t)
             ref = f"[{PAPER[sub][j]}]" if sub in PAPER and j < 2 else ""
-            cells.append(f"{'-':>26}" if c is None else f"{c['oof_mae'] * 1000:7.1f}{ref:>6} | {c['blend']:.2f} | {c['scale']:.2f}")
+            cells.append(
+                f"{'-':>26}"
+                if c is None
+                else f"{c['oof_mae'] * 1000:7.1f}{ref:>6} | {c['blend']:.2f} | {c['scale']:.2f}"
+            )
         print(f"{sub:10} " + " ".join(f"{x:>26}" for x in cells))
 
 

@@ -49,7 +49,9 @@ def main() -> None:
     dt = time.perf_counter() - t0
     assert not any(r.error for r in res)
     cif_rate = len(texts) / dt
-    print(f"from CIF text (parse + match + graph + ensemble, host detected): {cif_rate:8.0f} structures/s  (goal >= 500)")
+    print(
+        f"from CIF text (parse + match + graph + ensemble, host detected): {cif_rate:8.0f} structures/s  (goal >= 500)"
+    )
 
     ds = load_dataset(data)
     graphs = list(itertools.islice(itertools.cycle([g for s in ds.values() for g in s.graphs]), args.graphs))
@@ -68,7 +70,9 @@ def main() -> None:
         print(f"  {dens}-density graphs only ({len(pool)} distinct):                   {rate:8.0f} graphs/s{goal}")
     t0 = time.perf_counter()
     predictor.predict_graphs(graphs, fast=True)
-    print(f"from graphs, fast=True (LightGBM member only):                  {len(graphs) / (time.perf_counter() - t0):8.0f} graphs/s")
+    print(
+        f"from graphs, fast=True (LightGBM member only):                  {len(graphs) / (time.perf_counter() - t0):8.0f} graphs/s"
+    )
 
     if args.chgnet:
         with warnings.catch_warnings():
@@ -84,7 +88,9 @@ def main() -> None:
             model.predict_structure(structs, task="e", batch_size=4)
             c_rate = len(structs) / (time.perf_counter() - t0)
         mean_atoms = sum(len(s) for s in structs) / len(structs)
-        print(f"CHGNet single-point energy ({len(structs)} structures, {mean_atoms:.0f} atoms avg): {c_rate:8.2f} structures/s")
+        print(
+            f"CHGNet single-point energy ({len(structs)} structures, {mean_atoms:.0f} atoms avg): {c_rate:8.2f} structures/s"
+        )
         print(f"speed-up from CIF vs CHGNet: {cif_rate / c_rate:8.0f}x  (goal >= 100x)")
 
 

@@ -53,8 +53,10 @@ def calibration() -> None:
     pairs = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
     threshold, acc = calibrate([(p["key_point"], p["sentence"], p["match"]) for p in pairs])
     print(f"\n1. calibration on {len(pairs)} labelled pairs ({sum(p['match'] for p in pairs)} matching)")
-    print(f"   calibrated threshold {threshold:.3f}   shipped KEYPOINT_THRESHOLD {KEYPOINT_THRESHOLD:.3f}   "
-          f"balanced accuracy {acc:.3f}")
+    print(
+        f"   calibrated threshold {threshold:.3f}   shipped KEYPOINT_THRESHOLD {KEYPOINT_THRESHOLD:.3f}   "
+        f"balanced accuracy {acc:.3f}"
+    )
 
 
 def soundness(refs) -> None:
@@ -65,8 +67,10 @@ def soundness(refs) -> None:
     own = [q.keypoint_recall for q in scored.per_question if q.id.split("|")[0] == q.id.split("|")[1]]
     other = [q.keypoint_recall for q in scored.per_question if q.id.split("|")[0] != q.id.split("|")[1]]
     parrot = score(refs, {r.id: Generated(id=r.id, hypothesis=r.query) for r in refs})
-    print(f"\n2. soundness on {len(refs)} reference questions ({len(pairs)} pairs scored in "
-          f"{time.perf_counter() - t0:.1f} s)")
+    print(
+        f"\n2. soundness on {len(refs)} reference questions ({len(pairs)} pairs scored in "
+        f"{time.perf_counter() - t0:.1f} s)"
+    )
     print(f"   against itself:        min {min(own):.3f}  mean {sum(own) / len(own):.3f}   goal: each >= 0.9")
     print(f"   against another's:     max {max(other):.3f}  mean {sum(other) / len(other):.3f}   goal: each <= 0.35")
     print(f"   the question itself:   mean {parrot.keypoint_recall:.3f}   goal: 0 (no credit for restating it)")
@@ -85,15 +89,33 @@ def speed(refs, folder: Path, generated: dict[str, Generated]) -> None:
     load = os.getloadavg()[0]
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "hypofinder.cli", "eval", "score", folder / "refs50.jsonl",
-                           folder / "results50.jsonl", "--pick", "best", "--json"], check=False, cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hypofinder.cli",
+            "eval",
+            "score",
+            folder / "refs50.jsonl",
+            folder / "results50.jsonl",
+            "--pick",
+            "best",
+            "--json",
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     n = json.loads(proc.stdout)["n"] if proc.returncode == 0 else f"failed: {proc.stderr.strip()[-200:]}"
-    print(f"\n3. speed: `hypofinder eval score` on 50 questions x 3 contexts (fresh process): {wall:.1f} s wall, "
-          f"{cpu:.1f} s CPU (n = {n}; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)   goal: <= 60 s")
+    print(
+        f"\n3. speed: `hypofinder eval score` on 50 questions x 3 contexts (fresh process): {wall:.1f} s wall, "
+        f"{cpu:.1f} s CPU (n = {n}; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)   goal: <= 60 s"
+    )
 
 
 def models(refs, folder: Path, model_names: list[str], contexts: int) -> dict[str, dict[str, Generated]]:
@@ -103,10 +125,11 @@ def models(refs, folder: Path, model_names: list[str], contexts: int) -> dict[st
     for name in model_names:
         t0 = time.perf_counter()
         n_ctx = 3 if name == "fake" else contexts
-        out[name] = mine_references(refset, out=folder / f"{name}.results.jsonl", model=name, contexts=n_ctx,
-                                    seed=42)
-        print(f"   mined {len(refs)} questions with {name} (--contexts {n_ctx}) in {time.perf_counter() - t0:.0f} s",
-              flush=True)
+        out[name] = mine_references(refset, out=folder / f"{name}.results.jsonl", model=name, contexts=n_ctx, seed=42)
+        print(
+            f"   mined {len(refs)} questions with {name} (--contexts {n_ctx}) in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
     return out
 
 
@@ -139,8 +162,10 @@ def main() -> None:
         print("\n   local - fake, paired bootstrap (95 %):")
         for r in cmp.rows:
             if r.n:
-                print(f"   {r.metric:<17} n={r.n:<3} fake {fmt(r.a):>6}  local {fmt(r.b):>6}  diff {r.diff:+.3f}  "
-                      f"[{r.low:+.3f}, {r.high:+.3f}]  {r.verdict}")
+                print(
+                    f"   {r.metric:<17} n={r.n:<3} fake {fmt(r.a):>6}  local {fmt(r.b):>6}  diff {r.diff:+.3f}  "
+                    f"[{r.low:+.3f}, {r.high:+.3f}]  {r.verdict}"
+                )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,15 @@ def run(questions: list[str], **kw) -> dict:
     results = list(job)
     wall = time.perf_counter() - t0
     s = job.stats
-    return dict(n=len(results), done=s.done, failed=s.failed, wall=wall, per_min=60 * len(results) / wall,
-                tok_s=s.completion_tokens / wall, load=os.getloadavg()[0])
+    return dict(
+        n=len(results),
+        done=s.done,
+        failed=s.failed,
+        wall=wall,
+        per_min=60 * len(results) / wall,
+        tok_s=s.completion_tokens / wall,
+        load=os.getloadavg()[0],
+    )
 
 
 def main() -> None:
@@ -58,8 +65,10 @@ def main() -> None:
 
     from tests.servers import llama_server
 
-    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {len(questions)} questions per setting",
-          flush=True)
+    print(
+        f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {len(questions)} questions per setting",
+        flush=True,
+    )
     with llama_server(n_threads=2) as url:
         run(QUESTIONS[-1:], model="smollm2", base_url=url, concurrency=1)  # warm-up, not counted
         for k in levels:
@@ -72,11 +81,15 @@ def main() -> None:
         rows.append(("embedded SmolLM2 (in-process)", 1, r))
 
     base = rows[0][2]["per_min"] or 1.0
-    print(f"\n{'setting':32} {'conc':>4} {'done':>4} {'fail':>4} {'wall s':>8} {'q/min':>7} {'tok/s':>6} {'vs c=1':>7}"
-          f" {'load':>5}")
+    print(
+        f"\n{'setting':32} {'conc':>4} {'done':>4} {'fail':>4} {'wall s':>8} {'q/min':>7} {'tok/s':>6} {'vs c=1':>7}"
+        f" {'load':>5}"
+    )
     for name, k, r in rows:
-        print(f"{name:32} {k:>4} {r['done']:>4} {r['failed']:>4} {r['wall']:>8.1f} {r['per_min']:>7.2f} "
-              f"{r['tok_s']:>6.1f} {r['per_min'] / base:>6.2f}x {r['load']:>5.1f}")
+        print(
+            f"{name:32} {k:>4} {r['done']:>4} {r['failed']:>4} {r['wall']:>8.1f} {r['per_min']:>7.2f} "
+            f"{r['tok_s']:>6.1f} {r['per_min'] / base:>6.2f}x {r['load']:>5.1f}"
+        )
     print(f"(load average now {os.getloadavg()[0]:.1f}; the machine is shared, absolute numbers are noisy)")
 
 

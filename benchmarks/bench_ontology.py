@@ -91,7 +91,10 @@ def fresh_process(cache: str, args: list[str]) -> tuple[float, float, bool]:
     t0, c0 = time.perf_counter(), _children_cpu()
     res = subprocess.run(
         [sys.executable, "-c", code, "ontology", *args],
-        env={**os.environ, "HYPOFINDER_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=True,
+        env={**os.environ, "HYPOFINDER_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return time.perf_counter() - t0, _children_cpu() - c0, "NO-TORCH" not in res.stderr
 
@@ -102,7 +105,9 @@ def old_query_model_load() -> tuple[float, float]:
 
     code = f"from sentence_transformers import SentenceTransformer\nSentenceTransformer({str(model_path())!r}, device='cpu')"
     t0, c0 = time.perf_counter(), _children_cpu()
-    subprocess.run([sys.executable, "-c", code], env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, check=True
+    )
     return time.perf_counter() - t0, _children_cpu() - c0
 
 
@@ -124,7 +129,10 @@ def main() -> int:
         info = ontology.build_index()
         build, build_cpu = time.perf_counter() - t0, time.process_time() - c0
         engine = ontology._engine()
-        cold = {what: fresh_process(cache, a) for what, a in (("search", ["search", MOS2, "--json"]), ("contexts", ["contexts", seed, "-n", "3"]))}
+        cold = {
+            what: fresh_process(cache, a)
+            for what, a in (("search", ["search", MOS2, "--json"]), ("contexts", ["contexts", seed, "-n", "3"]))
+        }
         before = old_query_model_load()
 
         pool = [q["question"] for q in load_questions("all")]
@@ -140,13 +148,18 @@ def main() -> int:
         p95 = sorted(times)[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
         variants = [] if args.timing_only else VARIANTS
-        rows = [(name, *quality(engine, questions, opts), rank_of(engine, seed, "Multiscale modeling", opts)) for name, opts in variants]
+        rows = [
+            (name, *quality(engine, questions, opts), rank_of(engine, seed, "Multiscale modeling", opts))
+            for name, opts in variants
+        ]
         mos2 = [h.label for h in ontology.search(MOS2, k=10)]
 
     line = lambda name, value, goal="": print(f"{name:<58}{value:>10}{goal:>12}")  # noqa: E731
     print(f"PhySH {info.physh_version} | {info.count} concepts, {info.entries} vectors | {info.model} via onnxruntime")
-    print(f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
-          "(wall times grow with load on a shared machine; CPU times do not)")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        "(wall times grow with load on a shared machine; CPU times do not)"
+    )
     print()
     print(f"{'measure':<58}{'value':>10}{'goal':>12}")
     print("-" * 80)
@@ -167,7 +180,9 @@ def main() -> int:
     if args.timing_only:
         return 0
     print()
-    print(f"{len(questions)} {args.split} questions ({QUESTIONS.name}); seed: rank of 'Multiscale modeling' (goal <= 3)")
+    print(
+        f"{len(questions)} {args.split} questions ({QUESTIONS.name}); seed: rank of 'Multiscale modeling' (goal <= 3)"
+    )
     print(f"{'variant':<40}{'hit@10':>8}{'recall@10':>11}{'MRR':>8}{'seed':>6}")
     print("-" * 73)
     for name, hit, rec, mrr, seed_rank in rows:

@@ -25,8 +25,12 @@ SEED_QUESTION = (
 
 def ask(args: list[str], env: dict) -> tuple[float, dict]:
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", SEED_QUESTION, "--format", "json", *args],
-                         capture_output=True, text=True, env=env)
+    res = subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "ask", SEED_QUESTION, "--format", "json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     wall = time.perf_counter() - t
     if res.returncode != 0:
         sys.exit(f"ask failed: {res.stderr.strip()}")
@@ -43,8 +47,11 @@ def main() -> None:
     seed = str(random.randint(1, 10**6))
     common = ["--contexts", str(a.contexts), "--seed", seed, "--validate" if a.validate else "--no-validate"]
     # warm the ontology index once (its cold build is measured by bench_ontology.py)
-    subprocess.run([sys.executable, "-m", "hypofinder.cli", "ontology", "search", "warm up", "--json"],
-                   capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "ontology", "search", "warm up", "--json"],
+        capture_output=True,
+        env=env,
+    )
     cold, report = ask(common, env)
     warm, cached = ask(common, env)
     run = report["run"]
@@ -54,7 +61,11 @@ def main() -> None:
         *[(f"    {k}", f"{v:.1f}", "") for k, v in run["step_seconds"].items()],
         ("  LLM calls", str(run["llm_calls"]), ""),
         ("  tokens prompt+completion", f"{run['prompt_tokens']}+{run['completion_tokens']}", ""),
-        ("  completion tok/s", f"{run['completion_tokens'] / max(run['step_seconds'].get('generate', 0) + run['step_seconds'].get('review', 0) + run['step_seconds'].get('synthesize', 0), 1e-9):.1f}", ""),
+        (
+            "  completion tok/s",
+            f"{run['completion_tokens'] / max(run['step_seconds'].get('generate', 0) + run['step_seconds'].get('review', 0) + run['step_seconds'].get('synthesize', 0), 1e-9):.1f}",
+            "",
+        ),
         ("cached ask, wall (s)", f"{warm:.2f}", "< 1"),
         ("  served from cache / LLM calls", f"{cached['run']['cached']} / {cached['run']['llm_calls']}", "True / 0"),
     ]

@@ -33,16 +33,26 @@ def planner(q: str) -> dict:
     e = plan(q)
     if not e.in_scope:
         return {"numbers": False, "host": None, "species": set(), "property": None, "why": e.reason}
-    return {"numbers": True, "host": e.host, "species": set(e.species), "property": e.property or e.target,
-            "why": e.reason}
+    return {
+        "numbers": True,
+        "host": e.host,
+        "species": set(e.species),
+        "property": e.property or e.target,
+        "why": e.reason,
+    }
 
 
 def baseline(q: str) -> dict:
     r = read_text(q)
     if not r.in_scope or r.request is None:
         return {"numbers": False, "host": None, "species": set(), "property": None, "why": r.reason}
-    return {"numbers": True, "host": r.request.host, "species": set(r.request.defects), "property": r.request.target,
-            "why": ""}
+    return {
+        "numbers": True,
+        "host": r.request.host,
+        "species": set(r.request.defects),
+        "property": r.request.target,
+        "why": "",
+    }
 
 
 def scores(rows: list[dict], reader) -> dict[str, tuple[float, float]]:
@@ -74,8 +84,10 @@ def main() -> None:
     args = ap.parse_args()
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     n_def = sum(r["numbers"] for r in rows)
-    print(f"{len(rows)} questions: {n_def} point-defect questions on the six hosts, {len(rows) - n_def} off-topic or "
-          f"near misses\n")
+    print(
+        f"{len(rows)} questions: {n_def} point-defect questions on the six hosts, {len(rows) - n_def} off-topic or "
+        f"near misses\n"
+    )
     t = time.perf_counter()
     new = scores(rows, planner)
     t_plan = (time.perf_counter() - t) / len(rows)
@@ -87,16 +99,20 @@ def main() -> None:
     if args.show:
         for r in rows:
             a, b = planner(r["query"]), baseline(r["query"])
-            print(f"\n[{r['id']}] {r['query']}\n  expected: {r['host']} {r['species']} {r['property']}\n"
-                  f"  planner:  {a['host']} {sorted(a['species'])} {a['property']} — {a['why']}\n"
-                  f"  baseline: {b['host']} {sorted(b['species'])} {b['property']}")
+            print(
+                f"\n[{r['id']}] {r['query']}\n  expected: {r['host']} {r['species']} {r['property']}\n"
+                f"  planner:  {a['host']} {sorted(a['species'])} {a['property']} — {a['why']}\n"
+                f"  baseline: {b['host']} {sorted(b['species'])} {b['property']}"
+            )
     if args.gather:
         t = time.perf_counter()
         with_numbers = 0
         for r in rows:
             with_numbers += bool(gather(plan(r["query"])).facts)
-        print(f"gathered: {with_numbers} of {len(rows)} questions got predictor numbers "
-              f"(expected {n_def}), {time.perf_counter() - t:.1f} s in all (predictor load included)")
+        print(
+            f"gathered: {with_numbers} of {len(rows)} questions got predictor numbers "
+            f"(expected {n_def}), {time.perf_counter() - t:.1f} s in all (predictor load included)"
+        )
     if args.pipeline:
         pipeline(rows)
 
@@ -111,21 +127,28 @@ def pipeline(rows: list[dict]) -> None:
     for r in rows:
         report = finder.find(r["query"])
         facts = [f for c in report.contexts if c.evidence for f in c.evidence.facts]
-        ok = bool(facts) and all(len(c.evidence.facts) > 0 for c in report.contexts) and all(
-            f.request.host == r["host"] and set(f.request.defects) <= set(r["species"]) for f in facts)
+        ok = (
+            bool(facts)
+            and all(len(c.evidence.facts) > 0 for c in report.contexts)
+            and all(f.request.host == r["host"] and set(f.request.defects) <= set(r["species"]) for f in facts)
+        )
         if r["numbers"]:
             good += ok
             if not ok:
-                print(f"  no matching numbers: [{r['id']}] {[f.request.model_dump(include={'host', 'defects'}) for f in facts]}")
+                print(
+                    f"  no matching numbers: [{r['id']}] {[f.request.model_dump(include={'host', 'defects'}) for f in facts]}"
+                )
         else:
             wrong += bool(facts)
             if facts:
                 print(f"  numbers for an off-topic question: [{r['id']}]")
     n_def = sum(r["numbers"] for r in rows)
-    print(f"\npipeline (--model fake --contexts 2): {good} of {n_def} defect questions = {good / n_def:.0%} have predictor "
-          f"numbers in every context with matching host and defects (goal >= {GOAL:.0%}); "
-          f"{wrong} of {len(rows) - n_def} off-topic / near-miss questions got numbers (goal 0); "
-          f"{time.perf_counter() - t:.0f} s")
+    print(
+        f"\npipeline (--model fake --contexts 2): {good} of {n_def} defect questions = {good / n_def:.0%} have predictor "
+        f"numbers in every context with matching host and defects (goal >= {GOAL:.0%}); "
+        f"{wrong} of {len(rows) - n_def} off-topic / near-miss questions got numbers (goal 0); "
+        f"{time.perf_counter() - t:.0f} s"
+    )
 
 
 if __name__ == "__main__":

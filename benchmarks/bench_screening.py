@@ -38,11 +38,15 @@ def main() -> None:
 
     t = time.perf_counter()
     predictor = DefectPredictor.load()
-    print(f"predictor loaded in {time.perf_counter() - t:.1f} s (members: {', '.join(predictor.metadata.get('members', []))})")
+    print(
+        f"predictor loaded in {time.perf_counter() - t:.1f} s (members: {', '.join(predictor.metadata.get('members', []))})"
+    )
     screen("MoS2", "vS,vS", limit=1, predictor=predictor)  # warm-up: symmetry tables, first model call
 
-    head = (f"{'host':6} {'defects':24} {'subset':10} {'distinct':>9} {'exh':>4} {'gen s':>7} {'graph s':>8} "
-            f"{'pred s':>7} {'pred/s':>9} {'gen+graph %':>11} {'all/s':>8} {'best gap':>9}")
+    head = (
+        f"{'host':6} {'defects':24} {'subset':10} {'distinct':>9} {'exh':>4} {'gen s':>7} {'graph s':>8} "
+        f"{'pred s':>7} {'pred/s':>9} {'gen+graph %':>11} {'all/s':>8} {'best gap':>9}"
+    )
     print(head)
     print("-" * len(head))
     rates, overall = [], []
@@ -52,12 +56,16 @@ def main() -> None:
         share = 100 * (tm.generate_s + tm.graphs_s) / tm.total_s
         rates.append(r.configs_per_s)
         overall.append(r.overall_per_s)
-        print(f"{host:6} {defects:24} {r.subset:10} {r.n_distinct:>9,} {'yes' if r.exhaustive else 'no':>4} "
-              f"{tm.generate_s:>7.2f} {tm.graphs_s:>8.2f} {tm.predict_s:>7.2f} {r.configs_per_s:>9,.0f} "
-              f"{share:>10.0f}% {r.overall_per_s:>8,.0f} {r.best[0].homo_lumo_gap:>9.3f}")
+        print(
+            f"{host:6} {defects:24} {r.subset:10} {r.n_distinct:>9,} {'yes' if r.exhaustive else 'no':>4} "
+            f"{tm.generate_s:>7.2f} {tm.graphs_s:>8.2f} {tm.predict_s:>7.2f} {r.configs_per_s:>9,.0f} "
+            f"{share:>10.0f}% {r.overall_per_s:>8,.0f} {r.best[0].homo_lumo_gap:>9.3f}"
+        )
     for what, r in (("predicted from graphs", rates), ("end to end (all stages)", overall)):
-        print(f"{what}: {min(r):,.0f}-{max(r):,.0f} configurations/s; goal >= {GOAL:,.0f}/s: "
-              f"{'met' if min(r) >= GOAL else 'NOT met'} (2 shared CPU cores)")
+        print(
+            f"{what}: {min(r):,.0f}-{max(r):,.0f} configurations/s; goal >= {GOAL:,.0f}/s: "
+            f"{'met' if min(r) >= GOAL else 'NOT met'} (2 shared CPU cores)"
+        )
 
 
 if __name__ == "__main__":

@@ -80,29 +80,62 @@ def score(report: dict) -> dict:
     for c in report["contexts"]:
         subject = subject_words(report["query"], c["concepts"][0]["label"])
         on_topic += mentions_subject(c["hypothesis"]["statement"], subject)
-    flagged = sum(len(c["hypothesis"].get("quality_flags", {})) + len(c["review"].get("quality_flags", {}))
-                  for c in report["contexts"]) + len(report["synthesis"].get("quality_flags", {}))
-    return {"fields": len(fields), "prose": prose, "hypotheses": len(report["contexts"]), "on_topic": on_topic,
-            "flagged": flagged, "seconds": report["run"]["seconds"], "tokens": report["run"]["completion_tokens"]}
+    flagged = sum(
+        len(c["hypothesis"].get("quality_flags", {})) + len(c["review"].get("quality_flags", {}))
+        for c in report["contexts"]
+    ) + len(report["synthesis"].get("quality_flags", {}))
+    return {
+        "fields": len(fields),
+        "prose": prose,
+        "hypotheses": len(report["contexts"]),
+        "on_topic": on_topic,
+        "flagged": flagged,
+        "seconds": report["run"]["seconds"],
+        "tokens": report["run"]["completion_tokens"],
+    }
 
 
 def baseline_tree(rev: str) -> Path:
     """The previous version's files (code and prompts), unpacked from git into a temporary folder."""
     tree = Path(tempfile.mkdtemp(prefix=f"hypofinder-{rev}-"))
-    data = subprocess.run(["git", "archive", rev, "hypofinder", "prompts", "ontology"], cwd=ROOT,
-                          capture_output=True, check=True).stdout
+    data = subprocess.run(
+        ["git", "archive", rev, "hypofinder", "prompts", "ontology"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
     tarfile.open(fileobj=BytesIO(data)).extractall(tree)
     return tree
 
 
 def ask(tree: Path, question: str, contexts: int) -> dict:
     cfg = settings()
-    env = {**os.environ, "PYTHONPATH": str(tree), "HYPOFINDER_DATA_DIR": str(cfg.data_dir),
-           "HYPOFINDER_CACHE_DIR": str(cfg.cache_dir), "HYPOFINDER_MODELS_DIR": str(cfg.models_dir)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "HYPOFINDER_DATA_DIR": str(cfg.data_dir),
+        "HYPOFINDER_CACHE_DIR": str(cfg.cache_dir),
+        "HYPOFINDER_MODELS_DIR": str(cfg.models_dir),
+    }
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", question, "--model", "local", "--contexts",
-                          str(contexts), "--no-cache", "--no-validate", "--format", "json"],
-                         cwd=tree, env=env, capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hypofinder.cli",
+            "ask",
+            question,
+            "--model",
+            "local",
+            "--contexts",
+            str(contexts),
+            "--no-cache",
+            "--no-validate",
+            "--format",
+            "json",
+        ],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if res.returncode != 0:
         return {"error": res.stderr.strip()[-300:], "seconds": time.perf_counter() - t}
     return json.loads(res.stdout)
@@ -114,9 +147,11 @@ def summarize(name: str, rows: list[dict]) -> str:
         return f"{name:>9}: no report ({len(rows)} errors)"
     f, p = sum(r["fields"] for r in ok), sum(r["prose"] for r in ok)
     h, t = sum(r["hypotheses"] for r in ok), sum(r["on_topic"] for r in ok)
-    return (f"{name:>9}: prose {p}/{f} = {p / f:.0%} (goal >= 90 %), on topic {t}/{h} = {t / h:.0%} (goal 100 %), "
-            f"flagged {sum(r['flagged'] for r in ok)}, {sum(r['seconds'] for r in ok) / len(ok):.0f} s/report, "
-            f"{sum(r['tokens'] for r in ok) / len(ok):.0f} tokens/report, errors {len(rows) - len(ok)}")
+    return (
+        f"{name:>9}: prose {p}/{f} = {p / f:.0%} (goal >= 90 %), on topic {t}/{h} = {t / h:.0%} (goal 100 %), "
+        f"flagged {sum(r['flagged'] for r in ok)}, {sum(r['seconds'] for r in ok) / len(ok):.0f} s/report, "
+        f"{sum(r['tokens'] for r in ok) / len(ok):.0f} tokens/report, errors {len(rows) - len(ok)}"
+    )
 
 
 def main() -> None:

@@ -29,40 +29,72 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_pipeline import SEED_QUESTION  # noqa: E402
 
 DUPLICATES = [
-    ("Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",
-     "In monolayer MoS2, sulfur vacancy pairs narrow the band gap as the distance between them decreases."),
-    ("Domain walls in multiferroic films pin the magnetoresistance at low temperature.",
-     "Magnetoresistance in multiferroic thin films is pinned by domain walls at low temperatures."),
-    ("A multiscale graph network can predict magnetic resistivity from atomic structure and domain configuration.",
-     "Magnetic resistivity can be predicted from atomic structure and domain configuration by a multiscale graph network."),
-    ("Tungsten substitution on molybdenum sites raises the formation energy of MoS2 monolayers.",
-     "Substituting tungsten on Mo sites increases the formation energy of monolayer MoS2."),
-    ("Phase-field models coupled to DFT band structures explain resistivity anomalies near domain walls.",
-     "Coupling phase-field models with DFT band structures explains the resistivity anomalies close to domain walls."),
-    ("Electronic band structure of a magnetic material depends on its atomic structure and phase domains.",
-     "The electronic band structure of magnetic materials depends on atomic structure and on phase domains."),
-    ("Selenium vacancy clusters in WSe2 reduce the HOMO-LUMO gap more than dispersed vacancies.",
-     "Clustered selenium vacancies in WSe2 lower the HOMO-LUMO gap more than dispersed ones do."),
-    ("Spin-orbit coupling at domain walls controls the anisotropic magnetoresistance of thin ferromagnets.",
-     "The anisotropic magnetoresistance of thin ferromagnets is controlled by spin-orbit coupling at domain walls."),
+    (
+        "Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",
+        "In monolayer MoS2, sulfur vacancy pairs narrow the band gap as the distance between them decreases.",
+    ),
+    (
+        "Domain walls in multiferroic films pin the magnetoresistance at low temperature.",
+        "Magnetoresistance in multiferroic thin films is pinned by domain walls at low temperatures.",
+    ),
+    (
+        "A multiscale graph network can predict magnetic resistivity from atomic structure and domain configuration.",
+        "Magnetic resistivity can be predicted from atomic structure and domain configuration by a multiscale graph network.",
+    ),
+    (
+        "Tungsten substitution on molybdenum sites raises the formation energy of MoS2 monolayers.",
+        "Substituting tungsten on Mo sites increases the formation energy of monolayer MoS2.",
+    ),
+    (
+        "Phase-field models coupled to DFT band structures explain resistivity anomalies near domain walls.",
+        "Coupling phase-field models with DFT band structures explains the resistivity anomalies close to domain walls.",
+    ),
+    (
+        "Electronic band structure of a magnetic material depends on its atomic structure and phase domains.",
+        "The electronic band structure of magnetic materials depends on atomic structure and on phase domains.",
+    ),
+    (
+        "Selenium vacancy clusters in WSe2 reduce the HOMO-LUMO gap more than dispersed vacancies.",
+        "Clustered selenium vacancies in WSe2 lower the HOMO-LUMO gap more than dispersed ones do.",
+    ),
+    (
+        "Spin-orbit coupling at domain walls controls the anisotropic magnetoresistance of thin ferromagnets.",
+        "The anisotropic magnetoresistance of thin ferromagnets is controlled by spin-orbit coupling at domain walls.",
+    ),
 ]
 DISTINCT = [
-    ("Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",
-     "Sulfur vacancies in monolayer MoS2 widen the band gap as their pair distance decreases."),
-    ("Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",
-     "Selenium vacancy clusters in WSe2 reduce the HOMO-LUMO gap more than dispersed vacancies."),
-    ("Domain walls in multiferroic films pin the magnetoresistance at low temperature.",
-     "Spin-orbit coupling at domain walls controls the anisotropic magnetoresistance of thin ferromagnets."),
-    ("A multiscale graph network can predict magnetic resistivity from atomic structure and domain configuration.",
-     "Phase-field models coupled to DFT band structures explain resistivity anomalies near domain walls."),
-    ("Tungsten substitution on molybdenum sites raises the formation energy of MoS2 monolayers.",
-     "Tungsten substitution on molybdenum sites lowers the band gap of MoS2 monolayers."),
-    ("Electronic band structure of a magnetic material depends on its atomic structure and phase domains.",
-     "A multiscale graph network can predict magnetic resistivity from atomic structure and domain configuration."),
-    ("Machine-learned interatomic potentials trained on DFT reproduce domain-wall energies in ferroelectrics.",
-     "Domain-wall energies in ferroelectrics can be computed by DFT on large supercells."),
-    ("Strain gradients at twin boundaries induce flexoelectric polarization in perovskite oxides.",
-     "Oxygen vacancies at twin boundaries induce conductivity in perovskite oxides."),
+    (
+        "Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",
+        "Sulfur vacancies in monolayer MoS2 widen the band gap as their pair distance decreases.",
+    ),
+    (
+        "Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",
+        "Selenium vacancy clusters in WSe2 reduce the HOMO-LUMO gap more than dispersed vacancies.",
+    ),
+    (
+        "Domain walls in multiferroic films pin the magnetoresistance at low temperature.",
+        "Spin-orbit coupling at domain walls controls the anisotropic magnetoresistance of thin ferromagnets.",
+    ),
+    (
+        "A multiscale graph network can predict magnetic resistivity from atomic structure and domain configuration.",
+        "Phase-field models coupled to DFT band structures explain resistivity anomalies near domain walls.",
+    ),
+    (
+        "Tungsten substitution on molybdenum sites raises the formation energy of MoS2 monolayers.",
+        "Tungsten substitution on molybdenum sites lowers the band gap of MoS2 monolayers.",
+    ),
+    (
+        "Electronic band structure of a magnetic material depends on its atomic structure and phase domains.",
+        "A multiscale graph network can predict magnetic resistivity from atomic structure and domain configuration.",
+    ),
+    (
+        "Machine-learned interatomic potentials trained on DFT reproduce domain-wall energies in ferroelectrics.",
+        "Domain-wall energies in ferroelectrics can be computed by DFT on large supercells.",
+    ),
+    (
+        "Strain gradients at twin boundaries induce flexoelectric polarization in perovskite oxides.",
+        "Oxygen vacancies at twin boundaries induce conductivity in perovskite oxides.",
+    ),
 ]
 
 
@@ -85,10 +117,14 @@ def threshold_table() -> None:
     print(f"  near-duplicates: min {dup.min():.3f}  median {np.median(dup):.3f}  ({len(dup)} pairs)")
     print(f"  distinct:        max {dis.max():.3f}  median {np.median(dis):.3f}  ({len(dis)} pairs)")
     print(f"  distinct, same direction words: max {max(s for s, p in zip(dis, DISTINCT) if not opposite(p)):.3f}")
-    print(f"  cosine >= {DEDUP_THRESHOLD} alone: merges {int((dup >= DEDUP_THRESHOLD).sum())}/{len(dup)} duplicates, "
-          f"{int((dis >= DEDUP_THRESHOLD).sum())}/{len(dis)} distinct")
-    print(f"  with the opposite-direction guard: merges {merged(DUPLICATES)}/{len(dup)} duplicates, "
-          f"{merged(DISTINCT)}/{len(dis)} distinct (goal: all / none)")
+    print(
+        f"  cosine >= {DEDUP_THRESHOLD} alone: merges {int((dup >= DEDUP_THRESHOLD).sum())}/{len(dup)} duplicates, "
+        f"{int((dis >= DEDUP_THRESHOLD).sum())}/{len(dis)} distinct"
+    )
+    print(
+        f"  with the opposite-direction guard: merges {merged(DUPLICATES)}/{len(dup)} duplicates, "
+        f"{merged(DISTINCT)}/{len(dis)} distinct (goal: all / none)"
+    )
 
 
 def opposite(pair) -> bool:
@@ -100,9 +136,14 @@ def opposite(pair) -> bool:
 def ask(python_path: Path, args: list[str], env: dict) -> tuple[float, float, dict]:
     """(wall s, CPU s of the child, report): CPU time is the fairer clock on a shared machine."""
     t, cpu0 = time.perf_counter(), _child_cpu()
-    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", SEED_QUESTION, "--format", "json",
-                          "--no-cache", *args], check=False, capture_output=True, text=True, cwd=python_path,
-                         env={**env, "PYTHONPATH": str(python_path)})
+    res = subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "ask", SEED_QUESTION, "--format", "json", "--no-cache", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=python_path,
+        env={**env, "PYTHONPATH": str(python_path)},
+    )
     wall, cpu = time.perf_counter() - t, _child_cpu() - cpu0
     if res.returncode != 0:
         sys.exit(f"ask failed: {res.stderr.strip()[-400:]}")
@@ -117,8 +158,13 @@ def _child_cpu() -> float:
 def timing(contexts: int, repeats: int, baseline: Path | None) -> None:
     env = dict(os.environ)
     env.setdefault("HYPOFINDER_CACHE_DIR", tempfile.mkdtemp(prefix="hf-bench-"))
-    subprocess.run([sys.executable, "-m", "hypofinder.cli", "ontology", "search", "warm up", "--json"],
-                   check=False, capture_output=True, env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "ontology", "search", "warm up", "--json"],
+        check=False,
+        capture_output=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
     runs: dict[str, list[tuple[float, float]]] = {"fast": [], "full": [], "baseline": []}
     full_report = None
     for _ in range(repeats):
@@ -131,8 +177,10 @@ def timing(contexts: int, repeats: int, baseline: Path | None) -> None:
             runs["baseline"].append(ask(baseline, common, env)[:2])
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in runs.items() if v}
     (fast, fast_cpu), (full, full_cpu) = med["fast"], med["full"]
-    print(f"\nembedded model, {contexts} contexts, cold (--no-cache), median of {repeats}, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nembedded model, {contexts} contexts, cold (--no-cache), median of {repeats}, {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'measure':40s} {'wall s':>8s} {'CPU s':>8s} {'reference':>14s}")
     if baseline:
         b, b_cpu = med["baseline"]

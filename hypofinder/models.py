@@ -48,8 +48,12 @@ class Context(BaseModel):
 def _target(title: str, short: str, unit: str, columns: tuple[str, ...], doc: str):
     """A predicted property: title, short label (table headers), unit and its 2DMD ``targets.csv``
     columns (the first one a subset has)."""
-    return Field(default=None, title=title, description=f"{unit}; {doc}",
-                 json_schema_extra={"unit": unit, "short": short, "target": True, "columns": list(columns)})
+    return Field(
+        default=None,
+        title=title,
+        description=f"{unit}; {doc}",
+        json_schema_extra={"unit": unit, "short": short, "target": True, "columns": list(columns)},
+    )
 
 
 def _uncertainty(unit: str):
@@ -68,22 +72,47 @@ class PropertyPrediction(BaseModel):
     """
 
     formation_energy_per_site: float | None = _target(
-        "formation energy per site", "E_f/site", "eV", ("formation_energy_per_site",), "formation energy / number of defects")
+        "formation energy per site",
+        "E_f/site",
+        "eV",
+        ("formation_energy_per_site",),
+        "formation energy / number of defects",
+    )
     formation_energy_per_site_std: float | None = _uncertainty("eV")
     homo_lumo_gap: float | None = _target(
-        "HOMO-LUMO gap", "Gap", "eV", ("homo_lumo_gap_min", "homo_lumo_gap"), "the smaller of the two spin channels' gaps")
+        "HOMO-LUMO gap",
+        "Gap",
+        "eV",
+        ("homo_lumo_gap_min", "homo_lumo_gap"),
+        "the smaller of the two spin channels' gaps",
+    )
     homo_lumo_gap_std: float | None = _uncertainty("eV")
     homo: float | None = _target(
-        "HOMO level", "HOMO", "eV", ("normalized_homo", "normalized_homo_max"), "highest occupied level (of both spin "
-        "channels) above the pristine host's valence-band maximum, aligned by the core-level shift")
+        "HOMO level",
+        "HOMO",
+        "eV",
+        ("normalized_homo", "normalized_homo_max"),
+        "highest occupied level (of both spin "
+        "channels) above the pristine host's valence-band maximum, aligned by the core-level shift",
+    )
     homo_std: float | None = _uncertainty("eV")
     lumo: float | None = _target(
-        "LUMO level", "LUMO", "eV", ("normalized_lumo", "normalized_lumo_min"), "lowest unoccupied level (of both spin "
-        "channels) above the pristine host's valence-band maximum, aligned by the core-level shift")
+        "LUMO level",
+        "LUMO",
+        "eV",
+        ("normalized_lumo", "normalized_lumo_min"),
+        "lowest unoccupied level (of both spin "
+        "channels) above the pristine host's valence-band maximum, aligned by the core-level shift",
+    )
     lumo_std: float | None = _uncertainty("eV")
     magnetization: float | None = _target(
-        "total magnetization", "Magnetization", "μB", ("total_mag",), "per supercell; only hosts computed spin-polarised (h-BN, "
-        "GaSe, InSe, black P): None for MoS2/WSe2, whose 2DMD data carry no magnetic information")
+        "total magnetization",
+        "Magnetization",
+        "μB",
+        ("total_mag",),
+        "per supercell; only hosts computed spin-polarised (h-BN, "
+        "GaSe, InSe, black P): None for MoS2/WSe2, whose 2DMD data carry no magnetic information",
+    )
     magnetization_std: float | None = _uncertainty("μB")
     in_domain: bool = False
     domain_notes: list[str] = Field(default_factory=list, description="Why the input is outside the training domain")
@@ -91,8 +120,7 @@ class PropertyPrediction(BaseModel):
     @classmethod
     def targets(cls) -> tuple[str, ...]:
         """The predicted properties, in declaration order."""
-        return tuple(k for k, f in PropertyPrediction.model_fields.items()
-                     if (f.json_schema_extra or {}).get("target"))
+        return tuple(k for k, f in PropertyPrediction.model_fields.items() if (f.json_schema_extra or {}).get("target"))
 
     @classmethod
     def title(cls, target: str) -> str:
@@ -153,7 +181,9 @@ class ValidationRequest(BaseModel):
     # The JSON-schema enum/pattern steer LLM decoding; unknown hosts still parse (bridge: "out of scope").
     host: str = Field(description="2D host", json_schema_extra={"enum": KNOWN_HOSTS})
     defects: list[DefectToken] = Field(
-        min_length=1, max_length=12, description="e.g. ['vS', 'vS'] or ['W_Mo', 'vSe']",
+        min_length=1,
+        max_length=12,
+        description="e.g. ['vS', 'vS'] or ['W_Mo', 'vSe']",
         json_schema_extra={"items": {"type": "string", "pattern": DEFECT_TOKEN_PATTERN}, "maxItems": 6},
     )
     arrangement: Arrangement = "any"
@@ -163,8 +193,12 @@ class ValidationRequest(BaseModel):
     target: Target = "homo_lumo_gap"
     variable: Variable = Field(default="pair_distance", description="What the claim varies")
     direction: Direction = Field(description="How the target changes as the variable grows")
-    claimed_min: float | None = Field(default=None, description="Lower bound of a claimed range (eV; μB for magnetization)")
-    claimed_max: float | None = Field(default=None, description="Upper bound of a claimed range (eV; μB for magnetization)")
+    claimed_min: float | None = Field(
+        default=None, description="Lower bound of a claimed range (eV; μB for magnetization)"
+    )
+    claimed_max: float | None = Field(
+        default=None, description="Upper bound of a claimed range (eV; μB for magnetization)"
+    )
 
 
 class ConfigurationPrediction(PropertyPrediction):
@@ -237,10 +271,13 @@ class Evidence(BaseModel):
     variable: Variable | Literal["layer"] | None = Field(default=None, description="What the question varies")
     direction: Direction | None = Field(default=None, description="The claim the question states, if any")
     kind: Literal["trend", "comparison", "screen", "none"] = "none"
-    copies: int = Field(default=1, ge=1, le=6, description="Defects of each species per configuration (count trends: 1..6)")
+    copies: int = Field(
+        default=1, ge=1, le=6, description="Defects of each species per configuration (count trends: 1..6)"
+    )
     assumptions: list[str] = Field(default_factory=list, description="How ambiguous words were read")
-    facts: list[Validation] = Field(default_factory=list,
-                                    description="[E1], [E2] ...: each a planned request, its predictions and one sentence")
+    facts: list[Validation] = Field(
+        default_factory=list, description="[E1], [E2] ...: each a planned request, its predictions and one sentence"
+    )
     summary: str = Field(default="", description="One sentence: what the generator was given")
 
     def fact_ids(self) -> list[str]:
@@ -296,7 +333,8 @@ class QualityFlagged(BaseModel):
     """Report-only: the free-text fields that stayed weak after one regeneration."""
 
     quality_flags: dict[str, list[str]] = Field(
-        default_factory=dict, description="Field (e.g. 'steps[1]') -> why it does not read as prose or is off topic",
+        default_factory=dict,
+        description="Field (e.g. 'steps[1]') -> why it does not read as prose or is off topic",
     )
 
 
@@ -355,7 +393,9 @@ class ContextResult(BaseModel):
     @property
     def quality_flags(self) -> dict[str, list[str]]:
         """Weak fields of this context's hypothesis and review, e.g. {'hypothesis.statement': [...]}."""
-        return {f"{part}.{k}": v for part in ("hypothesis", "review") for k, v in getattr(self, part).quality_flags.items()}
+        return {
+            f"{part}.{k}": v for part in ("hypothesis", "review") for k, v in getattr(self, part).quality_flags.items()
+        }
 
 
 # --------------------------------------------------------------------------- tournament

@@ -66,8 +66,19 @@ from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
 
 EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
 
-Step = Literal["contexts", "evidence", "ground", "generate", "validate", "appraise", "review", "revise", "tournament",
-               "synthesize", "done"]
+Step = Literal[
+    "contexts",
+    "evidence",
+    "ground",
+    "generate",
+    "validate",
+    "appraise",
+    "review",
+    "revise",
+    "tournament",
+    "synthesize",
+    "done",
+]
 SOURCES_PER_CONTEXT = 3
 
 
@@ -123,8 +134,15 @@ class HypothesisFinder:
         from hypofinder.llm import StructuredLLM
 
         chat = self.spec.entry.build(self.spec, self.config)
-        return StructuredLLM(self.spec, chat, temperature=self.temperature, seed=self.seed, cache=self.cache,
-                             max_retries=self.config.max_retries, modes_path=self._modes_path)
+        return StructuredLLM(
+            self.spec,
+            chat,
+            temperature=self.temperature,
+            seed=self.seed,
+            cache=self.cache,
+            max_retries=self.config.max_retries,
+            modes_path=self._modes_path,
+        )
 
     # ------------------------------------------------------------------ the pipeline
     def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:
@@ -152,22 +170,36 @@ class HypothesisFinder:
         with _timed(steps, "ground"):
             sources = self.ground(query, contexts, notify)
         with _timed(steps, "generate"):
-            generated = self._each(list(zip(contexts, evidence, sources)), "generate", notify,
-                                   lambda item: self.generate(query, *item), labels)
+            generated = self._each(
+                list(zip(contexts, evidence, sources)),
+                "generate",
+                notify,
+                lambda item: self.generate(query, *item),
+                labels,
+            )
         with _timed(steps, "validate"):
             validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
         with _timed(steps, "appraise"):
             appraisals = [self.appraise(gen, srcs) for gen, srcs in zip(generated, sources)]
         with _timed(steps, "review"):
             reviews = self._each(
-                list(zip(contexts, generated, validations, evidence)), "review", notify,
-                lambda item: self.review(query, *item), labels,
+                list(zip(contexts, generated, validations, evidence)),
+                "review",
+                notify,
+                lambda item: self.review(query, *item),
+                labels,
             )
         results = self.assemble(contexts, generated, validations, reviews, evidence, sources, appraisals)
         with _timed(steps, "revise"):
             for n in range(self.rounds):
-                results = self._each(results, "revise", notify, lambda r: self.revise(query, r),
-                                     [r.concepts[0].label for r in results], round_no=n + 1)
+                results = self._each(
+                    results,
+                    "revise",
+                    notify,
+                    lambda r: self.revise(query, r),
+                    [r.concepts[0].label for r in results],
+                    round_no=n + 1,
+                )
         tournament = None
         if self.tournament_enabled:
             with _timed(steps, "tournament"):
@@ -179,8 +211,9 @@ class HypothesisFinder:
             notify(Progress(step="synthesize", message="synthesizing"))
             synthesis = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
             if self.validate_enabled:
-                synthesis.validation = self._validate(synthesis.validation_request,
-                                                      f"{synthesis.hypothesis} {synthesis.representation}")
+                synthesis.validation = self._validate(
+                    synthesis.validation_request, f"{synthesis.hypothesis} {synthesis.representation}"
+                )
         notify(Progress(step="done", message="done"))
 
         usage = self.llm.usage
@@ -190,15 +223,25 @@ class HypothesisFinder:
             synthesis=synthesis,
             tournament=tournament,
             run=RunManifest(
-                model=self.spec.name, provider=self.spec.provider, base_url_host=self.spec.base_url_host,
-                temperature=self.temperature, seed=self.seed, physh_version=_physh_version(),
-                hypofinder_version=__version__, git_sha=_git_sha(), prompt_versions=prompt_versions(),
+                model=self.spec.name,
+                provider=self.spec.provider,
+                base_url_host=self.spec.base_url_host,
+                temperature=self.temperature,
+                seed=self.seed,
+                physh_version=_physh_version(),
+                hypofinder_version=__version__,
+                git_sha=_git_sha(),
+                prompt_versions=prompt_versions(),
                 prompt_tokens=usage.prompt_tokens - usage0.prompt_tokens,
                 completion_tokens=usage.completion_tokens - usage0.completion_tokens,
-                llm_calls=usage.llm_calls - usage0.llm_calls, cache_hits=usage.cache_hits - usage0.cache_hits,
-                seconds=round(time.perf_counter() - t_start, 3), step_seconds=steps,
-                validate_enabled=self.validate_enabled, library=self.library.name if self.library else None,
-                rounds=self.rounds, tournament_enabled=self.tournament_enabled,
+                llm_calls=usage.llm_calls - usage0.llm_calls,
+                cache_hits=usage.cache_hits - usage0.cache_hits,
+                seconds=round(time.perf_counter() - t_start, 3),
+                step_seconds=steps,
+                validate_enabled=self.validate_enabled,
+                library=self.library.name if self.library else None,
+                rounds=self.rounds,
+                tournament_enabled=self.tournament_enabled,
             ),
         )
         self._store_report(report_key, report)
@@ -229,24 +272,38 @@ class HypothesisFinder:
         from hypofinder.library import sources_for
 
         notify(Progress(step="ground", message=f"reading library {self.library.name}"))
-        return [sources_for(self.library, query, " ".join(c.label for c in ctx.concepts), SOURCES_PER_CONTEXT)
-                for ctx in contexts]
+        return [
+            sources_for(self.library, query, " ".join(c.label for c in ctx.concepts), SOURCES_PER_CONTEXT)
+            for ctx in contexts
+        ]
 
-    def generate(self, query: str, ctx: Context, evidence: Evidence | None = None,
-                 sources: list[Source] | None = None) -> Hypothesis:
+    def generate(
+        self, query: str, ctx: Context, evidence: Evidence | None = None, sources: list[Source] | None = None
+    ) -> Hypothesis:
         from hypofinder.bridge.facts import prompt_block
 
         concept = _physh_concept(ctx.concept.id)
         facts = prompt_block(evidence)
         messages = load_prompt("generator").messages(
-            role=ctx.role, framework=ctx.framework, concept=ctx.concept.label, query=query,
+            role=ctx.role,
+            framework=ctx.framework,
+            concept=ctx.concept.label,
+            query=query,
             grounding=grounding_block(concept, [c.label for c in ctx.concepts[1:]]),
-            evidence=f"{facts}\n" if facts else "", sources=_sources_text(sources or []),
+            evidence=f"{facts}\n" if facts else "",
+            sources=_sources_text(sources or []),
         )
         subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
         schema = GeneratedHypothesis if facts else PlainHypothesis
-        answer, flags = ask_checked(self.llm, messages, schema, max_tokens=600,
-                                    task=f"generate[{ctx.concept.label}]", subject=subject, on_topic=("statement",))
+        answer, flags = ask_checked(
+            self.llm,
+            messages,
+            schema,
+            max_tokens=600,
+            task=f"generate[{ctx.concept.label}]",
+            subject=subject,
+            on_topic=("statement",),
+        )
         return Hypothesis(**dict(answer), quality_flags=flags)
 
     def validate_hypothesis(self, gen: Hypothesis) -> Validation | None:
@@ -264,51 +321,92 @@ class HypothesisFinder:
         text = " ".join([gen.summary, gen.statement, gen.rationale, *gen.steps])
         return check_citations(text, sources), novelty(self.library, f"{gen.statement} {gen.rationale}")
 
-    def review(self, query: str, ctx: Context, gen: Hypothesis, validation: Validation | None,
-               evidence: Evidence | None = None) -> Review:
+    def review(
+        self, query: str, ctx: Context, gen: Hypothesis, validation: Validation | None, evidence: Evidence | None = None
+    ) -> Review:
         messages = load_prompt("reviewer").messages(
-            query=query, role=ctx.role, framework=ctx.framework, concept=ctx.concept.label,
-            statement=gen.statement, rationale=gen.rationale, steps=" ".join(gen.steps),
+            query=query,
+            role=ctx.role,
+            framework=ctx.framework,
+            concept=ctx.concept.label,
+            statement=gen.statement,
+            rationale=gen.rationale,
+            steps=" ".join(gen.steps),
             evidence=_evidence_text(validation, evidence),
         )
-        answer, flags = ask_checked(self.llm, messages, ReviewAnswer, max_tokens=300,
-                                    task=f"review[{ctx.concept.label}]")
+        answer, flags = ask_checked(
+            self.llm, messages, ReviewAnswer, max_tokens=300, task=f"review[{ctx.concept.label}]"
+        )
         return Review(**dict(answer), quality_flags=flags)
 
     def assemble(self, contexts, generated, validations, reviews, evidence, sources, appraisals) -> list[ContextResult]:
         """One result per context, with ids H1, H2, ... in generation order."""
         return [
             ContextResult(
-                id=f"H{i}", role=ctx.role, framework=ctx.framework, concepts=ctx.concepts, hypothesis=gen,
-                review=rev, evidence=ev, validation=val, sources=srcs, citation_flags=flags, novelty=nov,
+                id=f"H{i}",
+                role=ctx.role,
+                framework=ctx.framework,
+                concepts=ctx.concepts,
+                hypothesis=gen,
+                review=rev,
+                evidence=ev,
+                validation=val,
+                sources=srcs,
+                citation_flags=flags,
+                novelty=nov,
             )
             for i, (ctx, gen, val, rev, ev, srcs, (flags, nov)) in enumerate(
-                zip(contexts, generated, validations, reviews, evidence, sources, appraisals), 1)
+                zip(contexts, generated, validations, reviews, evidence, sources, appraisals), 1
+            )
         ]
 
     def revise(self, query: str, r: ContextResult) -> ContextResult:
         """The context's own role revises its hypothesis after the critique and the evidence; reviewed again."""
         h = r.hypothesis
         messages = load_prompt("reviser").messages(
-            role=r.role, framework=r.framework, concept=r.concepts[0].label, query=query, statement=h.statement,
-            rationale=h.rationale, steps="; ".join(h.steps), score=str(r.review.score), critique=r.review.text,
+            role=r.role,
+            framework=r.framework,
+            concept=r.concepts[0].label,
+            query=query,
+            statement=h.statement,
+            rationale=h.rationale,
+            steps="; ".join(h.steps),
+            score=str(r.review.score),
+            critique=r.review.text,
             evidence=_evidence_text(r.validation, r.evidence),
         )
         schema = RevisedHypothesis if r.evidence is not None and r.evidence.facts else PlainRevisedHypothesis
         subject = subject_words(query, r.concepts[0].label)
-        answer, flags = ask_checked(self.llm, messages, schema, max_tokens=600, task=f"revise[{r.concepts[0].label}]",
-                                    subject=subject, on_topic=("statement",))
+        answer, flags = ask_checked(
+            self.llm,
+            messages,
+            schema,
+            max_tokens=600,
+            task=f"revise[{r.concepts[0].label}]",
+            subject=subject,
+            on_topic=("statement",),
+        )
         gen = Hypothesis(**dict(answer), quality_flags=flags)
         validation = self.validate_hypothesis(gen)
         citation_flags, novelty = self.appraise(gen, r.sources)
         ctx = Context(role=r.role, framework=r.framework, concepts=r.concepts)
         review = self.review(query, ctx, gen, validation, r.evidence)
-        earlier = Revision(statement=h.statement, score=r.review.score, critique=r.review.text,
-                           verdict=r.validation.verdict if r.validation else None)
-        return r.model_copy(update={
-            "hypothesis": gen, "review": review, "validation": validation, "citation_flags": citation_flags,
-            "novelty": novelty, "revisions": [*r.revisions, earlier],
-        })
+        earlier = Revision(
+            statement=h.statement,
+            score=r.review.score,
+            critique=r.review.text,
+            verdict=r.validation.verdict if r.validation else None,
+        )
+        return r.model_copy(
+            update={
+                "hypothesis": gen,
+                "review": review,
+                "validation": validation,
+                "citation_flags": citation_flags,
+                "novelty": novelty,
+                "revisions": [*r.revisions, earlier],
+            }
+        )
 
     def deduplicate(self, results: list[ContextResult]) -> tuple[list[ContextResult], list[Merge]]:
         """Merge near-identical hypotheses (embedding similarity, see hypofinder.tournament) before judging."""
@@ -318,8 +416,10 @@ class HypothesisFinder:
         texts = [r.hypothesis.statement for r in best_first]
         merges = tourney.near_duplicates([r.id for r in best_first], embed_texts(texts), texts=texts)
         by_id = {r.id: r for r in results}
-        merges = [m.model_copy(update={"statement": by_id[m.id].hypothesis.statement, "role": by_id[m.id].role})
-                  for m in merges]
+        merges = [
+            m.model_copy(update={"statement": by_id[m.id].hypothesis.statement, "role": by_id[m.id].role})
+            for m in merges
+        ]
         gone = {m.id for m in merges}
         return [r for r in results if r.id not in gone], merges
 
@@ -334,8 +434,15 @@ class HypothesisFinder:
         seed = self.seed or 0
         matches, ratings, pairing, rounds = tourney.run(list(shown), judge, mapper=self._map, seed=seed)
         return Tournament(
-            matches=matches, ratings=ratings, merged=merged, k=tourney.ELO_K, start=tourney.ELO_START,
-            bootstrap=tourney.BOOTSTRAP, pairing=pairing, rounds=rounds, dedup_threshold=tourney.DEDUP_THRESHOLD,
+            matches=matches,
+            ratings=ratings,
+            merged=merged,
+            k=tourney.ELO_K,
+            start=tourney.ELO_START,
+            bootstrap=tourney.BOOTSTRAP,
+            pairing=pairing,
+            rounds=rounds,
+            dedup_threshold=tourney.DEDUP_THRESHOLD,
         )
 
     def rank(self, results: list[ContextResult], tournament: Tournament | None) -> list[ContextResult]:
@@ -343,10 +450,12 @@ class HypothesisFinder:
         ties to the more novel hypothesis (novelty against the library, grounded runs only)."""
         elo = {x.id: x.elo for x in tournament.ratings} if tournament else {}
         ranked = [
-            r.model_copy(update={
-                "elo": elo.get(r.id),
-                "rank_score": tourney.rank_score(r.review.score, _verdict(r), elo.get(r.id)),
-            })
+            r.model_copy(
+                update={
+                    "elo": elo.get(r.id),
+                    "rank_score": tourney.rank_score(r.review.score, _verdict(r), elo.get(r.id)),
+                }
+            )
             for r in results
         ]
         return sorted(ranked, key=lambda r: (-r.rank_score, -(r.novelty.score if r.novelty else 0.0)))
@@ -355,12 +464,15 @@ class HypothesisFinder:
         lines = []
         for i, r in enumerate(results, 1):
             verdict = f", evidence {r.validation.verdict}" if r.validation else ""
-            lines.append(f"{i}. {r.hypothesis.statement} ({r.role}, {r.concepts[0].label}, score {r.review.score}{verdict})")
+            lines.append(
+                f"{i}. {r.hypothesis.statement} ({r.role}, {r.concepts[0].label}, score {r.review.score}{verdict})"
+            )
         messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
         subject = subject_words(query, *(r.concepts[0].label for r in results))
         schema = SynthesisAnswer if with_evidence else PlainSynthesis
-        answer, flags = ask_checked(self.llm, messages, schema, max_tokens=600, task="synthesize",
-                                    subject=subject, on_topic=("hypothesis",))
+        answer, flags = ask_checked(
+            self.llm, messages, schema, max_tokens=600, task="synthesize", subject=subject, on_topic=("hypothesis",)
+        )
         return Synthesis(**dict(answer), quality_flags=flags)
 
     # ------------------------------------------------------------------ helpers
@@ -377,8 +489,15 @@ class HypothesisFinder:
 
         def run(i_item):
             i, item = i_item
-            notify(Progress(step=step, index=i + 1, total=total, label=labels[i],
-                            message=f"{step}{where} {i + 1}/{total}: {labels[i]}"))
+            notify(
+                Progress(
+                    step=step,
+                    index=i + 1,
+                    total=total,
+                    label=labels[i],
+                    message=f"{step}{where} {i + 1}/{total}: {labels[i]}",
+                )
+            )
             return fn(item)
 
         return self._map(run, list(enumerate(items)))
@@ -394,10 +513,18 @@ class HypothesisFinder:
         if self.cache is None or self._custom_parts:
             return None
         return AnswerCache.key(
-            kind="report", query=query, model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
-            contexts=self.n_contexts, validate=self.validate_enabled, rounds=self.rounds,
-            tournament=self.tournament_enabled, prompts=prompt_versions(),
-            version=__version__, inputs=_input_fingerprint(self.validate_enabled),
+            kind="report",
+            query=query,
+            model=self.spec.cache_key,
+            temperature=self.temperature,
+            seed=self.seed,
+            contexts=self.n_contexts,
+            validate=self.validate_enabled,
+            rounds=self.rounds,
+            tournament=self.tournament_enabled,
+            prompts=prompt_versions(),
+            version=__version__,
+            inputs=_input_fingerprint(self.validate_enabled),
             **({"library": f"{self.library.name}:{self.library.fingerprint()}"} if self.library else {}),
         )
 
@@ -411,8 +538,14 @@ class HypothesisFinder:
 
     def _store_report(self, key: str | None, report: HypothesisReport) -> None:
         if key:
-            self.cache.put(key, model=self.spec.cache_key, task="report", answer=report.model_dump(mode="json"),
-                           prompt_tokens=report.run.prompt_tokens, completion_tokens=report.run.completion_tokens)
+            self.cache.put(
+                key,
+                model=self.spec.cache_key,
+                task="report",
+                answer=report.model_dump(mode="json"),
+                prompt_tokens=report.run.prompt_tokens,
+                completion_tokens=report.run.completion_tokens,
+            )
 
 
 def _physh_concept(concept_id: str):
@@ -431,8 +564,10 @@ def _sources_text(sources: list[Source]) -> str:
     if not sources:
         return ""
     lines = [f"[S{i}] {s.title}{f' ({s.year})' if s.year else ''}: {s.text}" for i, s in enumerate(sources, 1)]
-    return ("Sources from the user's library (cite one as [S1], [S2] right after a sentence it supports; "
-            "cite nothing it does not say):\n" + "\n".join(lines) + "\n")
+    return (
+        "Sources from the user's library (cite one as [S1], [S2] right after a sentence it supports; "
+        "cite nothing it does not say):\n" + "\n".join(lines) + "\n"
+    )
 
 
 def _verdict(r: ContextResult):
@@ -456,8 +591,11 @@ def _evidence_text(validation: Validation | None, evidence: Evidence | None = No
     claim = _claim_text(validation)
     if evidence is None or not evidence.facts:
         return claim
-    return claim + ". Planned evidence the generator was given: " + " ".join(
-        f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
+    return (
+        claim
+        + ". Planned evidence the generator was given: "
+        + " ".join(f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
+    )
 
 
 def _claim_text(validation: Validation | None) -> str:
@@ -467,7 +605,8 @@ def _claim_text(validation: Validation | None) -> str:
         return f"{validation.verdict}: {validation.summary}"
     rows = "; ".join(
         f"{p.label}: gap {p.homo_lumo_gap:.2f}±{p.homo_lumo_gap_std:.2f} eV, "
-        f"Ef/site {p.formation_energy_per_site:.2f} eV" for p in validation.predictions[:6]
+        f"Ef/site {p.formation_energy_per_site:.2f} eV"
+        for p in validation.predictions[:6]
     )
     return f"{validation.verdict}: {validation.summary} ({rows})"
 
@@ -502,8 +641,9 @@ def _input_fingerprint(with_weights: bool) -> str:
 @functools.lru_cache(maxsize=1)
 def _git_sha() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None

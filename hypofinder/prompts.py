@@ -34,6 +34,7 @@ __all__ = [
     "prompt_versions",
 ]
 
+
 class PlainHypothesis(GeneratedHypothesis):
     # the generator's answer for a question without predictor evidence: no defect request in the schema, so a
     # small model is not invited to invent one (no docstring: it would become the schema's description)
@@ -65,7 +66,9 @@ class Prompt(BaseModel):
 
         values = {**dict.fromkeys(self.optional, ""), **values}
         template = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.human)])
-        return [("system" if m.type == "system" else "user", str(m.content)) for m in template.format_messages(**values)]
+        return [
+            ("system" if m.type == "system" else "user", str(m.content)) for m in template.format_messages(**values)
+        ]
 
 
 @lru_cache(maxsize=16)

@@ -20,16 +20,20 @@ from hypofinder.quality import SENTENCE_PATTERN, prose_problems
 T = TypeVar("T", bound=BaseModel)
 Flags = dict[str, list[str]]
 
-_STOP = frozenset("""
+_STOP = frozenset(
+    """
 a an and are as at be by can could do does for from has have how i in into is it its like may might of on or
 our such that the their these this those to use used using we what when where which while who why will with
 would should about between both each more most other over than then there they through under very well
-""".split())
+""".split()
+)
 # Words of a question too common to show that a text is about its subject (a concept's label keeps them).
-_GENERIC = _STOP | frozenset("""
+_GENERIC = _STOP | frozenset(
+    """
 material materials property properties model models modeling physics physical effect effects study system
 systems way ways different new based higher lower level help reason describe description descriptions
-""".split())
+""".split()
+)
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*")
 
 
@@ -69,8 +73,9 @@ def prose_fields(schema: type[BaseModel]) -> list[str]:
     return out
 
 
-def field_problems(answer: BaseModel, *, source: str, subject: set[str] | None = None,
-                   on_topic: tuple[str, ...] = ()) -> Flags:
+def field_problems(
+    answer: BaseModel, *, source: str, subject: set[str] | None = None, on_topic: tuple[str, ...] = ()
+) -> Flags:
     """Field path (e.g. 'steps[1]') -> problems, for every free-text field of ``answer`` that fails."""
     flags: Flags = {}
     seen: set[str] = set()
@@ -115,12 +120,22 @@ def _merge(first: T, second: T, flags1: Flags, flags2: Flags) -> tuple[T, Flags]
 
 def retry_note(flags: Flags) -> str:
     parts = "; ".join(f"{path}: {', '.join(problems)}" for path, problems in sorted(flags.items()))
-    return (f"A first answer had weak fields ({parts}). Write each field as one plain English sentence in your "
-            "own words, starting with a capital letter and ending with a full stop.")
+    return (
+        f"A first answer had weak fields ({parts}). Write each field as one plain English sentence in your "
+        "own words, starting with a capital letter and ending with a full stop."
+    )
 
 
-def ask_checked(llm, messages: list[tuple[str, str]], schema: type[T], *, max_tokens: int, task: str,
-                subject: set[str] | None = None, on_topic: tuple[str, ...] = ()) -> tuple[T, Flags]:
+def ask_checked(
+    llm,
+    messages: list[tuple[str, str]],
+    schema: type[T],
+    *,
+    max_tokens: int,
+    task: str,
+    subject: set[str] | None = None,
+    on_topic: tuple[str, ...] = (),
+) -> tuple[T, Flags]:
     """Ask ``llm`` (a StructuredLLM) for ``schema``; regenerate once if a free-text field fails the check.
 
     Returns the answer (best version of each field) and the problems that remain, by field path.

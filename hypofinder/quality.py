@@ -38,11 +38,13 @@ def _common_words() -> frozenset[str]:
 
 
 # Prefixes and stems of physics words that cl100k does not hold as whole words.
-_MORPHEMES = frozenset("""
+_MORPHEMES = frozenset(
+    """
 ferro magneto electro thermo photo opto piezo pyro hetero homo nano micro meso macro poly mono multi quasi semi
 super anti para dia chalcogen chalcogenide skyrmion perovskite phonon magnon exciton polariton fermion boson
 oxide ide ides ic ics ity
-""".split())
+""".split()
+)
 
 
 @lru_cache(maxsize=20000)

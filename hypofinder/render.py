@@ -21,8 +21,7 @@ def rating_of(report: HypothesisReport, r: ContextResult) -> Rating | None:
 def rating_text(rating: Rating | None) -> str:
     if rating is None:
         return ""
-    return (f"Elo {rating.elo:.0f} ± {rating.std:.0f} ({rating.wins} won, {rating.draws} drawn, "
-            f"{rating.losses} lost)")
+    return f"Elo {rating.elo:.0f} ± {rating.std:.0f} ({rating.wins} won, {rating.draws} drawn, {rating.losses} lost)"
 
 
 def record_lines(report: HypothesisReport, r: ContextResult) -> list[str]:
@@ -45,24 +44,29 @@ def record_lines(report: HypothesisReport, r: ContextResult) -> list[str]:
 def tournament_lines(t: Tournament | None, report: HypothesisReport) -> list[str]:
     if t is None:
         return []
-    head = (f"Tournament: {len(t.matches)} matches ({t.pairing}, {t.rounds} round{'s' * (t.rounds != 1)}), each "
-            f"judged in both orders (a split decision is a draw); Elo K {t.k:g}, start {t.start:g}, "
-            f"± = std over {t.bootstrap} bootstrap resamples.")
+    head = (
+        f"Tournament: {len(t.matches)} matches ({t.pairing}, {t.rounds} round{'s' * (t.rounds != 1)}), each "
+        f"judged in both orders (a split decision is a draw); Elo K {t.k:g}, start {t.start:g}, "
+        f"± = std over {t.bootstrap} bootstrap resamples."
+    )
     lines = [head]
     names = {c.id: f"{c.id} {c.concepts[0].label}" for c in report.contexts}
     for m in t.matches:
         result = "draw" if m.winner == "draw" else f"{names.get(m.winner, m.winner)} wins"
         lines.append(f"  - {names.get(m.a, m.a)} vs {names.get(m.b, m.b)}: {result} — {m.reason}")
     for g in t.merged:
-        lines.append(f"Merged {g.id} ({g.role}) into {names.get(g.into, g.into)}: similarity {g.similarity:.2f} "
-                     f">= {t.dedup_threshold:g}: {g.statement}")
+        lines.append(
+            f"Merged {g.id} ({g.role}) into {names.get(g.into, g.into)}: similarity {g.similarity:.2f} "
+            f">= {t.dedup_threshold:g}: {g.statement}"
+        )
     return lines
 
 
 def rubric_text(r: ContextResult) -> str:
     k = r.review.rubric
-    return (f"novelty {k.novelty}, plausibility {k.plausibility}, "
-            f"testability {k.testability}, specificity {k.specificity}")
+    return (
+        f"novelty {k.novelty}, plausibility {k.plausibility}, testability {k.testability}, specificity {k.specificity}"
+    )
 
 
 def evidence_lines(v: Validation | None) -> list[str]:
@@ -83,8 +87,11 @@ def source_lines(r: ContextResult) -> list[str]:
     """Novelty, numbered sources and citation flags of a grounded context (nothing otherwise)."""
     lines = []
     if r.novelty is not None:
-        closest = f" (closest: {r.novelty.closest_title}, similarity {r.novelty.similarity:.2f})" \
-            if r.novelty.closest_title else ""
+        closest = (
+            f" (closest: {r.novelty.closest_title}, similarity {r.novelty.similarity:.2f})"
+            if r.novelty.closest_title
+            else ""
+        )
         lines.append(f"Novelty against the library: {r.novelty.score:.2f}{closest}")
     for i, src in enumerate(r.sources, 1):
         page = f", p. {src.page}" if src.page else ""
@@ -128,15 +135,25 @@ def to_markdown(report: HypothesisReport) -> str:
     if report.tournament is not None:
         out += ["## Tournament", "", *tournament_lines(report.tournament, report), ""]
     s = report.synthesis
-    out += ["## Representation and Hypothesis", "", f"**Representation.** {s.representation}", "",
-            f"**Hypothesis.** {s.hypothesis}", ""]
+    out += [
+        "## Representation and Hypothesis",
+        "",
+        f"**Representation.** {s.representation}",
+        "",
+        f"**Hypothesis.** {s.hypothesis}",
+        "",
+    ]
     out += [f"{j}. {step}" for j, step in enumerate(s.steps, 1)] + [""]
     out += evidence_lines(s.validation)
     out += [f"_{x}_" for x in flags_line(s.quality_flags)]
     run = report.run
-    out += ["", f"_model {run.model} ({run.provider}), temperature {run.temperature}, "
-            f"{run.prompt_tokens}+{run.completion_tokens} tokens, {run.seconds:.1f} s"
-            f"{', from cache' if run.cached else ''}_", ""]
+    out += [
+        "",
+        f"_model {run.model} ({run.provider}), temperature {run.temperature}, "
+        f"{run.prompt_tokens}+{run.completion_tokens} tokens, {run.seconds:.1f} s"
+        f"{', from cache' if run.cached else ''}_",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -146,37 +163,98 @@ def print_text(report: HypothesisReport, console) -> None:
     from rich.panel import Panel
 
     for i, r in enumerate(report.contexts, 1):
-        body = [f"[bold]Summary:[/] {r.summary}", *(escape(x) for x in planned_lines(r.evidence)),
-                f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
-                f"[bold]Review:[/] {r.review.text}", f"[dim]{rubric_text(r)}[/]", f"[bold]Score:[/] {r.review.score}"]
+        body = [
+            f"[bold]Summary:[/] {r.summary}",
+            *(escape(x) for x in planned_lines(r.evidence)),
+            f"[bold]Hypothesis:[/] {r.hypothesis.statement}",
+            f"[bold]Review:[/] {r.review.text}",
+            f"[dim]{rubric_text(r)}[/]",
+            f"[bold]Score:[/] {r.review.score}",
+        ]
         body += evidence_lines(r.validation) + [f"[dim]{escape(x)}[/]" for x in flags_line(r.quality_flags)]
         body += [escape(line) for line in source_lines(r)] + [escape(x) for x in record_lines(report, r)]
         console.print(Panel("\n".join(body), title=context_title(i, r), title_align="left"))
     if report.tournament is not None:
-        console.print(Panel(escape("\n".join(tournament_lines(report.tournament, report))), title="Tournament",
-                            title_align="left", border_style="blue"))
+        console.print(
+            Panel(
+                escape("\n".join(tournament_lines(report.tournament, report))),
+                title="Tournament",
+                title_align="left",
+                border_style="blue",
+            )
+        )
     s = report.synthesis
     steps = "\n".join(f"  {j}. {step}" for j, step in enumerate(s.steps, 1))
-    body = [f"[bold]Representation:[/] {s.representation}", f"[bold]Hypothesis:[/] {s.hypothesis}",
-            f"[bold]Steps:[/]\n{steps}"] + evidence_lines(s.validation) + [f"[dim]{escape(x)}[/]" for x in flags_line(s.quality_flags)]
-    console.print(Panel("\n".join(body), title="Representation and Hypothesis", title_align="left", border_style="green"))
+    body = (
+        [
+            f"[bold]Representation:[/] {s.representation}",
+            f"[bold]Hypothesis:[/] {s.hypothesis}",
+            f"[bold]Steps:[/]\n{steps}",
+        ]
+        + evidence_lines(s.validation)
+        + [f"[dim]{escape(x)}[/]" for x in flags_line(s.quality_flags)]
+    )
+    console.print(
+        Panel("\n".join(body), title="Representation and Hypothesis", title_align="left", border_style="green")
+    )
     run = report.run
-    console.print(f"[dim]model {run.model} ({run.provider}) · T={run.temperature} · "
-                  f"{run.prompt_tokens}+{run.completion_tokens} tokens · {run.llm_calls} LLM calls · "
-                  f"{run.seconds:.1f} s{' · from cache' if run.cached else ''}[/]")
+    console.print(
+        f"[dim]model {run.model} ({run.provider}) · T={run.temperature} · "
+        f"{run.prompt_tokens}+{run.completion_tokens} tokens · {run.llm_calls} LLM calls · "
+        f"{run.seconds:.1f} s{' · from cache' if run.cached else ''}[/]"
+    )
 
 
 def contexts_csv(report: HypothesisReport) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["rank", "role", "framework", "concept", "summary", "statement", "review", "score",
-                "novelty", "plausibility", "testability", "specificity", "verdict", "rank_score",
-                "id", "elo", "elo_std", "wins", "draws", "losses", "revisions"])
+    w.writerow(
+        [
+            "rank",
+            "role",
+            "framework",
+            "concept",
+            "summary",
+            "statement",
+            "review",
+            "score",
+            "novelty",
+            "plausibility",
+            "testability",
+            "specificity",
+            "verdict",
+            "rank_score",
+            "id",
+            "elo",
+            "elo_std",
+            "wins",
+            "draws",
+            "losses",
+            "revisions",
+        ]
+    )
     for i, r in enumerate(report.contexts, 1):
         k = r.review.rubric
         g = rating_of(report, r)
-        w.writerow([i, r.role, r.framework, r.concepts[0].label, r.summary, r.hypothesis.statement, r.review.text,
-                    r.review.score, k.novelty, k.plausibility, k.testability, k.specificity,
-                    r.validation.verdict if r.validation else "", r.rank_score, r.id,
-                    *((g.elo, g.std, g.wins, g.draws, g.losses) if g else ("",) * 5), len(r.revisions)])
+        w.writerow(
+            [
+                i,
+                r.role,
+                r.framework,
+                r.concepts[0].label,
+                r.summary,
+                r.hypothesis.statement,
+                r.review.text,
+                r.review.score,
+                k.novelty,
+                k.plausibility,
+                k.testability,
+                k.specificity,
+                r.validation.verdict if r.validation else "",
+                r.rank_score,
+                r.id,
+                *((g.elo, g.std, g.wins, g.draws, g.losses) if g else ("",) * 5),
+                len(r.revisions),
+            ]
+        )
     return buf.getvalue()

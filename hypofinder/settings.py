@@ -41,7 +41,9 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, frozen=True)
 
-    model: str = Field(default="local", description="'local' (embedded SmolLM2), 'fake' (debug), or a served model name.")
+    model: str = Field(
+        default="local", description="'local' (embedded SmolLM2), 'fake' (debug), or a served model name."
+    )
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     temperature: float = Field(default=0.7, ge=0.0, le=1.0, description="Generator temperature.")
     seed: int | None = Field(default=42, description="Sampling seed (reproducible runs).")
@@ -51,10 +53,16 @@ class RunConfig(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries per model answer (transport and repair).")
     timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Seconds per model request (servers).")
     max_query_chars: int = Field(default=2000, ge=10, le=20000, description="Longest accepted question.")
-    library: str | None = Field(default=None, min_length=1, max_length=64,
-                                description="Ground the run in this literature library (see `hypofinder library`).")
+    library: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Ground the run in this literature library (see `hypofinder library`).",
+    )
     rounds: int | None = Field(
-        default=None, ge=0, le=3,
+        default=None,
+        ge=0,
+        le=3,
         description="Critique-and-revise rounds after review (0 = off; unset: the model's default, "
         f"{DEFAULT_REFINEMENT['rounds']} unless its registry entry says otherwise).",
     )
@@ -80,7 +88,7 @@ class RunConfig(BaseModel):
         limits = f" ({lo:g}-{hi:g})" if lo is not None and hi is not None else ""
         return f"{field.description or ''}{limits}"
 
-    def merged(self, **overrides: Any) -> "RunConfig":
+    def merged(self, **overrides: Any) -> RunConfig:
         """A copy with the overrides that are not None, validated; bad values become one clear line."""
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "validate" in clean:
@@ -94,8 +102,10 @@ class RunConfig(BaseModel):
         """(revision rounds, tournament on?): the options given, else the provider's defaults
         (``Provider.options``), else ``DEFAULT_REFINEMENT``."""
         pick = {**DEFAULT_REFINEMENT, **{k: v for k, v in provider_defaults.items() if k in DEFAULT_REFINEMENT}}
-        return (pick["rounds"] if self.rounds is None else self.rounds,
-                pick["tournament"] if self.tournament is None else self.tournament)
+        return (
+            pick["rounds"] if self.rounds is None else self.rounds,
+            pick["tournament"] if self.tournament is None else self.tournament,
+        )
 
     def check_query(self, query: str | None) -> str:
         """The question with its whitespace normalised, or one clear line why it is not acceptable."""
@@ -134,7 +144,12 @@ class _RunEnvSource(PydanticBaseSettingsSource):
             for key in {name, field.alias or name}:
                 value = os.environ.get(f"{ENV_PREFIX}{key.upper()}")
                 if value is not None:
-                    run[name] = None if value.lower() in ("", "none", "null") and name in ("seed", "base_url", "library", "rounds", "tournament") else value
+                    run[name] = (
+                        None
+                        if value.lower() in ("", "none", "null")
+                        and name in ("seed", "base_url", "library", "rounds", "tournament")
+                        else value
+                    )
         return {"run": run} if run else {}
 
 
@@ -168,8 +183,9 @@ class Settings(BaseSettings):
     run: RunConfig = Field(default_factory=RunConfig, description="Default options of a run.")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         files = [p for p in config_files() if p.is_file()]
         tomls = [TomlConfigSettingsSource(settings_cls, toml_file=p) for p in reversed(files)]
         return (init_settings, env_settings, _RunEnvSource(settings_cls), *tomls)
@@ -186,9 +202,7 @@ class Settings(BaseSettings):
     def require(self, path: Path, what: str) -> Path:
         """Return ``path`` if it exists, else raise one clear line naming it."""
         if not path.exists():
-            raise DataNotFoundError(
-                f"{what} not found: looked in {path} (set HYPOFINDER_DATA_DIR or pass --data-dir)"
-            )
+            raise DataNotFoundError(f"{what} not found: looked in {path} (set HYPOFINDER_DATA_DIR or pass --data-dir)")
         return path
 
 

@@ -67,8 +67,13 @@ def decide(a: str, b: str, first: Vote, second: Vote) -> Match:
         # both votes chose the winner: keep the reason given when it was shown first
         reason = first.reason if pick1 == a else second.reason
         return Match(a=a, b=b, winner=pick1, reason=reason, votes=[pick1, pick2])
-    return Match(a=a, b=b, winner=DRAW, votes=[pick1, pick2],
-                 reason=f"Split decision: each order favoured the hypothesis shown {first.better}, a draw.")
+    return Match(
+        a=a,
+        b=b,
+        winner=DRAW,
+        votes=[pick1, pick2],
+        reason=f"Split decision: each order favoured the hypothesis shown {first.better}, a draw.",
+    )
 
 
 def play(pairs: Sequence[tuple[str, str]], judge: Judge, mapper: Mapper = in_order) -> list[Match]:
@@ -86,7 +91,9 @@ def expected(r_a: float, r_b: float) -> float:
     return 1.0 / (1.0 + 10.0 ** ((r_b - r_a) / 400.0))
 
 
-def elo(ids: Iterable[str], matches: Iterable[Match], *, k: float = ELO_K, start: float = ELO_START) -> dict[str, float]:
+def elo(
+    ids: Iterable[str], matches: Iterable[Match], *, k: float = ELO_K, start: float = ELO_START
+) -> dict[str, float]:
     """Sequential Elo over ``matches`` in the given order."""
     r = {i: start for i in ids}
     for m in matches:
@@ -97,8 +104,15 @@ def elo(ids: Iterable[str], matches: Iterable[Match], *, k: float = ELO_K, start
     return r
 
 
-def bootstrap_std(ids: Sequence[str], matches: Sequence[Match], *, k: float = ELO_K, start: float = ELO_START,
-                  samples: int = BOOTSTRAP, seed: int = 0) -> dict[str, float]:
+def bootstrap_std(
+    ids: Sequence[str],
+    matches: Sequence[Match],
+    *,
+    k: float = ELO_K,
+    start: float = ELO_START,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+) -> dict[str, float]:
     """Std of each rating over ``samples`` resamples (with replacement) of the matches."""
     if not matches or samples < 2:
         return {i: 0.0 for i in ids}
@@ -111,8 +125,15 @@ def bootstrap_std(ids: Sequence[str], matches: Sequence[Match], *, k: float = EL
     return {i: float(v) for i, v in zip(ids, draws.std(axis=0, ddof=1))}
 
 
-def ratings(ids: Sequence[str], matches: Sequence[Match], *, k: float = ELO_K, start: float = ELO_START,
-            samples: int = BOOTSTRAP, seed: int = 0) -> list[Rating]:
+def ratings(
+    ids: Sequence[str],
+    matches: Sequence[Match],
+    *,
+    k: float = ELO_K,
+    start: float = ELO_START,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+) -> list[Rating]:
     """Elo, its bootstrap std and the win/draw/loss record of every candidate, best first."""
     r = elo(ids, matches, k=k, start=start)
     std = bootstrap_std(ids, matches, k=k, start=start, samples=samples, seed=seed)
@@ -121,8 +142,11 @@ def ratings(ids: Sequence[str], matches: Sequence[Match], *, k: float = ELO_K, s
         mine = [m for m in matches if i in (m.a, m.b)]
         wins = sum(m.winner == i for m in mine)
         draws = sum(m.winner == DRAW for m in mine)
-        out.append(Rating(id=i, elo=round(r[i], 1), std=round(std[i], 1), wins=wins, draws=draws,
-                          losses=len(mine) - wins - draws))
+        out.append(
+            Rating(
+                id=i, elo=round(r[i], 1), std=round(std[i], 1), wins=wins, draws=draws, losses=len(mine) - wins - draws
+            )
+        )
     return sorted(out, key=lambda x: -x.elo)
 
 
@@ -137,8 +161,9 @@ def swiss_rounds(n: int) -> int:
     return math.ceil(math.log2(n)) + 1 if n > 1 else 0
 
 
-def swiss_pairs(ids: Sequence[str], matches: Sequence[Match], byes: set[str], *, k: float = ELO_K,
-                start: float = ELO_START) -> tuple[list[tuple[str, str]], str | None]:
+def swiss_pairs(
+    ids: Sequence[str], matches: Sequence[Match], byes: set[str], *, k: float = ELO_K, start: float = ELO_START
+) -> tuple[list[tuple[str, str]], str | None]:
     """One Swiss round: (pairs, the candidate given a bye or None). ``ids`` order breaks ties (seed order)."""
     points = {i: 0.0 for i in ids}
     met: set[frozenset] = set()
@@ -165,9 +190,17 @@ def swiss_pairs(ids: Sequence[str], matches: Sequence[Match], byes: set[str], *,
 # --------------------------------------------------------------------------- the tournament
 
 
-def run(ids: Sequence[str], judge: Judge, *, mapper: Mapper = in_order, k: float = ELO_K, start: float = ELO_START,
-        all_pairs_max: int = ALL_PAIRS_MAX, samples: int = BOOTSTRAP, seed: int = 0,
-        ) -> tuple[list[Match], list[Rating], str, int]:
+def run(
+    ids: Sequence[str],
+    judge: Judge,
+    *,
+    mapper: Mapper = in_order,
+    k: float = ELO_K,
+    start: float = ELO_START,
+    all_pairs_max: int = ALL_PAIRS_MAX,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+) -> tuple[list[Match], list[Rating], str, int]:
     """Play the tournament: (matches in played order, ratings best first, pairing name, rounds)."""
     ids = list(ids)
     if len(ids) <= all_pairs_max:
@@ -188,7 +221,9 @@ def run(ids: Sequence[str], judge: Judge, *, mapper: Mapper = in_order, k: float
 
 
 _UP = re.compile(r"\b(increas|rais|widen|enlarg|enhanc|higher|larger|grow|strengthen|stabiliz)\w*", re.IGNORECASE)
-_DOWN = re.compile(r"\b(decreas|lower|reduc|narrow|shrink|smaller|suppress|weaken|destabiliz|diminish)\w*", re.IGNORECASE)
+_DOWN = re.compile(
+    r"\b(decreas|lower|reduc|narrow|shrink|smaller|suppress|weaken|destabiliz|diminish)\w*", re.IGNORECASE
+)
 
 
 def polarity(text: str) -> tuple[bool, bool]:
@@ -203,8 +238,9 @@ def opposite_claims(a: str, b: str) -> bool:
     return any(pa) and any(pb) and pa != pb
 
 
-def near_duplicates(ids: Sequence[str], vectors: np.ndarray, threshold: float = DEDUP_THRESHOLD,
-                    texts: Sequence[str] | None = None) -> list[Merge]:
+def near_duplicates(
+    ids: Sequence[str], vectors: np.ndarray, threshold: float = DEDUP_THRESHOLD, texts: Sequence[str] | None = None
+) -> list[Merge]:
     """Greedy merge in ``ids`` order (best first): a candidate whose cosine similarity to an already kept
     one is at least ``threshold`` is merged into the most similar such one (never across opposite claims
     when ``texts`` are given)."""
@@ -230,10 +266,14 @@ def elo_score(rating: float, start: float = ELO_START) -> float:
     return max(0.0, min(100.0, 50.0 + (rating - start) / 2.0))
 
 
-def rank_score(review_score: float, verdict: Verdict | None, rating: float | None = None,
-               start: float = ELO_START) -> float:
+def rank_score(
+    review_score: float, verdict: Verdict | None, rating: float | None = None, start: float = ELO_START
+) -> float:
     """The one ranking rule (module docstring): Elo and review score weighted, plus the evidence bonus."""
-    base = float(review_score) if rating is None else (
-        ELO_WEIGHT * elo_score(rating, start) + (1 - ELO_WEIGHT) * review_score)
+    base = (
+        float(review_score)
+        if rating is None
+        else (ELO_WEIGHT * elo_score(rating, start) + (1 - ELO_WEIGHT) * review_score)
+    )
     bonus = EVIDENCE_BONUS[verdict] if verdict else 0.0
     return round(max(0.0, min(100.0, base + bonus)), 2)

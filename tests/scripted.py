@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from hypofinder.llm import Provider, register
 from hypofinder.llm.providers import FakeChatModel
@@ -17,8 +17,14 @@ def scripted_model(responses: dict) -> Iterator[str]:
     a list of answers served in turn; other schemas get the fake model's answers); yields its model name.
     A finder built inside the block keeps working after it."""
     name = f"scripted-{uuid.uuid4().hex[:8]}"
-    register(Provider(name=name, model_name=name, description="scripted test model",
-                      build=lambda spec, run: FakeChatModel(responses=responses)))
+    register(
+        Provider(
+            name=name,
+            model_name=name,
+            description="scripted test model",
+            build=lambda spec, run: FakeChatModel(responses=responses),
+        )
+    )
     try:
         yield name
     finally:

@@ -45,9 +45,25 @@ def llama_server(n_threads: int = 2, n_ctx: int = 2048):
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", local_model_path(), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(n_threads), "--verbose", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            local_model_path(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(n_ctx),
+            "--n_threads",
+            str(n_threads),
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/v1/models", proc, timeout=120)
@@ -90,12 +106,17 @@ class _Scripted(BaseHTTPRequestHandler):
             return
         i = min(n - 1, len(self.replies) - 1)
         text = self.replies[i]
-        self._send(200, {
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "scripted"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        })
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "scripted"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            },
+        )
 
     def _send(self, code: int, payload: dict):
         data = json.dumps(payload).encode()
@@ -109,9 +130,17 @@ class _Scripted(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def scripted_server(replies: list[str], reject_response_format: bool = False, delay_s: float = 0.0):
     """Yield (base_url, requests) for a server replying with ``replies`` in turn (last one repeats)."""
-    handler = type("Handler", (_Scripted,), {"replies": list(replies), "requests": [], "delay_s": delay_s,
-                                             "lock": threading.Lock(),
-                                             "reject_response_format": reject_response_format})
+    handler = type(
+        "Handler",
+        (_Scripted,),
+        {
+            "replies": list(replies),
+            "requests": [],
+            "delay_s": delay_s,
+            "lock": threading.Lock(),
+            "reject_response_format": reject_response_format,
+        },
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -29,8 +29,15 @@ def new_app() -> AppTest:
     return at
 
 
-def ask(at: AppTest, question: str, model: str = FAKE_CHOICE, contexts: int = 3, validate: bool = True,
-        model_name: str | None = None, base_url: str | None = None) -> AppTest:
+def ask(
+    at: AppTest,
+    question: str,
+    model: str = FAKE_CHOICE,
+    contexts: int = 3,
+    validate: bool = True,
+    model_name: str | None = None,
+    base_url: str | None = None,
+) -> AppTest:
     at.text_area(key="hf_query").input(question)
     at.selectbox(key="hf_model").select(model)
     at.number_input(key="hf_contexts").set_value(contexts)
@@ -105,8 +112,12 @@ def test_fake_run_shows_contexts_scores_and_json():
     assert bars[0] == "Done"  # the run's progress bar, full
     bars = bars[1:]
     k = report.contexts[0].review.rubric
-    assert bars[:4] == [f"Novelty {k.novelty}", f"Plausibility {k.plausibility}", f"Testability {k.testability}",
-                        f"Specificity {k.specificity}"]
+    assert bars[:4] == [
+        f"Novelty {k.novelty}",
+        f"Plausibility {k.plausibility}",
+        f"Testability {k.testability}",
+        f"Specificity {k.specificity}",
+    ]
     # Evidence per context (the fake model emits no request: the bridge reads the text and says why).
     ev = [e.label for e in at.expander if e.label.startswith("Predictor evidence")]
     assert ev[:3] == [f"Predictor evidence: {r.validation.verdict}" for r in report.contexts]
@@ -152,12 +163,15 @@ def test_too_long_question_is_one_message():
     assert len(errors(at)) == 1 and "too long" in errors(at)[0]
 
 
-@pytest.mark.parametrize("model_name, base_url, message", [
-    ("my-model", "not a url", "http(s) URL"),
-    ("my-model", "ftp://example.org/v1", "http(s) URL"),
-    ("", "http://127.0.0.1:8000/v1", "model name"),
-    ("my-model", "", "base URL"),
-])
+@pytest.mark.parametrize(
+    "model_name, base_url, message",
+    [
+        ("my-model", "not a url", "http(s) URL"),
+        ("my-model", "ftp://example.org/v1", "http(s) URL"),
+        ("", "http://127.0.0.1:8000/v1", "model name"),
+        ("my-model", "", "base URL"),
+    ],
+)
 def test_bad_endpoint_settings_are_one_message(model_name, base_url, message):
     at = ask(new_app(), SEED_QUESTION, model=OPENAI_CHOICE, model_name=model_name, base_url=base_url)
     assert len(errors(at)) == 1 and message in errors(at)[0], errors(at)
@@ -166,8 +180,15 @@ def test_bad_endpoint_settings_are_one_message(model_name, base_url, message):
 
 def test_unreachable_endpoint_is_one_message():
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    at = ask(new_app(), "Point defects in MoS2 and the band gap", model=OPENAI_CHOICE, contexts=1,
-             model_name="served-model", base_url=url, validate=False)
+    at = ask(
+        new_app(),
+        "Point defects in MoS2 and the band gap",
+        model=OPENAI_CHOICE,
+        contexts=1,
+        model_name="served-model",
+        base_url=url,
+        validate=False,
+    )
     assert len(errors(at)) == 1 and "Traceback" not in errors(at)[0]
     assert at.status[0].state == "error"
     assert "hf_history" not in at.session_state
@@ -185,8 +206,10 @@ def test_unexpected_error_is_a_short_message_not_a_traceback():
 
     at = AppTest.from_function(app).run()
     assert not at.exception
-    assert errors(at) == ["The demo failed unexpectedly (ZeroDivisionError). The details are in the server log.",
-                          "one clear line"]
+    assert errors(at) == [
+        "The demo failed unexpectedly (ZeroDivisionError). The details are in the server log.",
+        "one clear line",
+    ]
 
 
 def test_progress_lines_and_bar_follow_the_pipeline_steps():
@@ -195,7 +218,8 @@ def test_progress_lines_and_bar_follow_the_pipeline_steps():
 
     events: list[Progress] = []
     report = HypothesisFinder("fake", contexts=2, validate=False, cache=False).find(
-        "Magnetic domain walls and electronic transport", events.append)
+        "Magnetic domain walls and electronic transport", events.append
+    )
     bars = [fraction(p) for p in events]
     assert bars == sorted(bars) and bars[0] == 0.0 and bars[-1] == 1.0  # the bar never goes back
     lines = [describe(p, validate=False) for p in events]
@@ -223,13 +247,23 @@ def evidence_report() -> HypothesisReport:
     from hypofinder.pipeline import HypothesisFinder
     from tests.scripted import scripted_model
 
-    gen = {"summary": "Sulfur vacancy pairs in MoS2 change the electronic gap as they cluster.",
-           "statement": "The HOMO-LUMO gap of MoS2 with two S vacancies increases as the vacancies move apart.",
-           "rationale": "Clustered vacancies hybridize their in-gap states and narrow the gap.",
-           "steps": ["Build 8x8 MoS2 supercells with two S vacancies", "Vary the S vacancy pair distance",
-                     "Predict the gap with the defect-graph model"],
-           "validation_request": {"host": "MoS2", "defects": ["vS", "vS"], "variable": "pair_distance",
-                                  "direction": "increases", "target": "homo_lumo_gap"}}
+    gen = {
+        "summary": "Sulfur vacancy pairs in MoS2 change the electronic gap as they cluster.",
+        "statement": "The HOMO-LUMO gap of MoS2 with two S vacancies increases as the vacancies move apart.",
+        "rationale": "Clustered vacancies hybridize their in-gap states and narrow the gap.",
+        "steps": [
+            "Build 8x8 MoS2 supercells with two S vacancies",
+            "Vary the S vacancy pair distance",
+            "Predict the gap with the defect-graph model",
+        ],
+        "validation_request": {
+            "host": "MoS2",
+            "defects": ["vS", "vS"],
+            "variable": "pair_distance",
+            "direction": "increases",
+            "target": "homo_lumo_gap",
+        },
+    }
     with scripted_model({"GeneratedHypothesis": gen}) as model:  # the same draft twice: kept, not revised or merged
         finder = HypothesisFinder(model, contexts=2, validate=True, cache=False, rounds=0, tournament=False)
     report = finder.find("How do sulfur vacancy pairs change the band gap of MoS2 monolayers?")
@@ -286,8 +320,12 @@ def test_ontology_search_filters_and_concept_details():
     top = ontology.get_concept(expected[0].id)
     assert at.subheader[0].value == top.label
     text = "\n".join(m.value for m in at.markdown)
-    for name, value in (("Facet", top.facet), ("Discipline", top.discipline), ("Role", top.role),
-                        ("Framework", top.framework)):
+    for name, value in (
+        ("Facet", top.facet),
+        ("Discipline", top.discipline),
+        ("Role", top.role),
+        ("Framework", top.framework),
+    ):
         assert f"**{name}**  \n{value}" in text
     # Broader / narrower are buttons that open the neighbour.
     assert top.broader, "the test needs a concept with a broader one"

@@ -25,8 +25,10 @@ N_CONTEXTS = 2  # not the AppTest tests' 3: a fresh report, not one served from 
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-                       reason="needs Debian chromium + chromium-driver (`make browser`)"),
+    pytest.mark.skipif(
+        not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+        reason="needs Debian chromium + chromium-driver (`make browser`)",
+    ),
 ]
 
 
@@ -36,10 +38,25 @@ def app_url(tmp_path):
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=90)
@@ -58,15 +75,29 @@ def browser(tmp_path):
     downloads.mkdir()
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1440,1000", "--force-device-scale-factor=1",
-                 f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-', dir=tmp_path)}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1440,1000",
+        "--force-device-scale-factor=1",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-', dir=tmp_path)}",
+    ):
         opts.add_argument(flag)
-    opts.add_experimental_option("prefs", {
-        "download.default_directory": str(downloads), "download.prompt_for_download": False,
-        "download.directory_upgrade": True, "safebrowsing.enabled": False,
-    })
+    opts.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(downloads),
+            "download.prompt_for_download": False,
+            "download.directory_upgrade": True,
+            "safebrowsing.enabled": False,
+        },
+    )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     driver.downloads = downloads
@@ -114,13 +145,18 @@ def _drive(browser, app_url: str) -> None:
     contexts = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Number of contexts']")
     contexts.send_keys(Keys.CONTROL, "a")
     contexts.send_keys(str(N_CONTEXTS), Keys.ENTER)
-    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "input[aria-label='Number of contexts']")
-               .get_attribute("value") == str(N_CONTEXTS))
+    wait.until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "input[aria-label='Number of contexts']").get_attribute("value")
+            == str(N_CONTEXTS)
+        )
+    )
 
     browser.find_element(By.XPATH, "//button[.//*[normalize-space(text())='Run']]").click()
     # The history entry is drawn last: once it shows, the run and its results are on the page.
-    WebDriverWait(browser, 240).until(lambda d: "1. How can I model" in d.find_element(
-        By.CSS_SELECTOR, "[data-testid='stSidebar']").text)
+    WebDriverWait(browser, 240).until(
+        lambda d: "1. How can I model" in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
+    )
     wait.until(EC.presence_of_element_located((By.XPATH, "//h3[contains(., 'Representation and Hypothesis')]")))
     wait.until(EC.presence_of_element_located((By.XPATH, "//*[@data-testid='stMetricLabel'][contains(., 'Score')]")))
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
@@ -141,8 +177,7 @@ def _drive(browser, app_url: str) -> None:
     report = HypothesisReport.model_validate_json(files[0].read_text())
     assert report.query == " ".join(SEED_QUESTION.split())
     assert len(report.contexts) == N_CONTEXTS and report.run.provider == "fake"
-    assert [f"Context {i}. {c.role}" for i, c in enumerate(report.contexts, 1)] == \
-           [t.split(" / ")[0] for t in titles]
+    assert [f"Context {i}. {c.role}" for i, c in enumerate(report.contexts, 1)] == [t.split(" / ")[0] for t in titles]
 
     # Screenshot for the README: the inputs, the overview and the first context.
     browser.execute_script("window.scrollTo(0, 0); document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0);")

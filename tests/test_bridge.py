@@ -21,17 +21,27 @@ from hypofinder.pipeline import EVIDENCE_BONUS, HypothesisFinder
 from tests.scripted import scripted_model
 
 QUESTION = "Do sulfur vacancy pairs in monolayer MoS2 lower the HOMO-LUMO gap more when they are close together?"
-REQUEST = {"host": "MoS2", "defects": ["vS", "vS"], "target": "homo_lumo_gap", "variable": "pair_distance",
-           "direction": "increases"}
+REQUEST = {
+    "host": "MoS2",
+    "defects": ["vS", "vS"],
+    "target": "homo_lumo_gap",
+    "variable": "pair_distance",
+    "direction": "increases",
+}
 
 
-def hypothesis(request: dict | None, statement: str = "Sulfur vacancy pairs close together narrow the MoS2 gap.") -> dict:
+def hypothesis(
+    request: dict | None, statement: str = "Sulfur vacancy pairs close together narrow the MoS2 gap."
+) -> dict:
     return {
         "summary": "How close sulfur vacancies in a MoS2 monolayer change its HOMO-LUMO gap.",
         "statement": statement,
         "rationale": "Overlapping defect states of nearby vacancies split further and narrow the gap.",
-        "steps": ["Build 8x8 supercells with two S vacancies", "Predict the gap for each pair distance",
-                  "Fit the gap against the distance"],
+        "steps": [
+            "Build 8x8 supercells with two S vacancies",
+            "Predict the gap for each pair distance",
+            "Fit the gap against the distance",
+        ],
         "validation_request": request,
     }
 
@@ -124,10 +134,15 @@ def test_bad_requests_are_reported_and_the_query_completes():
 
 def test_hypothesis_about_something_else_is_out_of_scope():
     text = "Magnetic domain walls in ferromagnetic films dominate the magnetoresistance at low temperature."
-    with scripted_model({"GeneratedHypothesis": {
-                                  **hypothesis(None, text),
-                                  "summary": "Domain-wall scattering in thin ferromagnetic films and its magnetoresistance.",
-                                  "rationale": "Walls narrower than the electron mean free path scatter spin-polarised carriers."}}) as model:
+    with scripted_model(
+        {
+            "GeneratedHypothesis": {
+                **hypothesis(None, text),
+                "summary": "Domain-wall scattering in thin ferromagnetic films and its magnetoresistance.",
+                "rationale": "Walls narrower than the electron mean free path scatter spin-polarised carriers.",
+            }
+        }
+    ) as model:
         finder = HypothesisFinder(model, contexts=1, cache=False, rounds=0)
     report = finder.find("What sets the magnetoresistance of thin ferromagnetic films?")
     v = report.contexts[0].validation
@@ -138,27 +153,31 @@ def test_hypothesis_about_something_else_is_out_of_scope():
 # ----------------------------------------------------------------------------- validate() directly
 
 
-@pytest.mark.parametrize("request_, verdict, words", [
-    ({**REQUEST, "host": "graphene"}, "out of scope", "known hosts are MoS2"),
-    ({**REQUEST, "defects": ["vSe", "vS"]}, "out of scope", "Se is not an element of MoS2"),
-    ({**REQUEST, "defects": ["Xx_Mo", "vS"]}, "out of scope", "unknown element symbol 'Xx'"),
-    ({**REQUEST, "defects": ["S-vacancy", "vS"]}, "out of scope", "bad defect token"),
-    ({**REQUEST, "defects": ["vS"]}, "out of scope", "needs at least two defects"),
-    ({**REQUEST, "min_distance": 8.0, "max_distance": 4.0}, "out of scope", "min_distance 8 Å > max_distance 4 Å"),
-    ({**REQUEST, "min_distance": 20.0}, "out of scope", "possible pair distances"),
-    ({**REQUEST, "arrangement": "dispersed", "max_distance": 4.0}, "out of scope", "'dispersed'"),
-    ({**REQUEST, "host": "BN", "defects": ["vB", "vN"], "same_layer": False}, "out of scope", "lies in one plane"),
-    ({**REQUEST, "claimed_min": 2.0, "claimed_max": 1.0}, "out of scope", "is empty"),
-    ({"host": "MoS2", "defects": []}, "out of scope", "malformed request"),
-])
+@pytest.mark.parametrize(
+    "request_, verdict, words",
+    [
+        ({**REQUEST, "host": "graphene"}, "out of scope", "known hosts are MoS2"),
+        ({**REQUEST, "defects": ["vSe", "vS"]}, "out of scope", "Se is not an element of MoS2"),
+        ({**REQUEST, "defects": ["Xx_Mo", "vS"]}, "out of scope", "unknown element symbol 'Xx'"),
+        ({**REQUEST, "defects": ["S-vacancy", "vS"]}, "out of scope", "bad defect token"),
+        ({**REQUEST, "defects": ["vS"]}, "out of scope", "needs at least two defects"),
+        ({**REQUEST, "min_distance": 8.0, "max_distance": 4.0}, "out of scope", "min_distance 8 Å > max_distance 4 Å"),
+        ({**REQUEST, "min_distance": 20.0}, "out of scope", "possible pair distances"),
+        ({**REQUEST, "arrangement": "dispersed", "max_distance": 4.0}, "out of scope", "'dispersed'"),
+        ({**REQUEST, "host": "BN", "defects": ["vB", "vN"], "same_layer": False}, "out of scope", "lies in one plane"),
+        ({**REQUEST, "claimed_min": 2.0, "claimed_max": 1.0}, "out of scope", "is empty"),
+        ({"host": "MoS2", "defects": []}, "out of scope", "malformed request"),
+    ],
+)
 def test_bad_requests_give_a_clear_reason(request_, verdict, words):
     v = validate(request_, "")
     assert v.verdict == verdict and words in v.summary and not v.predictions
 
 
 def test_more_defects_than_sites_is_out_of_scope():
-    req = ValidationRequest.model_construct(**{**ValidationRequest(**REQUEST).model_dump(), "defects": ["vMo"] * 70,
-                                               "variable": "defect_count"})
+    req = ValidationRequest.model_construct(
+        **{**ValidationRequest(**REQUEST).model_dump(), "defects": ["vMo"] * 70, "variable": "defect_count"}
+    )
     v = validate(req)
     assert v.verdict == "out of scope" and "70 defects on Mo sites" in v.summary and "only 64" in v.summary
 
@@ -196,7 +215,9 @@ def test_validate_is_deterministic_and_cif_is_optional():
     a = validate(REQUEST)
     b = validate(REQUEST, include_cif=True)
     assert a.predictions and [p.cif for p in a.predictions] == [None] * len(a.predictions)
-    assert [p.model_dump(exclude={"cif"}) for p in a.predictions] == [p.model_dump(exclude={"cif"}) for p in b.predictions]
+    assert [p.model_dump(exclude={"cif"}) for p in a.predictions] == [
+        p.model_dump(exclude={"cif"}) for p in b.predictions
+    ]
     assert all(defect_graph(p.cif, "MoS2").tokens == ["vS", "vS"] for p in b.predictions)
 
 
@@ -214,7 +235,9 @@ def test_text_fallback():
     assert reading.request.defects == ["vS"] and reading.request.variable == "defect_count"
     assert reading.request.direction == "decreases" and reading.direction_stated
     reading = read_text("W-doped MoS2 with two sulfur vacancies: the gap widens as the vacancies move apart.")
-    assert Counter(reading.request.defects) == Counter({"vS": 2, "W_Mo": 1}) and reading.request.direction == "increases"
+    assert (
+        Counter(reading.request.defects) == Counter({"vS": 2, "W_Mo": 1}) and reading.request.direction == "increases"
+    )
     reading = read_text("Carbon substituting nitrogen in h-BN has a lower formation energy when clustered.")
     assert reading.host == "BN" and reading.request.defects[0] == "C_N"
     assert reading.request.target == "formation_energy_per_site"
@@ -224,9 +247,19 @@ def test_text_fallback():
 
 
 def _preds(x, y, std=0.0, in_domain=True):
-    return [ConfigurationPrediction(label=f"c{i}", defects=["vS", "vS"], variable_value=a, formation_energy_per_site=1.0,
-                                    formation_energy_per_site_std=0.0, homo_lumo_gap=b, homo_lumo_gap_std=std,
-                                    in_domain=in_domain) for i, (a, b) in enumerate(zip(x, y))]
+    return [
+        ConfigurationPrediction(
+            label=f"c{i}",
+            defects=["vS", "vS"],
+            variable_value=a,
+            formation_energy_per_site=1.0,
+            formation_energy_per_site_std=0.0,
+            homo_lumo_gap=b,
+            homo_lumo_gap_std=std,
+            in_domain=in_domain,
+        )
+        for i, (a, b) in enumerate(zip(x, y))
+    ]
 
 
 def test_fit_and_verdicts():
@@ -238,7 +271,12 @@ def test_fit_and_verdicts():
     req = ValidationRequest(**REQUEST)
     rising = _preds(x, 1.0 + 0.02 * x)
     v, text, slope = judge(req, rising)
-    assert v == "supported" and "rises from 1.06 to 1.19 eV" in text and "3.2→9.6 Å" in text and slope == pytest.approx(0.02)
+    assert (
+        v == "supported"
+        and "rises from 1.06 to 1.19 eV" in text
+        and "3.2→9.6 Å" in text
+        and slope == pytest.approx(0.02)
+    )
     v, text, _ = judge(req.model_copy(update={"direction": "decreases"}), rising)
     assert v == "contradicted" and "contradicts 'decreases'" in text
     v, _, _ = judge(req.model_copy(update={"direction": "no_change"}), rising)

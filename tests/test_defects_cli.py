@@ -13,9 +13,24 @@ from hypofinder.settings import settings
 
 DMD = settings().dmd_dir
 pytestmark = pytest.mark.skipif(not DMD.exists(), reason="2DMD data not found")
-KEYS = {"file", "host", "defects", "formation_energy_per_site", "formation_energy_per_site_std", "homo_lumo_gap", "homo",
-        "homo_std", "lumo", "lumo_std", "magnetization", "magnetization_std", "domain_notes",
-        "homo_lumo_gap_std", "in_domain", "error"}
+KEYS = {
+    "file",
+    "host",
+    "defects",
+    "formation_energy_per_site",
+    "formation_energy_per_site_std",
+    "homo_lumo_gap",
+    "homo",
+    "homo_std",
+    "lumo",
+    "lumo_std",
+    "magnetization",
+    "magnetization_std",
+    "domain_notes",
+    "homo_lumo_gap_std",
+    "in_domain",
+    "error",
+}
 
 
 def _run(capsys, *argv):
@@ -51,11 +66,25 @@ def files(tmp_path_factory):
 
 def test_predict_json_and_bad_inputs(capsys, files):
     f = files
-    code, out, _ = _run(capsys, "defects", "predict", str(f["low_MoS2"]), str(f["high_MoS2"]), str(f["high_BN"]),
-                        str(f["relaxed"]), str(f["pristine"]), str(f["garbage"]), "--host", "MoS2", "--json")
+    code, out, _ = _run(
+        capsys,
+        "defects",
+        "predict",
+        str(f["low_MoS2"]),
+        str(f["high_MoS2"]),
+        str(f["high_BN"]),
+        str(f["relaxed"]),
+        str(f["pristine"]),
+        str(f["garbage"]),
+        "--host",
+        "MoS2",
+        "--json",
+    )
     assert code == 0
     rows = json.loads(out)
-    assert [r["file"] for r in rows] == [str(f[k]) for k in ("low_MoS2", "high_MoS2", "high_BN", "relaxed", "pristine", "garbage")]
+    assert [r["file"] for r in rows] == [
+        str(f[k]) for k in ("low_MoS2", "high_MoS2", "high_BN", "relaxed", "pristine", "garbage")
+    ]
     assert all(KEYS <= set(r) for r in rows)
     low, high, bn, relaxed, pristine, garbage = rows
     assert low["error"] is None and low["subset"] == "low_MoS2" and high["subset"] == "high_MoS2"
@@ -92,7 +121,9 @@ def test_evaluate_and_train_on_a_copy(capsys, tmp_path):
     assert code != 0 and "no 2DMD subsets" in err
 
     w = tmp_path / "weights"
-    code, out, _ = _run(capsys, "defects", "train", "--data", str(root), "--out", str(w), "--seed", "1", "--epochs", "1")
+    code, out, _ = _run(
+        capsys, "defects", "train", "--data", str(root), "--out", str(w), "--seed", "1", "--epochs", "1"
+    )
     assert code == 0 and "training time" in out
     meta = json.loads((w / "metadata.json").read_text())
     assert meta["seed"] == 1 and meta["train_seconds"] > 0 and set(meta["data"]) == {"low_WSe2", "high_InSe"}
@@ -101,5 +132,7 @@ def test_evaluate_and_train_on_a_copy(capsys, tmp_path):
     cif = next(iter(sorted((root / "high_InSe").glob("*.cif"))))
     stem, text = next(iter_tar_cifs(root / "high_InSe" / "structures.tar.gz"))
     (tmp_path / "x.cif").write_text(text)
-    code, out, _ = _run(capsys, "defects", "predict", str(tmp_path / "x.cif"), "--host", "InSe", "--weights", str(w), "--json")
+    code, out, _ = _run(
+        capsys, "defects", "predict", str(tmp_path / "x.cif"), "--host", "InSe", "--weights", str(w), "--json"
+    )
     assert code == 0 and json.loads(out)[0]["subset"] == "high_InSe" and cif.exists()

@@ -65,7 +65,9 @@ def test_formation_energy_recomputed(dataset):
         assert check_formation_energy(s, DMD) < 1e-6
 
 
-@pytest.mark.parametrize("subset", ["high_BN", "high_GaSe", "high_InSe", "high_MoS2", "high_P", "high_WSe2", "low_MoS2", "low_WSe2"])
+@pytest.mark.parametrize(
+    "subset", ["high_BN", "high_GaSe", "high_InSe", "high_MoS2", "high_P", "high_WSe2", "low_MoS2", "low_WSe2"]
+)
 def test_fast_path_equals_pymatgen(subset):
     host = host_from_subset(DMD / subset)
     for stem, text in itertools.islice(iter_tar_cifs(DMD / subset / "structures.tar.gz"), 4):

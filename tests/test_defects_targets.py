@@ -89,8 +89,10 @@ def test_padded_batches_equal_one_graph_at_a_time():
         sub = load_subset(DMD / name)
         graphs += sorted(sub.graphs[:60], key=lambda g: -g.n_defects)[::6]
     assert len({g.n_defects for g in graphs}) > 4  # mixed defect counts in one batch
-    y = {"formation_energy_per_site": np.linspace(1, 2, len(graphs)), "magnetization": np.r_[[np.nan] * 10,
-                                                                                            np.ones(len(graphs) - 10)]}
+    y = {
+        "formation_energy_per_site": np.linspace(1, 2, len(graphs)),
+        "magnetization": np.r_[[np.nan] * 10, np.ones(len(graphs) - 10)],
+    }
     net = train_gnn(GraphBatch.from_graphs(graphs), y, epochs=1, d=16, blocks=2, de=8)
     together = net.predict(GraphBatch.from_graphs(graphs))
     assert np.isnan(together["magnetization"][:10]).all() and np.isfinite(together["magnetization"][10:]).all()
@@ -124,15 +126,38 @@ def test_screen_by_magnetization_and_a_clear_error_without_magnetic_data(capsys)
 
 
 def test_bridge_judges_claims_about_levels_and_magnetization():
-    v = validate({"host": "h-BN", "defects": ["vB"], "target": "magnetization", "variable": "defect_count",
-                  "direction": "increases"})
+    v = validate(
+        {
+            "host": "h-BN",
+            "defects": ["vB"],
+            "target": "magnetization",
+            "variable": "defect_count",
+            "direction": "increases",
+        }
+    )
     assert v.verdict in ("supported", "contradicted", "inconclusive") and "μB" in v.summary
     assert all(p.magnetization is not None and p.magnetization_std > 0 for p in v.predictions)
-    v = validate({"host": "MoS2", "defects": ["vS", "vS"], "target": "magnetization", "variable": "pair_distance",
-                  "direction": "increases"})
+    v = validate(
+        {
+            "host": "MoS2",
+            "defects": ["vS", "vS"],
+            "target": "magnetization",
+            "variable": "pair_distance",
+            "direction": "increases",
+        }
+    )
     assert v.verdict == "out of scope" and "no magnetic information" in v.summary
-    v = validate({"host": "MoS2", "defects": ["vS", "vS"], "target": "lumo", "variable": "none",
-                  "direction": "no_change", "claimed_min": 0.0, "claimed_max": 3.0})
+    v = validate(
+        {
+            "host": "MoS2",
+            "defects": ["vS", "vS"],
+            "target": "lumo",
+            "variable": "none",
+            "direction": "no_change",
+            "claimed_min": 0.0,
+            "claimed_max": 3.0,
+        }
+    )
     assert v.verdict == "supported" and "LUMO level" in v.summary and " eV" in v.summary
     assert all(0.0 < p.lumo < 3.0 for p in v.predictions)
 

@@ -93,10 +93,16 @@ def test_restating_the_question_earns_no_key_point(refs):
 
 
 def test_without_key_points_the_reference_is_split_into_claims(refs):
-    claims = split_claims("Sulfur vacancies create states in the gap; they also make MoS2 n-type. "
-                          "The carrier mobility drops sharply, because electrons hop between localized states.")
-    assert claims == ["Sulfur vacancies create states in the gap", "they also make MoS2 n-type.",
-                      "The carrier mobility drops sharply", "electrons hop between localized states."]
+    claims = split_claims(
+        "Sulfur vacancies create states in the gap; they also make MoS2 n-type. "
+        "The carrier mobility drops sharply, because electrons hop between localized states."
+    )
+    assert claims == [
+        "Sulfur vacancies create states in the gap",
+        "they also make MoS2 n-type.",
+        "The carrier mobility drops sharply",
+        "electrons hop between localized states.",
+    ]
     bare = [r.model_copy(update={"key_points": []}) for r in refs[:4]]
     own = {r.id: Generated(id=r.id, hypothesis=r.reference_hypothesis) for r in bare}
     assert score(bare, own).keypoint_recall == 1.0
@@ -118,7 +124,9 @@ def test_threshold_is_the_one_the_labelled_pairs_give():
 
 
 def test_concepts_are_exact_label_matches():
-    found = set(concepts_in("The d-wave gap of cuprates; spin-orbit coupling, and Skyrmions at low temperature.").values())
+    found = set(
+        concepts_in("The d-wave gap of cuprates; spin-orbit coupling, and Skyrmions at low temperature.").values()
+    )
     assert {"d-wave", "Cuprates", "Spin-orbit coupling", "Skyrmions"} <= found
     assert "Temperature" not in found  # an everyday word is no evidence of a concept
     assert not {"C-symmetry", "P-symmetry"} & set(concepts_in("symmetry breaking").values())
@@ -134,7 +142,9 @@ def test_eval_run_fake_prints_every_metric_and_resumes(mined, tmp_path, capsys):
     first = json.loads(capsys.readouterr().out)
     assert first["n"] == 4 and set(METRIC_KEYS) <= set(first)
     assert first["failed"] == 0 and first["keypoint_recall"] is not None and first["junk_rate"] is not None
-    assert [q["id"] for q in first["per_question"]] == [json.loads(line)["id"] for line in refs4.read_text().splitlines()]
+    assert [q["id"] for q in first["per_question"]] == [
+        json.loads(line)["id"] for line in refs4.read_text().splitlines()
+    ]
     assert all(len(q["review_recall"]) == 2 for q in first["per_question"])
     lines = out.read_text().splitlines()
     assert len(lines) == 4
@@ -148,24 +158,38 @@ def test_eval_run_fake_prints_every_metric_and_resumes(mined, tmp_path, capsys):
 def test_eval_score_names_bad_lines_and_skips_them(mined, tmp_path, capsys):
     refs4, out, _ = mined
     good = out.read_text().splitlines()
-    results = write_jsonl(tmp_path / "r.jsonl", good[:3] + ["{not json", json.dumps({"hypothesis": "no id here"}),
-                                                            json.dumps({"id": "x", "other": 1})])
-    bad_refs = write_jsonl(tmp_path / "refs.jsonl", refs4.read_text().splitlines() + [
-        json.dumps({"id": "q9", "query": "Why?"}), "[1, 2]",
-        json.dumps({"id": "mos2-svac", "query": "again", "reference_hypothesis": "Duplicate line here."})])
+    results = write_jsonl(
+        tmp_path / "r.jsonl",
+        good[:3] + ["{not json", json.dumps({"hypothesis": "no id here"}), json.dumps({"id": "x", "other": 1})],
+    )
+    bad_refs = write_jsonl(
+        tmp_path / "refs.jsonl",
+        refs4.read_text().splitlines()
+        + [
+            json.dumps({"id": "q9", "query": "Why?"}),
+            "[1, 2]",
+            json.dumps({"id": "mos2-svac", "query": "again", "reference_hypothesis": "Duplicate line here."}),
+        ],
+    )
     capsys.readouterr()
     assert cli("eval", "score", bad_refs, results, "--json") == 0
     captured = capsys.readouterr()
     scores = json.loads(captured.out)
     assert scores["n"] == 3 and len(scores["missing"]) == 1
-    for fragment in ("r.jsonl line 4: not valid JSON", "r.jsonl line 5: missing 'id'", "r.jsonl line 6: neither",
-                     "refs.jsonl line 5: missing 'reference_hypothesis'", "refs.jsonl line 6: expected an object",
-                     "refs.jsonl line 7: duplicate id 'mos2-svac'", "1 reference question(s) have no result"):
+    for fragment in (
+        "r.jsonl line 4: not valid JSON",
+        "r.jsonl line 5: missing 'id'",
+        "r.jsonl line 6: neither",
+        "refs.jsonl line 5: missing 'reference_hypothesis'",
+        "refs.jsonl line 6: expected an object",
+        "refs.jsonl line 7: duplicate id 'mos2-svac'",
+        "1 reference question(s) have no result",
+    ):
         assert fragment in " ".join(captured.err.split()), fragment
 
 
 def test_unusable_files_give_one_line_and_exit_2(tmp_path, capsys):
-    empty = write_jsonl(tmp_path / "refs.jsonl", ["{\"id\": 1}"])
+    empty = write_jsonl(tmp_path / "refs.jsonl", ['{"id": 1}'])
     assert cli("eval", "score", empty, tmp_path / "none.jsonl") == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no usable references in") and "\n" not in err
@@ -184,16 +208,21 @@ def _report_with(mined, texts: list[str], synthesis: str):
     out = mined[1]
     gen = Generated.from_record(json.loads(out.read_text().splitlines()[0]))
     report = gen.report
-    contexts = [c.model_copy(update={"hypothesis": c.hypothesis.model_copy(update={"statement": t})})
-                for c, t in zip(report.contexts, texts)]
+    contexts = [
+        c.model_copy(update={"hypothesis": c.hypothesis.model_copy(update={"statement": t})})
+        for c, t in zip(report.contexts, texts)
+    ]
     syn = report.synthesis.model_copy(update={"hypothesis": synthesis})
     return gen.model_copy(update={"report": report.model_copy(update={"contexts": contexts, "synthesis": syn})})
 
 
 def test_pick_top_best_and_synthesis(mined, capsys, refs):
     ref = next(r for r in refs if r.id == "mos2-svac")
-    gen = _report_with(mined, ["Grain boundaries in copper stop dislocations.", ref.reference_hypothesis],
-                       "Sulfur vacancies in monolayer MoS2 make it an n-type semiconductor.")
+    gen = _report_with(
+        mined,
+        ["Grain boundaries in copper stop dislocations.", ref.reference_hypothesis],
+        "Sulfur vacancies in monolayer MoS2 make it an n-type semiconductor.",
+    )
     by = {pick: score([ref], {ref.id: gen}, pick=pick).per_question[0] for pick in ("top", "best", "synthesis")}
     assert by["top"].scored == "context 1" and by["top"].keypoint_recall == 0.0
     assert by["best"].scored == "context 2" and by["best"].keypoint_recall == 1.0
@@ -205,15 +234,26 @@ def test_evidence_coverage_counts_predictor_numbers(mined, capsys, refs):
     from hypofinder.bridge import validate
 
     ref = next(r for r in refs if r.id == "mos2-svac")
-    gen = _report_with(mined, ["Sulfur vacancy pairs in MoS2 lower the gap when close together."] * 2,
-                       "Sulfur vacancies lower the MoS2 gap.")
+    gen = _report_with(
+        mined,
+        ["Sulfur vacancy pairs in MoS2 lower the gap when close together."] * 2,
+        "Sulfur vacancies lower the MoS2 gap.",
+    )
     without = score([ref], {ref.id: gen})
-    evidence = validate({"host": "MoS2", "defects": ["vS", "vS"], "target": "homo_lumo_gap",
-                         "variable": "pair_distance", "direction": "increases"})
+    evidence = validate(
+        {
+            "host": "MoS2",
+            "defects": ["vS", "vS"],
+            "target": "homo_lumo_gap",
+            "variable": "pair_distance",
+            "direction": "increases",
+        }
+    )
     assert evidence.predictions
     first = gen.report.contexts[0].model_copy(update={"validation": evidence})
-    with_numbers = gen.model_copy(update={"report": gen.report.model_copy(
-        update={"contexts": [first, *gen.report.contexts[1:]]})})
+    with_numbers = gen.model_copy(
+        update={"report": gen.report.model_copy(update={"contexts": [first, *gen.report.contexts[1:]]})}
+    )
     assert without.evidence_coverage == 0.0
     assert score([ref], {ref.id: with_numbers}).evidence_coverage == 1.0
     off_topic = next(r for r in refs if r.id == "gmr")  # not a point-defect question: not counted
@@ -226,8 +266,10 @@ def test_evidence_coverage_counts_predictor_numbers(mined, capsys, refs):
 def test_judge_over_the_openai_protocol(tmp_path, capsys, refs):
     results = write_jsonl(tmp_path / "h.jsonl", [{"id": r.id, "hypothesis": r.reference_hypothesis} for r in refs[:2]])
     small = write_jsonl(tmp_path / "refs.jsonl", [r.model_dump() for r in refs[:2]])
-    replies = ["Sure! {\"matched\": [1, 2, 3], \"score\": 4, \"reason\": \"States the main mechanism.\",}",
-               json.dumps({"matched": [1], "score": 2, "reason": "Only the direction is right."})]
+    replies = [
+        'Sure! {"matched": [1, 2, 3], "score": 4, "reason": "States the main mechanism.",}',
+        json.dumps({"matched": [1], "score": 2, "reason": "Only the direction is right."}),
+    ]
     with scripted_server(replies) as (url, requests):
         code = cli("eval", "score", small, results, "--judge", "judge-model", "--base-url", url, "--json")
     assert code == 0
@@ -252,8 +294,10 @@ def test_judge_with_the_embedded_model(tmp_path, capsys, refs):
 def test_compare_gives_paired_bootstrap_intervals(tmp_path, capsys, monkeypatch, refs):
     monkeypatch.setenv("COLUMNS", "160")  # rich wraps the table to the terminal's width
     own = write_jsonl(tmp_path / "own.jsonl", [{"id": r.id, "hypothesis": r.reference_hypothesis} for r in refs])
-    shifted = write_jsonl(tmp_path / "shifted.jsonl", [
-        {"id": r.id, "hypothesis": refs[(i + 1) % len(refs)].reference_hypothesis} for i, r in enumerate(refs)])
+    shifted = write_jsonl(
+        tmp_path / "shifted.jsonl",
+        [{"id": r.id, "hypothesis": refs[(i + 1) % len(refs)].reference_hypothesis} for i, r in enumerate(refs)],
+    )
     a_scores, b_scores = tmp_path / "a.scores.jsonl", tmp_path / "b.scores.jsonl"
     assert cli("eval", "score", REFS, shifted, "--scores", a_scores, "--json") == 0
     assert cli("eval", "score", REFS, own, "--scores", b_scores, "--json") == 0

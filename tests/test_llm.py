@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 
 from hypofinder.errors import BadInputError, LLMError
 from hypofinder.llm import StructuredLLM, resolve
-from hypofinder.settings import RunConfig
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.llm.providers import FakeChatModel, grammar_friendly
 from hypofinder.llm.structured import repair_json
 from hypofinder.llm.tokens import count_tokens, seed_tiktoken_cache, truncate_to_tokens
 from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer
+from hypofinder.settings import RunConfig
 from tests.servers import free_port, llama_server, scripted_server
 
 
@@ -30,8 +30,9 @@ MESSAGES = [("system", "You answer in JSON."), ("user", "Question: do S vacancie
 
 def structured(model="fake", base_url=None, cache=None, **kw) -> StructuredLLM:
     spec = resolve(model, base_url)
-    chat = spec.entry.build(spec, RunConfig(model=model, base_url=base_url, temperature=0.0, seed=1,
-                                            timeout_s=kw.pop("timeout", 30)))
+    chat = spec.entry.build(
+        spec, RunConfig(model=model, base_url=base_url, temperature=0.0, seed=1, timeout_s=kw.pop("timeout", 30))
+    )
     return StructuredLLM(spec, chat, temperature=0.0, seed=1, cache=cache, backoff_s=0.05, **kw)
 
 
@@ -213,4 +214,3 @@ def test_real_local_model_structured_answer():
     ans = llm.ask(MESSAGES, ReviewAnswer, max_tokens=200, task="review")
     assert 0 <= ans.score <= 100 and 20 <= len(ans.review) <= 240
     assert llm.usage.llm_calls == 1 and llm.usage.completion_tokens > 0
-

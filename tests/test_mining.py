@@ -27,8 +27,13 @@ TIMING = ("seconds", "step_seconds")
 
 
 def question(i: int, tag: str) -> str:
-    topics = ["sulfur vacancies in MoS2", "antisite defects in WSe2", "boron nitride grain boundaries",
-              "magnetic domain walls", "phonon transport in InSe"]
+    topics = [
+        "sulfur vacancies in MoS2",
+        "antisite defects in WSe2",
+        "boron nitride grain boundaries",
+        "magnetic domain walls",
+        "phonon transport in InSe",
+    ]
     return f"How do {topics[i % len(topics)]} change the electronic band gap? ({tag} {i})"
 
 
@@ -53,8 +58,13 @@ def cli(*args: str) -> int:
 
 
 def spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hypofinder.cli", *map(str, args)], cwd=PROJECT_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hypofinder.cli", *map(str, args)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 180) -> int:
@@ -73,8 +83,9 @@ def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 
 
 def test_sigint_then_sigkill_then_resume_keeps_every_id_once(tmp_path):
     n = 150
-    queries = write_jsonl(tmp_path / "q.jsonl", [{"id": f"q{i}", "query": question(i, "kill"), "batch": i % 4}
-                                                 for i in range(n)])
+    queries = write_jsonl(
+        tmp_path / "q.jsonl", [{"id": f"q{i}", "query": question(i, "kill"), "batch": i % 4} for i in range(n)]
+    )
     out = tmp_path / "results.jsonl"
     args = ["mine", queries, "--out", out, *FAKE, "--concurrency", "2", "--no-cache"]
 
@@ -145,18 +156,21 @@ def test_duplicate_lines_in_output_are_compacted(tmp_path):
 
 
 def test_bad_jsonl_lines_are_named_and_good_lines_still_run(tmp_path, capsys):
-    queries = write_jsonl(tmp_path / "q.jsonl", [
-        {"id": "a", "query": question(0, "bad"), "topic": "MoS2"},
-        {"id": 7, "query": question(1, "bad")},
-        '{"id": "broken", "query": ',
-        {"id": "b"},
-        {"query": question(2, "bad")},
-        ["not", "an", "object"],
-        {"id": "a", "query": "again"},
-        {"id": "c", "query": question(3, "bad"), "run": "clashes with the report"},
-        "",
-        {"id": "d", "query": question(4, "bad")},
-    ])
+    queries = write_jsonl(
+        tmp_path / "q.jsonl",
+        [
+            {"id": "a", "query": question(0, "bad"), "topic": "MoS2"},
+            {"id": 7, "query": question(1, "bad")},
+            '{"id": "broken", "query": ',
+            {"id": "b"},
+            {"query": question(2, "bad")},
+            ["not", "an", "object"],
+            {"id": "a", "query": "again"},
+            {"id": "c", "query": question(3, "bad"), "run": "clashes with the report"},
+            "",
+            {"id": "d", "query": question(4, "bad")},
+        ],
+    )
     out = tmp_path / "results.jsonl"
     assert cli("mine", queries, "--out", out, *FAKE) == 1  # rejected lines: exit 1
     err = capsys.readouterr().err
@@ -175,11 +189,13 @@ def test_bad_jsonl_lines_are_named_and_good_lines_still_run(tmp_path, capsys):
 
 def test_csv_input_carries_columns_and_records_bad_queries(tmp_path, capsys):
     queries = tmp_path / "q.csv"
-    queries.write_text('id,query,topic\n'
-                       f'c1,"{question(0, "csv")}",vacancies\n'
-                       'c2,,empty\n'
-                       f'c3,"{question(1, "csv")}",x,extra field\n'
-                       f'c4,"{question(2, "csv")}",antisites\n')
+    queries.write_text(
+        "id,query,topic\n"
+        f'c1,"{question(0, "csv")}",vacancies\n'
+        "c2,,empty\n"
+        f'c3,"{question(1, "csv")}",x,extra field\n'
+        f'c4,"{question(2, "csv")}",antisites\n'
+    )
     out = tmp_path / "results.jsonl"
     assert cli("mine", queries, "--out", out, *FAKE) == 1
     captured = capsys.readouterr()
@@ -198,12 +214,16 @@ def test_unusable_input_or_output_stops_before_any_work(tmp_path, capsys):
         (["mine", good, "--out", tmp_path], "is a folder"),
         (["mine", tmp_path / "nope.jsonl", "--out", tmp_path / "r.jsonl"], "not found"),
         (["mine", tmp_path / "q.txt", "--out", tmp_path / "r.jsonl"], "give a .jsonl or .csv file"),
-        (["mine", write_jsonl(tmp_path / "bad.jsonl", ["{", {"id": "x"}]), "--out", tmp_path / "r.jsonl"],
-         "no usable questions in bad.jsonl (2 line(s) rejected)"),
+        (
+            ["mine", write_jsonl(tmp_path / "bad.jsonl", ["{", {"id": "x"}]), "--out", tmp_path / "r.jsonl"],
+            "no usable questions in bad.jsonl (2 line(s) rejected)",
+        ),
         (["mine", good, "--out", tmp_path / "r.jsonl", "--concurrency", "0"], "concurrency must be"),
         (["mine", good, "--out", tmp_path / "r.jsonl", "--contexts", "11"], "contexts must be 1-10"),
-        (["mine", good, "--out", tmp_path / "r.jsonl", "--engine", "ray", "--ray-address", "127.0.0.1:1"],
-         "cannot reach Ray at 127.0.0.1:1"),
+        (
+            ["mine", good, "--out", tmp_path / "r.jsonl", "--engine", "ray", "--ray-address", "127.0.0.1:1"],
+            "cannot reach Ray at 127.0.0.1:1",
+        ),
     ]
     for args, message in cases:
         capsys.readouterr()
@@ -238,8 +258,23 @@ def test_failures_are_error_lines_and_retry_failed_reruns_them(tmp_path, capsys)
     queries = write_jsonl(tmp_path / "q.jsonl", records)
     out = tmp_path / "results.jsonl"
     with scripted_server(["this is not JSON at all"]) as (url, requests):
-        args = ["mine", queries, "--out", out, "-m", "scripted", "--base-url", url, "--max-retries", "0",
-                "--no-validate", "-n", "1", "--concurrency", "2"]
+        args = [
+            "mine",
+            queries,
+            "--out",
+            out,
+            "-m",
+            "scripted",
+            "--base-url",
+            url,
+            "--max-retries",
+            "0",
+            "--no-validate",
+            "-n",
+            "1",
+            "--concurrency",
+            "2",
+        ]
         assert cli(*args) == 1
         assert requests, "the server was not asked"
     first = {d["id"]: d for d in read_out(out)}
@@ -299,8 +334,26 @@ def test_real_llama_server_with_concurrency(tmp_path):
     out = tmp_path / "results.jsonl"
     with llama_server() as url:
         host = url.split("/")[2]
-        rc = cli("mine", queries, "--out", out, "-m", "smollm2", "--base-url", url, "--no-validate", "-n", "1",
-                 "--concurrency", "2", "--no-cache", "--max-retries", "0", "--timeout", "300")
+        rc = cli(
+            "mine",
+            queries,
+            "--out",
+            out,
+            "-m",
+            "smollm2",
+            "--base-url",
+            url,
+            "--no-validate",
+            "-n",
+            "1",
+            "--concurrency",
+            "2",
+            "--no-cache",
+            "--max-retries",
+            "0",
+            "--timeout",
+            "300",
+        )
     lines = read_out(out)
     assert sorted(d["id"] for d in lines) == ["s0", "s1"]
     assert rc == (1 if any("error" in d for d in lines) else 0)
@@ -315,13 +368,30 @@ def test_real_llama_server_with_concurrency(tmp_path):
 
 @pytest.mark.slow
 def test_ray_engine_gives_the_same_reports_as_local(tmp_path):
-    queries = write_jsonl(tmp_path / "q.jsonl", [{"id": f"r{i}", "query": question(i, "ray"), "n": i}
-                                                 for i in range(6)])
+    queries = write_jsonl(
+        tmp_path / "q.jsonl", [{"id": f"r{i}", "query": question(i, "ray"), "n": i} for i in range(6)]
+    )
     common = ["-m", "fake", "--validate", "-n", "2", "--no-cache", "--concurrency", "2"]  # bridge evidence too
     ray_out, local_out = tmp_path / "ray.jsonl", tmp_path / "local.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "hypofinder.cli", "mine", str(queries), "--out", str(ray_out),
-                           "--engine", "ray", *common], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hypofinder.cli",
+            "mine",
+            str(queries),
+            "--out",
+            str(ray_out),
+            "--engine",
+            "ray",
+            *common,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert cli("mine", queries, "--out", local_out, *common) == 0
 

@@ -74,7 +74,9 @@ def test_loader_counts(graph):
     assert len(graph.concepts) == 3847  # every skos:Concept, the 9 facets included
     assert len(graph.facets) == 9
     assert len(graph.disciplines) == 19
-    assert {"Physical Systems", "Properties", "Research Areas", "Techniques", "Professional Topics"} <= set(graph.facets)
+    assert {"Physical Systems", "Properties", "Research Areas", "Techniques", "Professional Topics"} <= set(
+        graph.facets
+    )
     assert graph.facets["Computational Techniques"].parent == "Techniques"
     assert sum(c.is_facet for c in graph.concepts.values()) == 9
     assert sum(c.scope_note is not None for c in graph.concepts.values()) == 47
@@ -121,7 +123,11 @@ def test_several_disciplines(graph):
 
 def test_version_from_file_field(tmp_path):
     doc = [
-        {"@id": "x:scheme", "@type": [SKOS + "ConceptScheme"], "http://www.w3.org/2002/07/owl#versionInfo": [{"@value": "9.9.9"}]},
+        {
+            "@id": "x:scheme",
+            "@type": [SKOS + "ConceptScheme"],
+            "http://www.w3.org/2002/07/owl#versionInfo": [{"@value": "9.9.9"}],
+        },
         {"@id": "x:c", "@type": [SKOS + "Concept"], SKOS + "prefLabel": [{"@value": "Thing"}]},
     ]
     g = physh.parse(json.dumps(doc).encode(), tmp_path / "p.json")
@@ -164,7 +170,11 @@ def test_seed_question_finds_multiscale_modeling(onto):
     labels = [h.label for h in hits]
     assert "Multiscale modeling" in labels
     hit = hits[labels.index("Multiscale modeling")]
-    assert (hit.role, hit.framework, hit.facet) == ("Computational Physicist", "Computational Physics", "Computational Techniques")
+    assert (hit.role, hit.framework, hit.facet) == (
+        "Computational Physicist",
+        "Computational Physics",
+        "Computational Techniques",
+    )
     assert hit.broader == ["Numerical techniques"]
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
@@ -183,7 +193,13 @@ def test_label_match_and_filters(onto):
 
 def test_deprecated_and_excluded_never_offered(onto, graph):
     hidden = {c.id for c in graph.concepts.values() if not c.indexable}
-    for query in ("Pathology", "Electromagnetism classical field theory", "Diseases", "Nuclear mass ranges", "Charge distributions"):
+    for query in (
+        "Pathology",
+        "Electromagnetism classical field theory",
+        "Diseases",
+        "Nuclear mass ranges",
+        "Charge distributions",
+    ):
         hits = ontology.search(query, k=200)
         assert len(hits) == 200
         assert not hidden & {h.id for h in hits}, query
@@ -256,8 +272,14 @@ def test_get_concept_by_id_and_labels(onto, graph):
         (lambda: ontology.search("magnons", k=0), "k must be"),
         (lambda: ontology.search("magnons", k=201), "k must be"),
         (lambda: ontology.search("magnons", k="5"), "k must be"),
-        (lambda: ontology.search("magnons", facet="Gadgets"), "valid facets: Computational Techniques; Experimental Techniques; "),
-        (lambda: ontology.search("magnons", discipline="Alchemy"), "valid disciplines: Accelerators & Beams; .*Condensed Matter, Materials & Applied Physics; "),
+        (
+            lambda: ontology.search("magnons", facet="Gadgets"),
+            "valid facets: Computational Techniques; Experimental Techniques; ",
+        ),
+        (
+            lambda: ontology.search("magnons", discipline="Alchemy"),
+            "valid disciplines: Accelerators & Beams; .*Condensed Matter, Materials & Applied Physics; ",
+        ),
         (lambda: ontology.contexts_for("magnons", n=0), "n must be"),
         (lambda: ontology.contexts_for("magnons", n=11), "n must be"),
         (lambda: ontology.contexts_for(" "), "question is empty"),
@@ -273,7 +295,11 @@ def test_bad_input_is_one_line(call, message):
 
 def test_missing_physh_file(tmp_path):
     with using(data_dir=tmp_path / "nowhere"):
-        for call in (lambda: ontology.search("magnons"), ontology.physh_version, lambda: ontology.get_concept("Magnons")):
+        for call in (
+            lambda: ontology.search("magnons"),
+            ontology.physh_version,
+            lambda: ontology.get_concept("Magnons"),
+        ):
             with pytest.raises(DataNotFoundError) as err:
                 call()
             assert str(tmp_path / "nowhere" / "physh" / "physh.json.gz") in str(err.value)

@@ -47,10 +47,28 @@ def test_seed_question_json(cli_cache):
 
 
 def test_table_show_and_build(cli_cache):
-    proc = run(cli_cache, "search", "domain walls in ferromagnets", "-k", "3", "--discipline", "condensed matter, materials & applied physics")
+    proc = run(
+        cli_cache,
+        "search",
+        "domain walls in ferromagnets",
+        "-k",
+        "3",
+        "--discipline",
+        "condensed matter, materials & applied physics",
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for word in ("score", "label", "facet", "discipline", "role", "framework", "id", "Domain walls", "Condensed Matter Physicist"):
+    for word in (
+        "score",
+        "label",
+        "facet",
+        "discipline",
+        "role",
+        "framework",
+        "id",
+        "Domain walls",
+        "Condensed Matter Physicist",
+    ):
         assert word in out
     assert "https://doi.org/10.29172/bbdac54f-7bcd-4dc7-b02d-7ad7672d0832" in out
 
@@ -99,7 +117,15 @@ def test_bad_input_one_line(cli_cache, args, needle):
 def test_missing_data_dir(cli_cache, tmp_path):
     env_args = ("--data-dir", str(tmp_path / "nowhere"))
     env = {**os.environ, "HYPOFINDER_CACHE_DIR": str(cli_cache)}
-    cmd = [sys.executable, "-c", "import sys; from hypofinder.cli import main; sys.exit(main())", *env_args, "ontology", "search", "magnons"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from hypofinder.cli import main; sys.exit(main())",
+        *env_args,
+        "ontology",
+        "search",
+        "magnons",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()

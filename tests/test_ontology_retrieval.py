@@ -131,6 +131,7 @@ def test_paraphrases_from_the_issue(built):
 def test_variants_change_the_ranking(built):
     eng = ontology._engine()
     q = "fitting interatomic force fields to quantum-mechanical reference data with neural networks"
+
     def rank(opts: Options) -> float:
         labels = [n.label for _, n, _ in eng.scored(q, options=opts)]
         return labels.index("Machine learning") if "Machine learning" in labels else float("inf")
@@ -155,5 +156,10 @@ def test_labelled_questions_are_valid(graph):
             node = graph.concepts.get(a["id"])
             assert node is not None and node.label == a["label"] and node.indexable, a
     areas = {r["area"] for r in rows}
-    real = {d for d in graph.disciplines if not graph.disciplines[d].whole_taxonomy and any(d in c.disciplines for c in graph.concepts.values() if c.indexable)}
+    real = {
+        d
+        for d in graph.disciplines
+        if not graph.disciplines[d].whole_taxonomy
+        and any(d in c.disciplines for c in graph.concepts.values() if c.indexable)
+    }
     assert real <= areas  # every discipline that holds concepts has questions

@@ -26,8 +26,9 @@ CLI = [sys.executable, "-m", "hypofinder.cli"]
 
 
 def run_cli(*args, env=None, timeout=600):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def assert_valid_report(report: HypothesisReport, n: int) -> None:
@@ -76,7 +77,9 @@ def test_fake_generator_sees_role_context_and_reviewer_sees_hypothesis():
     prompts = finder.llm.chat_model.prompts
     first = report.contexts  # ranked; find the generator prompt of each context by its role line
     for ctx in first:
-        assert any(f"You are a {ctx.role} working in {ctx.framework}" in p and ctx.concepts[0].label in p for p in prompts)
+        assert any(
+            f"You are a {ctx.role} working in {ctx.framework}" in p and ctx.concepts[0].label in p for p in prompts
+        )
         assert any(ctx.hypothesis.statement in p and "referee" in p for p in prompts)
     assert "Reviewed hypotheses" in prompts[-1]
 
@@ -127,20 +130,24 @@ def test_renderers_follow_the_seed_layout():
 
 def test_server_contexts_run_concurrently():
     """With a server model the per-context calls overlap: 3 contexts x 0.6 s finish well under 3 x 0.6 s per step."""
-    from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer
     from hypofinder.llm.providers import _FakeFiller
+    from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer
 
     def example(model):
         schema = model.model_json_schema()
         return json.dumps(_FakeFiller("Concept: domain walls", schema).value(schema, "answer"))
 
     # the scripted server answers every request with one JSON that validates against all three schemas
-    merged = {**json.loads(example(GeneratedHypothesis)), **json.loads(example(ReviewAnswer)),
-              **json.loads(example(SynthesisAnswer))}
+    merged = {
+        **json.loads(example(GeneratedHypothesis)),
+        **json.loads(example(ReviewAnswer)),
+        **json.loads(example(SynthesisAnswer)),
+    }
     merged["steps"] = merged["steps"][:3]
     with scripted_server([json.dumps(merged)], delay_s=0.6) as (url, requests):
-        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=0,
-                                  tournament=False).find(SEED_QUESTION)  # revise/tournament: test_tournament.py
+        report = HypothesisFinder(
+            "scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=0, tournament=False
+        ).find(SEED_QUESTION)  # revise/tournament: test_tournament.py
     assert len(requests) == 7
     assert report.run.step_seconds["generate"] < 1.5 and report.run.step_seconds["review"] < 1.5
     assert report.run.base_url_host.startswith("127.0.0.1:")
@@ -150,8 +157,17 @@ def test_server_contexts_run_concurrently():
 
 
 def test_cli_json_is_exactly_the_report(tmp_path):
-    res = run_cli("ask", "How do sulfur vacancies change the gap of MoS2?", "--model", "fake", "--contexts", "2",
-                  "--no-validate", "--format", "json")
+    res = run_cli(
+        "ask",
+        "How do sulfur vacancies change the gap of MoS2?",
+        "--model",
+        "fake",
+        "--contexts",
+        "2",
+        "--no-validate",
+        "--format",
+        "json",
+    )
     assert res.returncode == 0, res.stderr
     report = HypothesisReport.model_validate_json(res.stdout)
     assert len(report.contexts) == 2
@@ -159,14 +175,34 @@ def test_cli_json_is_exactly_the_report(tmp_path):
 
 def test_cli_out_file_written_only_on_success(tmp_path):
     out = tmp_path / "report.md"
-    res = run_cli("ask", "Phase domain walls and magnetoresistance", "--model", "fake", "--no-validate",
-                  "--format", "markdown", "--out", str(out))
+    res = run_cli(
+        "ask",
+        "Phase domain walls and magnetoresistance",
+        "--model",
+        "fake",
+        "--no-validate",
+        "--format",
+        "markdown",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 0 and out.read_text().startswith("# Hypotheses for:")
     before = out.read_text()
     port = free_port()
-    res = run_cli("ask", "Phase domain walls and magnetoresistance, again", "--model", "m", "--base-url",
-                  f"http://127.0.0.1:{port}/v1", "--no-validate", "--format", "json", "--out", str(out),
-                  env={"HYPOFINDER_LLM_MAX_RETRIES": "0"})
+    res = run_cli(
+        "ask",
+        "Phase domain walls and magnetoresistance, again",
+        "--model",
+        "m",
+        "--base-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--no-validate",
+        "--format",
+        "json",
+        "--out",
+        str(out),
+        env={"HYPOFINDER_LLM_MAX_RETRIES": "0"},
+    )
     assert res.returncode != 0
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and f"cannot reach model server at 127.0.0.1:{port}" in lines[0]
@@ -180,7 +216,10 @@ def test_cli_out_file_written_only_on_success(tmp_path):
         (["q", "--model", "fake", "--contexts", "0"], "error: contexts must be 1-10, got 0"),
         (["q", "--model", "fake", "--temperature", "2"], "error: temperature must be 0.0-1.0, got 2.0"),
         (["q", "--model", "gpt-x"], "error: unknown model 'gpt-x'"),
-        (["q", "--model", "fake", "--out", "/nonexistent/dir/r.json"], "error: --out folder /nonexistent/dir does not exist"),
+        (
+            ["q", "--model", "fake", "--out", "/nonexistent/dir/r.json"],
+            "error: --out folder /nonexistent/dir does not exist",
+        ),
     ],
 )
 def test_cli_bad_input_one_line(args, message):
@@ -194,8 +233,20 @@ def test_cli_garbage_json_after_retries_is_one_line(tmp_path):
     secret = "sk-live-SECRET-0123456789abcdef"
     out = tmp_path / "r.json"
     with scripted_server(["this is not json"]) as (url, _):
-        res = run_cli("ask", "Magnetic domain walls in thin films", "--model", "m", "--base-url", url, "--no-validate",
-                      "--format", "json", "--out", str(out), env={"OPENAI_API_KEY": secret})
+        res = run_cli(
+            "ask",
+            "Magnetic domain walls in thin films",
+            "--model",
+            "m",
+            "--base-url",
+            url,
+            "--no-validate",
+            "--format",
+            "json",
+            "--out",
+            str(out),
+            env={"OPENAI_API_KEY": secret},
+        )
     assert res.returncode == 2 and "no valid JSON after 3 attempts" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and secret not in res.stderr + res.stdout
     assert not out.exists()
@@ -225,9 +276,14 @@ def three_contexts(query, n):
     """Contexts without the ontology index (these tests use a fresh cache folder)."""
     from hypofinder.models import ConceptRef, Context
 
-    return [Context(role=f"Role {i}", framework=f"Framework {i}",
-                    concepts=[ConceptRef(id=f"https://doi.org/10.29172/test-{i}", label=label)])
-            for i, label in enumerate(["Magnetic domains", "Magnetoresistance", "Domain walls"][:n])]
+    return [
+        Context(
+            role=f"Role {i}",
+            framework=f"Framework {i}",
+            concepts=[ConceptRef(id=f"https://doi.org/10.29172/test-{i}", label=label)],
+        )
+        for i, label in enumerate(["Magnetic domains", "Magnetoresistance", "Domain walls"][:n])
+    ]
 
 
 def test_unsupported_mode_discovered_once_under_concurrency(tmp_path, monkeypatch):
@@ -248,9 +304,9 @@ def test_unsupported_mode_discovered_once_under_concurrency(tmp_path, monkeypatc
     merged["steps"] = merged["steps"][:3]
     try:
         with scripted_server([_json.dumps(merged)], reject_response_format=True, delay_s=0.2) as (url, requests):
-            report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False,
-                                      context_source=three_contexts).find(
-                "Magnetic domain walls and magnetoresistance in thin films")
+            report = HypothesisFinder(
+                "scripted", base_url=url, contexts=3, validate=False, cache=False, context_source=three_contexts
+            ).find("Magnetic domain walls and magnetoresistance in thin films")
             kinds = [r.get("response_format", {}).get("type") for r in requests]
             assert len(report.contexts) == 3
             assert kinds.count("json_schema") == 1 and kinds.count("json_object") == 1, kinds
@@ -275,9 +331,9 @@ def test_real_llama_server_three_contexts_first_use(tmp_path, monkeypatch, caplo
     caplog.set_level(logging.INFO, logger="hypofinder.llm")
     try:
         with llama_server() as url:
-            report = HypothesisFinder("smollm", base_url=url, contexts=3, validate=False, cache=False,
-                                      context_source=three_contexts).find(
-                "Magnetic domain walls and magnetoresistance in thin films")
+            report = HypothesisFinder(
+                "smollm", base_url=url, contexts=3, validate=False, cache=False, context_source=three_contexts
+            ).find("Magnetic domain walls and magnetoresistance in thin films")
         assert len(report.contexts) == 3 and report.run.provider == "openai"
         drops = [r.getMessage() for r in caplog.records if "does not support" in r.getMessage()]
         for mode in ("json_schema", "json_object", "none"):

@@ -18,11 +18,18 @@ from hypofinder.bridge import (
 )
 from hypofinder.defects.screening import screen
 
-QUESTIONS = [json.loads(x) for x in (Path(__file__).resolve().parent.parent / "benchmarks" / "data" /
-                                     "planner_questions.jsonl").read_text().splitlines() if x.strip()]
-SEED = ("How can I model a material properties like magnetic resistivity and electronic bands that depend on material "
-        "atomic structure as well as higher-level mesoscopic configuration like phase domains and its walls in a "
-        "unified holistic way.")
+QUESTIONS = [
+    json.loads(x)
+    for x in (Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "planner_questions.jsonl")
+    .read_text()
+    .splitlines()
+    if x.strip()
+]
+SEED = (
+    "How can I model a material properties like magnetic resistivity and electronic bands that depend on material "
+    "atomic structure as well as higher-level mesoscopic configuration like phase domains and its walls in a "
+    "unified holistic way."
+)
 HOSTS = re.compile(r"MoS2|WSe2|h-BN|\bBN\b|GaSe|InSe|phosph", re.IGNORECASE)
 
 
@@ -48,13 +55,16 @@ def test_ambiguous_words_are_read_and_the_reading_is_said():
     assert plan("Does the gap of MoS2 rise or fall as S vacancies accumulate?").direction is None
 
 
-@pytest.mark.parametrize("question, words", [
-    ("Do oxygen vacancies in SrTiO3 lower the band gap?", "SrTiO3"),
-    ("Do sulfur vacancies in bulk MoS2 crystals lower the gap?", "monolayers"),
-    ("How do Li interstitials change the gap of MoS2?", "interstitials"),
-    ("Does rhenium doping on Mo sites make MoS2 metallic?", "Re_Mo"),
-    (SEED, "not about point defects"),
-])
+@pytest.mark.parametrize(
+    "question, words",
+    [
+        ("Do oxygen vacancies in SrTiO3 lower the band gap?", "SrTiO3"),
+        ("Do sulfur vacancies in bulk MoS2 crystals lower the gap?", "monolayers"),
+        ("How do Li interstitials change the gap of MoS2?", "interstitials"),
+        ("Does rhenium doping on Mo sites make MoS2 metallic?", "Re_Mo"),
+        (SEED, "not about point defects"),
+    ],
+)
 def test_no_numbers_with_the_reason(question, words):
     e = evidence_for(question)
     assert not e.in_scope and not e.facts and words in e.reason
@@ -160,7 +170,8 @@ def test_no_validate_means_no_planned_evidence():
     from hypofinder.pipeline import HypothesisFinder
 
     report = HypothesisFinder("fake", contexts=1, cache=False, validate=False).find(
-        "Do selenium vacancies in InSe reduce its HOMO-LUMO gap?")
+        "Do selenium vacancies in InSe reduce its HOMO-LUMO gap?"
+    )
     assert report.contexts[0].evidence is None and report.contexts[0].validation is None
 
 

@@ -80,9 +80,11 @@ GOOD = {
     "summary": "Cuprate superconductors lose their pairing above a critical temperature set by the copper oxide planes.",
     "statement": "Stronger spin fluctuations in the copper oxide planes raise the critical temperature of cuprates.",
     "rationale": "Spin fluctuations are a likely glue for the electron pairs in these materials.",
-    "steps": ["Measure the spin fluctuation spectrum with neutron scattering.",
-              "Tune the doping of thin films and record the critical temperature.",
-              "Compare both trends across several cuprate families."],
+    "steps": [
+        "Measure the spin fluctuation spectrum with neutron scattering.",
+        "Tune the doping of thin films and record the critical temperature.",
+        "Compare both trends across several cuprate families.",
+    ],
     "validation_request": None,
 }
 BAD = {**GOOD, "statement": "The hypothesis holds", "steps": [GOOD["steps"][0], "3. ],", GOOD["steps"][2]]}
@@ -122,15 +124,18 @@ def test_off_topic_statement_is_flagged():
     assert mentions_subject(GOOD["statement"], subject)
     assert not mentions_subject(OFF_TOPIC["statement"], subject)
     llm = _llm(OFF_TOPIC, OFF_TOPIC)
-    _, flags = ask_checked(llm, MESSAGES, GeneratedHypothesis, max_tokens=300, task="g",
-                           subject=subject, on_topic=("statement",))
+    _, flags = ask_checked(
+        llm, MESSAGES, GeneratedHypothesis, max_tokens=300, task="g", subject=subject, on_topic=("statement",)
+    )
     assert flags == {"statement": ["names nothing from the question or concept"]}
 
 
 def test_copied_prompt_text_and_repeated_fields_are_flagged():
     copied = {**GOOD, "summary": "What limits the critical temperature of cuprates and why does it matter so much."}
     source = "Question: What limits the critical temperature of cuprates and why does it matter so much."
-    flags = field_problems(GeneratedHypothesis.model_validate({**copied, "rationale": GOOD["statement"]}), source=source)
+    flags = field_problems(
+        GeneratedHypothesis.model_validate({**copied, "rationale": GOOD["statement"]}), source=source
+    )
     assert flags["summary"] == ["copied from the prompt"] and flags["rationale"] == ["repeats another field"]
 
 
@@ -143,8 +148,9 @@ def test_grounding_places_the_concept_in_physh():
     assert any(c.label in block for c in concept.narrower[:4])
     assert "Cuprates" in block
     assert grounding_block(None, []) == ""
-    msgs = load_prompt("generator").messages(role="R", framework="F", concept="Superconductivity", query="Q?",
-                                             grounding=block)
+    msgs = load_prompt("generator").messages(
+        role="R", framework="F", concept="Superconductivity", query="Q?", grounding=block
+    )
     assert block in msgs[1][1]
     plain = load_prompt("generator").messages(role="R", framework="F", concept="C", query="Q?")  # blocks optional
     assert "Concept: C\nTask:" in plain[1][1]
@@ -173,10 +179,15 @@ def test_local_model_writes_prose_under_the_grammar():
     chat = ChatLocalLlama(model_path=local_model_path(), n_ctx=2048, temperature=0.7, seed=7)
     llm = StructuredLLM(resolve("local"), chat, temperature=0.7, seed=7)
     messages = load_prompt("reviewer").messages(
-        query="What limits the critical temperature of cuprate superconductors?", role="Experimental Physicist",
-        framework="Condensed Matter Physics", concept="High-temperature superconductors",
-        statement=GOOD["statement"], rationale=GOOD["rationale"], steps=" ".join(GOOD["steps"]),
-        evidence="none (validation off)")
+        query="What limits the critical temperature of cuprate superconductors?",
+        role="Experimental Physicist",
+        framework="Condensed Matter Physics",
+        concept="High-temperature superconductors",
+        statement=GOOD["statement"],
+        rationale=GOOD["rationale"],
+        steps=" ".join(GOOD["steps"]),
+        evidence="none (validation off)",
+    )
     answer = llm.ask(messages, ReviewAnswer, max_tokens=300, task="review")
     assert re.match(SENTENCE_PATTERN, answer.text), answer.text  # the grammar admits prose only
     assert 0 <= answer.score <= 100

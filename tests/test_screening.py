@@ -77,7 +77,9 @@ def test_screen_ranks_counts_and_structures():
         assert p.error is None and p.homo_lumo_gap == pytest.approx(c.homo_lumo_gap, abs=1e-9)
         assert p.formation_energy_per_site == pytest.approx(c.formation_energy_per_site, abs=1e-9)
         pair = [pristine.get_distance(i, j) for i, j in combinations(c.sites, 2)]  # pymatgen, minimum image
-        assert c.min_distance == pytest.approx(min(pair), abs=1e-3) and c.mean_distance == pytest.approx(np.mean(pair), abs=1e-3)
+        assert c.min_distance == pytest.approx(min(pair), abs=1e-3) and c.mean_distance == pytest.approx(
+            np.mean(pair), abs=1e-3
+        )
 
 
 def test_large_space_is_sampled_without_duplicates():
@@ -98,8 +100,21 @@ def test_large_space_is_sampled_without_duplicates():
 
 def test_cli_json_and_cif_export_match_predict(capsys, tmp_path):
     out = tmp_path / "best"
-    code, text, _ = _run(capsys, "defects", "screen", "--host", "h-BN", "--defects", "vB,C_N,C_N", "--maximize",
-                         "--limit", "4", "--json", "--cif-dir", str(out))
+    code, text, _ = _run(
+        capsys,
+        "defects",
+        "screen",
+        "--host",
+        "h-BN",
+        "--defects",
+        "vB,C_N,C_N",
+        "--maximize",
+        "--limit",
+        "4",
+        "--json",
+        "--cif-dir",
+        str(out),
+    )
     assert code == 0
     data = json.loads(text)
     assert data["host"] == "BN" and len(data["best"]) == 4 and "cif" not in data["best"][0]
@@ -115,14 +130,17 @@ def test_cli_json_and_cif_export_match_predict(capsys, tmp_path):
     assert code == 0 and "vS@" in text and "configs/s" in text
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--host", "graphene", "--defects", "vC"], "unknown host 'graphene'"),
-    (["--host", "MoS2", "--defects", "S-vac"], "bad defect token 'S-vac'"),
-    (["--host", "MoS2", "--defects", "vSe"], "Se is not an element of MoS2"),
-    (["--host", "BN", "--defects", ",".join(["vB"] * 65)], "65 defects on B sites"),
-    (["--host", "MoS2", "--defects", "vS", "--target", "band_gap"], "unknown target 'band_gap'"),
-    (["--host", "MoS2", "--defects", "vS", "--limit", "0"], "limit must be 1-100"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--host", "graphene", "--defects", "vC"], "unknown host 'graphene'"),
+        (["--host", "MoS2", "--defects", "S-vac"], "bad defect token 'S-vac'"),
+        (["--host", "MoS2", "--defects", "vSe"], "Se is not an element of MoS2"),
+        (["--host", "BN", "--defects", ",".join(["vB"] * 65)], "65 defects on B sites"),
+        (["--host", "MoS2", "--defects", "vS", "--target", "band_gap"], "unknown target 'band_gap'"),
+        (["--host", "MoS2", "--defects", "vS", "--limit", "0"], "limit must be 1-100"),
+    ],
+)
 def test_cli_bad_input_is_one_line(capsys, tmp_path, argv, message):
     out = tmp_path / "never"
     code, _, err = _run(capsys, "defects", "screen", *argv, "--cif-dir", str(out))

@@ -23,23 +23,42 @@ SEED = time.time_ns() % 10**6  # a seed of this run: the first job misses the sh
 QUERY = "How do sulfur vacancies change the band gap of MoS2 monolayers?"
 STEP = "a concrete step of the plan, long enough"
 # one answer that fits every schema (generate, review, synthesize): the slow scripted model's reply
-ANSWER = json.dumps({
-    "summary": "Sulfur vacancies narrow the gap of MoS2 monolayers.", "statement": "Sulfur vacancies narrow the gap.",
-    "rationale": "Vacancies add mid-gap states near the conduction band.", "steps": [STEP, STEP, STEP],
-    "review": "A testable and specific claim about vacancies.", "novelty": 40, "plausibility": 70,
-    "testability": 80, "specificity": 60, "score": 65,
-    "representation": "A defect graph of the monolayer.", "hypothesis": "Sulfur vacancies narrow the gap.",
-})
+ANSWER = json.dumps(
+    {
+        "summary": "Sulfur vacancies narrow the gap of MoS2 monolayers.",
+        "statement": "Sulfur vacancies narrow the gap.",
+        "rationale": "Vacancies add mid-gap states near the conduction band.",
+        "steps": [STEP, STEP, STEP],
+        "review": "A testable and specific claim about vacancies.",
+        "novelty": 40,
+        "plausibility": 70,
+        "testability": 80,
+        "specificity": 60,
+        "score": 65,
+        "representation": "A defect graph of the monolayer.",
+        "hypothesis": "Sulfur vacancies narrow the gap.",
+    }
+)
 HTTP = httpx.Client(timeout=120)  # the machine may be loaded: a warming server answers slowly
 REPORT_RUN_VOLATILE = {"seconds", "step_seconds", "cached", "llm_calls", "cache_hits", "git_sha"}
 
 
 def start(tmp: Path, port: int, **env: str) -> subprocess.Popen:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "HYPOFINDER_MODEL": "fake",
-                   "HYPOFINDER_JOB_STORE": str(tmp / "jobs.sqlite"), **env}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HYPOFINDER_MODEL": "fake",
+        "HYPOFINDER_JOB_STORE": str(tmp / "jobs.sqlite"),
+        **env,
+    }
     log = open(tmp / f"server-{port}-{time.time_ns()}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "hypofinder.cli", "serve", "--port", str(port)],
-                            env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hypofinder.cli", "serve", "--port", str(port)],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     proc.log_path = log.name  # type: ignore[attr-defined]
     wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, timeout=120)
     return proc
@@ -74,8 +93,13 @@ def slow_llm():
 def service(tmp_path_factory, slow_llm):
     tmp = tmp_path_factory.mktemp("service")
     port = free_port()
-    env = dict(HYPOFINDER_BASE_URL=slow_llm, HYPOFINDER_MAX_RUNNING_JOBS="1", HYPOFINDER_MAX_QUEUED_JOBS="1",
-               HYPOFINDER_MAX_REQUEST_BYTES="65536", HYPOFINDER_MAX_RETRIES="0")
+    env = dict(
+        HYPOFINDER_BASE_URL=slow_llm,
+        HYPOFINDER_MAX_RUNNING_JOBS="1",
+        HYPOFINDER_MAX_QUEUED_JOBS="1",
+        HYPOFINDER_MAX_REQUEST_BYTES="65536",
+        HYPOFINDER_MAX_RETRIES="0",
+    )
     url = f"http://127.0.0.1:{port}"
     state = {"proc": start(tmp, port, **env), "url": url, "tmp": tmp, "port": port, "env": env}
     try:
@@ -89,8 +113,11 @@ def test_job_events_and_report_match_the_cli(service):
     url = service["url"]
     client = ServiceClient(url, timeout=120)
     # the curl of the issue: a JSON body sent as curl -d sends it (form-encoded content type)
-    r = HTTP.post(f"{url}/v1/jobs", content=json.dumps({"query": QUERY, "model": "fake", "contexts": 2, "seed": SEED}),
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = HTTP.post(
+        f"{url}/v1/jobs",
+        content=json.dumps({"query": QUERY, "model": "fake", "contexts": 2, "seed": SEED}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
     events = list(client.events(job_id))
@@ -106,9 +133,26 @@ def test_job_events_and_report_match_the_cli(service):
     # the CLI with the same options finds the server's report under the same cache key (model, seed,
     # contexts, prompts, inputs...): the options mean the same run on both sides
     cli = subprocess.run(
-        [sys.executable, "-m", "hypofinder.cli", "ask", QUERY, "--model", "fake", "--contexts", "2", "--seed",
-         str(SEED), "--format", "json"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "hypofinder.cli",
+            "ask",
+            QUERY,
+            "--model",
+            "fake",
+            "--contexts",
+            "2",
+            "--seed",
+            str(SEED),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=600,
     )
     assert cli.returncode == 0, cli.stderr
     local, remote = json.loads(cli.stdout), json.loads(json.dumps(job["report"]))
@@ -124,18 +168,55 @@ def test_job_events_and_report_match_the_cli(service):
 
 def test_ask_and_mine_through_the_server(service, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    ask = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", QUERY, "--model", "fake", "-n", "2",
-                          "--seed", str(SEED), "--no-cache", "-f", "json", "--server", service["url"]],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    ask = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hypofinder.cli",
+            "ask",
+            QUERY,
+            "--model",
+            "fake",
+            "-n",
+            "2",
+            "--seed",
+            str(SEED),
+            "--no-cache",
+            "-f",
+            "json",
+            "--server",
+            service["url"],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert ask.returncode == 0, ask.stderr
     assert json.loads(ask.stdout)["synthesis"] == service["done_job"]["report"]["synthesis"]
 
     queries = tmp_path / "q.jsonl"
-    queries.write_text('{"id": "a", "query": "sulfur vacancies in MoS2"}\n{"id": "b", "query": "grain boundaries'
-                       ' in graphene", "topic": "2D"}\n')
+    queries.write_text(
+        '{"id": "a", "query": "sulfur vacancies in MoS2"}\n{"id": "b", "query": "grain boundaries'
+        ' in graphene", "topic": "2D"}\n'
+    )
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "hypofinder.cli", "mine", str(queries), "-o", str(out), "--model", "fake", "-n", "1",
-           "--server", service["url"]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hypofinder.cli",
+        "mine",
+        str(queries),
+        "-o",
+        str(out),
+        "--model",
+        "fake",
+        "-n",
+        "1",
+        "--server",
+        service["url"],
+    ]
     mine = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert mine.returncode == 0, mine.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
@@ -154,8 +235,12 @@ def test_limits_queue_and_cancel(service):
     assert too_big.status_code == 413 and "too large" in too_big.json()["detail"]
     too_long = HTTP.post(f"{url}/v1/jobs", json={"query": "why " * 600})
     assert too_long.status_code == 422 and "too long" in too_long.json()["detail"]
-    for body in ({"query": QUERY, "contexts": 11}, {"query": QUERY, "colour": "red"},
-                 {"query": QUERY, "base_url": "http://example.org/v1"}, {"query": "  "}):
+    for body in (
+        {"query": QUERY, "contexts": 11},
+        {"query": QUERY, "colour": "red"},
+        {"query": QUERY, "base_url": "http://example.org/v1"},
+        {"query": "  "},
+    ):
         assert HTTP.post(f"{url}/v1/jobs", json=body).status_code == 422, body
     assert HTTP.get(f"{url}/v1/jobs/job_nope").status_code == 404
 
@@ -199,15 +284,19 @@ def test_kill_during_batch_then_restart_and_resume(service):
     wait_state(client, batch, {"done", "failed"}, timeout=180)
     results = client.results(batch)["items"]
     assert sorted(r["id"] for r in results) == [it["id"] for it in items]  # each question once
-    assert [r["id"] for r in results[:len(done_before)]] == [r["id"] for r in done_before]
+    assert [r["id"] for r in results[: len(done_before)]] == [r["id"] for r in done_before]
     assert client._call("GET", f"/v1/batches/{batch}")["status"]["pending"] == 0
 
 
 def test_api_key_required_and_never_shown(tmp_path):
-    refused = subprocess.run([sys.executable, "-m", "hypofinder.cli", "serve", "--host", "0.0.0.0"],
-                             capture_output=True, text=True, cwd=ROOT, timeout=120,
-                             env={k: v for k, v in {**os.environ, "PYTHONPATH": str(ROOT)}.items()
-                                  if k != "HYPOFINDER_API_KEY"})
+    refused = subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "serve", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={k: v for k, v in {**os.environ, "PYTHONPATH": str(ROOT)}.items() if k != "HYPOFINDER_API_KEY"},
+    )
     assert refused.returncode == 2 and "HYPOFINDER_API_KEY" in refused.stderr
 
     key = "s3cret-key-for-tests"
@@ -221,8 +310,10 @@ def test_api_key_required_and_never_shown(tmp_path):
         assert ServiceClient(url, api_key=key, timeout=120)._call("GET", "/v1/jobs")["total"] == 0
         with pytest.raises(ServiceError, match="401"):
             ServiceClient(url, api_key="", timeout=120)._call("GET", "/v1/models")
-        answers = [HTTP.get(f"{url}{p}", headers={"Authorization": f"Bearer {key}"}).text
-                   for p in ("/v1/models", "/healthz", "/openapi.json", "/v1/jobs")]
+        answers = [
+            HTTP.get(f"{url}{p}", headers={"Authorization": f"Bearer {key}"}).text
+            for p in ("/v1/models", "/healthz", "/openapi.json", "/v1/jobs")
+        ]
     finally:
         stop(proc)
     assert not any(key in a for a in answers)
@@ -237,12 +328,17 @@ def test_direct_calls(service):
     screen = HTTP.post(f"{url}/v1/defects/screen", json={"host": "MoS2", "defects": "vS,vS", "limit": 3}, timeout=120)
     assert screen.status_code == 200, screen.text
     assert len(screen.json()["best"]) == 3 and screen.json()["n_distinct"] > 3
-    assert HTTP.post(f"{url}/v1/defects/screen", json={"host": "MoS2", "defects": "vS", "limit": 500}).status_code == 422
+    assert (
+        HTTP.post(f"{url}/v1/defects/screen", json={"host": "MoS2", "defects": "vS", "limit": 500}).status_code == 422
+    )
     from hypofinder.defects.data import iter_tar_cifs
     from hypofinder.settings import settings
 
     stem, text = next(iter_tar_cifs(settings().dmd_dir / "low_MoS2" / "structures.tar.gz"))
-    files = [("files", (f"{stem}.cif", text.encode(), "chemical/x-cif")), ("files", ("junk.cif", b"no CIF", "text/plain"))]
+    files = [
+        ("files", (f"{stem}.cif", text.encode(), "chemical/x-cif")),
+        ("files", ("junk.cif", b"no CIF", "text/plain")),
+    ]
     pred = HTTP.post(f"{url}/v1/defects/predict", files=files, timeout=120)
     assert pred.status_code == 200, pred.text
     good, junk = pred.json()

@@ -55,8 +55,13 @@ def ask_json(*args, env=None, cwd=None):
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HYPOFINDER_") or k == "HYPOFINDER_CACHE_DIR"}
     full_env.update(env or {})
-    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", QUESTION, "--format", "json",
-                          "--no-validate", *args], capture_output=True, text=True, env=full_env, cwd=cwd or None)
+    res = subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "ask", QUESTION, "--format", "json", "--no-validate", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or None,
+    )
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
@@ -81,8 +86,9 @@ def test_run_options_from_env_config_file_and_flags(tmp_path):
 
 def test_bad_run_option_from_env_is_one_line(tmp_path):
     env = {**os.environ, "HYPOFINDER_CONTEXTS": "99", "HYPOFINDER_MODEL": "fake"}
-    res = subprocess.run([sys.executable, "-m", "hypofinder.cli", "ask", QUESTION], capture_output=True, text=True,
-                         env=env)
+    res = subprocess.run(
+        [sys.executable, "-m", "hypofinder.cli", "ask", QUESTION], capture_output=True, text=True, env=env
+    )
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
     assert "contexts" in res.stderr and "Traceback" not in res.stderr
 

@@ -25,10 +25,12 @@ class Vote:
 
 def prefers(order: list[str]):
     """A consistent judge: the candidate earlier in ``order`` is better, whatever the position."""
+
     def judge(first: str, second: str) -> Vote:
         if order.index(first) < order.index(second):
             return Vote("first", f"{first} is sharper than {second}.")
         return Vote("second", f"{second} is sharper than {first}.")
+
     return judge
 
 
@@ -41,7 +43,9 @@ IDS = ["H1", "H2", "H3", "H4"]
 
 def test_consistent_votes_give_a_winner_split_votes_a_draw():
     m = T.decide("H1", "H2", Vote("second", "H2 is testable."), Vote("first", "H2 again."))
-    assert m.winner == "H2" and m.votes == ["H2", "H2"] and m.reason == "H2 again.", "the reason given with the winner shown first"
+    assert m.winner == "H2" and m.votes == ["H2", "H2"] and m.reason == "H2 again.", (
+        "the reason given with the winner shown first"
+    )
     m = T.decide("H1", "H2", Vote("first", "H1 wins."), Vote("second", "H1 still."))
     assert m.winner == "H1" and m.reason == "H1 wins."
     m = T.decide("H1", "H2", Vote("first", "x"), Vote("first", "y"))
@@ -103,7 +107,7 @@ def test_swiss_above_six_fewer_matches_no_early_rematch_and_a_sensible_order():
     assert pairing == "swiss" and rounds == T.swiss_rounds(8) == 4
     assert len(matches) == 16 < len(list(combinations(ids, 2)))
     for r in range(rounds):  # each round: everyone plays exactly once
-        sides = [s for m in matches[4 * r: 4 * r + 4] for s in (m.a, m.b)]
+        sides = [s for m in matches[4 * r : 4 * r + 4] for s in (m.a, m.b)]
         assert sorted(sides) == sorted(ids)
     first3 = {frozenset((m.a, m.b)) for m in matches[:12]}
     assert len(first3) == 12, "no rematch in the first three rounds"
@@ -117,7 +121,7 @@ def test_swiss_odd_field_gives_each_bye_once():
     assert pairing == "swiss" and rounds == 4 and len(matches) == 4 * 3
     sat_out = []
     for r in range(rounds):
-        played = {s for m in matches[3 * r: 3 * r + 3] for s in (m.a, m.b)}
+        played = {s for m in matches[3 * r : 3 * r + 3] for s in (m.a, m.b)}
         (bye,) = set(ids) - played
         sat_out.append(bye)
     assert len(set(sat_out)) == rounds
@@ -197,18 +201,29 @@ DISTINCT_MORE = [
 
 
 def generated(statement: str) -> dict:
-    return {"summary": "A physicist frames the question through one mechanism and its test.",
-            "statement": statement, "rationale": "Earlier measurements and simple models point this way.",
-            "steps": ["Compute the structures with DFT.", "Measure the samples by spectroscopy.",
-                      "Compare the trends across samples."], "validation_request": None}
+    return {
+        "summary": "A physicist frames the question through one mechanism and its test.",
+        "statement": statement,
+        "rationale": "Earlier measurements and simple models point this way.",
+        "steps": [
+            "Compute the structures with DFT.",
+            "Measure the samples by spectroscopy.",
+            "Compare the trends across samples.",
+        ],
+        "validation_request": None,
+    }
 
 
 def judge_preferring(marker: str):
     """A scripted judge: prefers the hypothesis containing ``marker`` wherever it is shown, else the first."""
+
     def answer(prompt: str) -> dict:
         first = prompt.split("Hypothesis first:")[1].split("Hypothesis second:")[0]
-        return {"reason": f"One of them mentions {marker}.", "better": "first" if marker in first
-                or marker not in prompt else "second"}
+        return {
+            "reason": f"One of them mentions {marker}.",
+            "better": "first" if marker in first or marker not in prompt else "second",
+        }
+
     return answer
 
 
@@ -241,16 +256,23 @@ def test_fast_path_is_todays_pipeline():
 
 
 def scripted_finder(responses: dict, n: int = 4, **kwargs) -> HypothesisFinder:
-    review = {"review": "Clear and testable, but the mechanism needs a control.", "novelty": 60,
-              "plausibility": 60, "testability": 60, "specificity": 60, "score": 60}
+    review = {
+        "review": "Clear and testable, but the mechanism needs a control.",
+        "novelty": 60,
+        "plausibility": 60,
+        "testability": 60,
+        "specificity": 60,
+        "score": 60,
+    }
     with scripted_model({"ReviewAnswer": review, **responses}) as model:
         return HypothesisFinder(model, contexts=n, validate=False, cache=False, rounds=0, tournament=True, **kwargs)
 
 
 def test_scripted_judge_that_prefers_one_hypothesis_ranks_it_first():
     statements = DISTINCT_STATEMENTS[:4]
-    finder = scripted_finder({"GeneratedHypothesis": [generated(s) for s in statements],
-                              "JudgeAnswer": judge_preferring("multiferroic")})
+    finder = scripted_finder(
+        {"GeneratedHypothesis": [generated(s) for s in statements], "JudgeAnswer": judge_preferring("multiferroic")}
+    )
     report = finder.find(QUESTION)
     assert "multiferroic" in report.contexts[0].hypothesis.statement
     top = report.tournament.ratings[0]
@@ -259,8 +281,12 @@ def test_scripted_judge_that_prefers_one_hypothesis_ranks_it_first():
 
 
 def test_judge_that_always_answers_first_produces_draws():
-    finder = scripted_finder({"GeneratedHypothesis": [generated(s) for s in DISTINCT_STATEMENTS[:4]],
-                              "JudgeAnswer": {"reason": "The first one is better.", "better": "first"}})
+    finder = scripted_finder(
+        {
+            "GeneratedHypothesis": [generated(s) for s in DISTINCT_STATEMENTS[:4]],
+            "JudgeAnswer": {"reason": "The first one is better.", "better": "first"},
+        }
+    )
     report = finder.find(QUESTION)
     assert len(report.tournament.matches) == 6
     assert all(m.winner == T.DRAW for m in report.tournament.matches)
@@ -268,9 +294,11 @@ def test_judge_that_always_answers_first_produces_draws():
 
 
 def test_near_identical_hypotheses_are_merged_before_the_tournament_and_reported():
-    statements = [DISTINCT_STATEMENTS[0],
-                  "In monolayer MoS2, pairs of sulfur vacancies narrow the band gap as they come closer together.",
-                  DISTINCT_STATEMENTS[1]]
+    statements = [
+        DISTINCT_STATEMENTS[0],
+        "In monolayer MoS2, pairs of sulfur vacancies narrow the band gap as they come closer together.",
+        DISTINCT_STATEMENTS[1],
+    ]
     finder = scripted_finder({"GeneratedHypothesis": [generated(s) for s in statements]}, n=3)
     report = finder.find(QUESTION)
     (merge,) = report.tournament.merged
@@ -302,14 +330,20 @@ def test_server_revisions_and_matches_run_concurrently():
         schema = model.model_json_schema()
         return _FakeFiller("Concept: domain walls", schema).value(schema, "answer")
 
-    base = {**example(GeneratedHypothesis), **example(ReviewAnswer), **example(SynthesisAnswer),
-            **example(JudgeAnswer), "validation_request": None}
+    base = {
+        **example(GeneratedHypothesis),
+        **example(ReviewAnswer),
+        **example(SynthesisAnswer),
+        **example(JudgeAnswer),
+        "validation_request": None,
+    }
     base["steps"] = base["steps"][:3]
     statements = [*DISTINCT_STATEMENTS, *(s for s, _ in DISTINCT_MORE)]
     replies = [json.dumps({**base, "statement": statements[i % len(statements)]}) for i in range(40)]
     with scripted_server(replies, delay_s=0.5) as (url, requests):
-        report = HypothesisFinder("scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=1,
-                                  tournament=True).find(QUESTION)
+        report = HypothesisFinder(
+            "scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=1, tournament=True
+        ).find(QUESTION)
     steps = report.run.step_seconds
     assert len(requests) == 3 + 3 + 6 + 6 + 1  # generate, review, revise + review, 3 matches x 2 orders, synthesis
     assert steps["revise"] < 2.4, "3 revisions + 3 reviews of 0.5 s each would take 3 s one by one"

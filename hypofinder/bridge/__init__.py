@@ -38,12 +38,18 @@ def validate(request: ValidationRequest | dict | None, text: str = "", include_c
                 return Validation(verdict="out of scope", summary=f"malformed request ({where}: {err['msg']})")
         return validate_request(request, include_cif)
     except HypofinderError as exc:  # DataNotFoundError (no weights) and the like: a reason, not a crash
-        return Validation(request=request if isinstance(request, ValidationRequest) else None,
-                          verdict="inconclusive", summary=f"predictor unavailable: {exc}")
+        return Validation(
+            request=request if isinstance(request, ValidationRequest) else None,
+            verdict="inconclusive",
+            summary=f"predictor unavailable: {exc}",
+        )
     except Exception as exc:  # noqa: BLE001 - one bad hypothesis must never sink the whole query
         msg = one_line(exc, 200)
-        return Validation(request=request if isinstance(request, ValidationRequest) else None,
-                          verdict="inconclusive", summary=f"validation failed ({type(exc).__name__}: {msg})")
+        return Validation(
+            request=request if isinstance(request, ValidationRequest) else None,
+            verdict="inconclusive",
+            summary=f"validation failed ({type(exc).__name__}: {msg})",
+        )
 
 
 def validate_request(req: ValidationRequest, include_cif: bool = False, claim: bool = True) -> Validation:
@@ -67,9 +73,15 @@ def validate_request(req: ValidationRequest, include_cif: bool = False, claim: b
             failed.append(f"{c.label}: {r.error}")
             continue
         notes += [n for n in r.domain_notes if n not in notes]
-        preds.append(ConfigurationPrediction(label=c.label, defects=r.defects, variable_value=c.variable_value,
-                                             cif=str(c.structure.to(fmt="cif")) if include_cif else None,
-                                             **r.properties()))
+        preds.append(
+            ConfigurationPrediction(
+                label=c.label,
+                defects=r.defects,
+                variable_value=c.variable_value,
+                cif=str(c.structure.to(fmt="cif")) if include_cif else None,
+                **r.properties(),
+            )
+        )
     if not preds:
         return Validation(request=req, verdict="inconclusive", summary=f"no prediction succeeded ({failed[0]})")
     pair = _pair_name(req)
@@ -91,14 +103,30 @@ def _from_text(text: str, include_cif: bool) -> Validation:
     if reading.request is None:
         return Validation(verdict="inconclusive", summary=f"no structured request emitted: {reading.reason}")
     req = reading.request
-    parsed = (f"no structured request emitted; read from the text as {req.host} {'+'.join(req.defects)}, "
-              f"{req.target} vs {req.variable}")
+    parsed = (
+        f"no structured request emitted; read from the text as {req.host} {'+'.join(req.defects)}, "
+        f"{req.target} vs {req.variable}"
+    )
     v = validate_request(req, include_cif, claim=reading.direction_stated)
     if v.verdict == "out of scope":
-        return Validation(request=req, verdict="inconclusive", summary=f"{parsed}, which cannot be tested ({v.summary})")
+        return Validation(
+            request=req, verdict="inconclusive", summary=f"{parsed}, which cannot be tested ({v.summary})"
+        )
     said = f", '{req.direction}'" if reading.direction_stated else " (no direction stated, numbers only)"
     return v.model_copy(update={"summary": f"{parsed}{said}: {v.summary}"})
 
 
-__all__ = ["Configuration", "TextReading", "build", "check_request", "evidence_for", "for_context", "gather", "plan",
-           "prompt_block", "read_text", "validate", "validate_request"]
+__all__ = [
+    "Configuration",
+    "TextReading",
+    "build",
+    "check_request",
+    "evidence_for",
+    "for_context",
+    "gather",
+    "plan",
+    "prompt_block",
+    "read_text",
+    "validate",
+    "validate_request",
+]

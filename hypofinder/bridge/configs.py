@@ -64,7 +64,9 @@ def check_request(req: ValidationRequest) -> None:
     if req.claimed_min is not None and req.claimed_max is not None and req.claimed_min > req.claimed_max:
         raise BadInputError(f"claimed range {req.claimed_min:g}-{req.claimed_max:g} eV is empty (min > max)")
     if req.variable == "pair_distance" and len(req.defects) < 2:
-        raise BadInputError(f"a pair-distance claim needs at least two defects, got {len(req.defects)} ({', '.join(req.defects)})")
+        raise BadInputError(
+            f"a pair-distance claim needs at least two defects, got {len(req.defects)} ({', '.join(req.defects)})"
+        )
 
 
 def build(req: ValidationRequest, max_configs: int = MAX_CONFIGS, seed: int = SEED) -> list[Configuration]:
@@ -94,9 +96,11 @@ def _pick(req: ValidationRequest, name: str, toks: list[str], keep: int, seed: i
     rows = _candidates(space, dset, req, seed)
     rows = rows[_satisfies(space, dset, rows, req, a)]
     if len(rows) == 0:
-        raise BadInputError(f"no configuration of {', '.join(dset.tokens)} in the {host.subset} "
-                            f"{host.supercell[0]}x{host.supercell[1]} supercell satisfies {_constraints(req)}"
-                            f"{_possible(space, dset)}")
+        raise BadInputError(
+            f"no configuration of {', '.join(dset.tokens)} in the {host.subset} "
+            f"{host.supercell[0]}x{host.supercell[1]} supercell satisfies {_constraints(req)}"
+            f"{_possible(space, dset)}"
+        )
     dmin, dmean, _ = pair_stats(space, rows)
     order = np.lexsort((np.arange(len(rows)), np.nan_to_num(dmean, nan=0.0)))
     rows, dmin, dmean = rows[order], dmin[order], dmean[order]
@@ -104,8 +108,11 @@ def _pick(req: ValidationRequest, name: str, toks: list[str], keep: int, seed: i
     out = []
     for i in idx:
         x = value if value is not None else (None if np.isnan(dmean[i]) else round(float(dmean[i]), 3))
-        out.append(Configuration(host, dset.tokens, rows[i].copy(), dset.z_to.copy(), x,
-                                 _label(space, dset, rows[i], dmean[i], value)))
+        out.append(
+            Configuration(
+                host, dset.tokens, rows[i].copy(), dset.z_to.copy(), x, _label(space, dset, rows[i], dmean[i], value)
+            )
+        )
     _unique_labels(out)
     return out
 
@@ -158,16 +165,22 @@ def _satisfies(space: SiteSpace, dset: DefectSet, rows: np.ndarray, req: Validat
 def _check_arrangement(req: ValidationRequest, dset: DefectSet, space: SiteSpace, a: float) -> None:
     lo, hi = req.min_distance, req.max_distance
     if dset.k >= 2 and req.arrangement == "clustered" and lo is not None and lo > CLUSTER_NN * a:
-        raise BadInputError(f"'clustered' (every defect within {CLUSTER_NN * a:.1f} Å of another in "
-                            f"{space.host.name}) contradicts min_distance {lo:g} Å")
+        raise BadInputError(
+            f"'clustered' (every defect within {CLUSTER_NN * a:.1f} Å of another in "
+            f"{space.host.name}) contradicts min_distance {lo:g} Å"
+        )
     if dset.k >= 2 and req.arrangement == "dispersed" and hi is not None and hi < DISPERSED_NN * a:
-        raise BadInputError(f"'dispersed' (no two defects closer than {DISPERSED_NN * a:.1f} Å in "
-                            f"{space.host.name}) contradicts max_distance {hi:g} Å")
+        raise BadInputError(
+            f"'dispersed' (no two defects closer than {DISPERSED_NN * a:.1f} Å in "
+            f"{space.host.name}) contradicts max_distance {hi:g} Å"
+        )
     if req.same_layer is False:
         sided = np.abs(space.height[np.isin(space.numbers, dset.z_from)]) > LAYER_TOL
         if not sided.any():
-            raise BadInputError(f"every {'/'.join(sorted(set(t.split('_')[-1].lstrip('v') for t in dset.tokens)))} "
-                                f"site of {space.host.name} lies in one plane: defects cannot sit in different layers")
+            raise BadInputError(
+                f"every {'/'.join(sorted(set(t.split('_')[-1].lstrip('v') for t in dset.tokens)))} "
+                f"site of {space.host.name} lies in one plane: defects cannot sit in different layers"
+            )
         if dset.k < 2:
             raise BadInputError("same_layer=False needs at least two defects")
 

@@ -30,8 +30,13 @@ def fit(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[float, float, floa
     return b, float(np.hypot(se_prop, se_ols)), a
 
 
-def judge(req: ValidationRequest, preds: list[ConfigurationPrediction], notes: list[str] | None = None,
-          pair_name: str = "pair distance", claim: bool = True) -> tuple[Verdict, str, float | None]:
+def judge(
+    req: ValidationRequest,
+    preds: list[ConfigurationPrediction],
+    notes: list[str] | None = None,
+    pair_name: str = "pair distance",
+    claim: bool = True,
+) -> tuple[Verdict, str, float | None]:
     """(verdict, one-sentence reason with numbers, slope or None); ``claim=False``: numbers only."""
     tname, u = PropertyPrediction.title(req.target), PropertyPrediction.unit(req.target)
     y_all = np.array([getattr(p, req.target) for p in preds])
@@ -39,8 +44,14 @@ def judge(req: ValidationRequest, preds: list[ConfigurationPrediction], notes: l
     inside = [p for p in preds if p.in_domain]
     if len(inside) < max(1, MIN_IN_DOMAIN * len(preds)):
         why = f" ({notes[0]})" if notes else ""
-        return "inconclusive", (f"only {len(inside)} of {len(preds)} configurations are inside the predictor's "
-                                f"training domain{why}: {span}, not trusted"), None
+        return (
+            "inconclusive",
+            (
+                f"only {len(inside)} of {len(preds)} configurations are inside the predictor's "
+                f"training domain{why}: {span}, not trusted"
+            ),
+            None,
+        )
     use = inside
     x = np.array([np.nan if p.variable_value is None else p.variable_value for p in use], dtype=float)
     y = np.array([getattr(p, req.target) for p in use])
@@ -65,8 +76,11 @@ def judge(req: ValidationRequest, preds: list[ConfigurationPrediction], notes: l
         return "inconclusive", f"{span}; the request names no variable or range to check", None
     if not claim:
         return "inconclusive", "; ".join(clauses), slope
-    verdict = "contradicted" if "contradicted" in verdicts else (
-        "supported" if all(v == "supported" for v in verdicts) else "inconclusive")
+    verdict = (
+        "contradicted"
+        if "contradicted" in verdicts
+        else ("supported" if all(v == "supported" for v in verdicts) else "inconclusive")
+    )
     return verdict, "; ".join(clauses), slope
 
 
@@ -95,8 +109,10 @@ def _trend(req, x, y, s, tname: str, pair_name: str, claim: bool = True) -> tupl
         verdict, tail = "supported", f"supports {said}"
     else:
         verdict, tail = "inconclusive", f"cannot settle {said}"
-    text = (f"{tname} changes by {change:+.2f} {u} ({y0:.2f}→{y1:.2f} {u}, within the ±{max(resolvable, RESOLUTION):.2f} {u} "
-            f"resolution) as {grows} {fitline}")
+    text = (
+        f"{tname} changes by {change:+.2f} {u} ({y0:.2f}→{y1:.2f} {u}, within the ±{max(resolvable, RESOLUTION):.2f} {u} "
+        f"resolution) as {grows} {fitline}"
+    )
     return (verdict, f"{text}: {tail}", b) if claim else ("inconclusive", text, b)
 
 
@@ -106,10 +122,17 @@ def _range(req, y, s, tname: str) -> tuple[str, str]:
     hi = np.inf if req.claimed_max is None else req.claimed_max
     tol = np.maximum(2 * s, RESOLUTION)
     inside = (y + tol >= lo) & (y - tol <= hi)
-    claimed = (f"{req.claimed_min:g}-{req.claimed_max:g} {u}" if np.isfinite(lo) and np.isfinite(hi)
-               else f"≥ {lo:g} {u}" if np.isfinite(lo) else f"≤ {hi:g} {u}")
-    text = (f"{int(inside.sum())} of {len(y)} predicted {tname} values ({y.min():.2f}-{y.max():.2f} {u}) "
-            f"lie in the claimed {claimed}")
+    claimed = (
+        f"{req.claimed_min:g}-{req.claimed_max:g} {u}"
+        if np.isfinite(lo) and np.isfinite(hi)
+        else f"≥ {lo:g} {u}"
+        if np.isfinite(lo)
+        else f"≤ {hi:g} {u}"
+    )
+    text = (
+        f"{int(inside.sum())} of {len(y)} predicted {tname} values ({y.min():.2f}-{y.max():.2f} {u}) "
+        f"lie in the claimed {claimed}"
+    )
     verdict = "supported" if inside.all() else "contradicted" if not inside.any() else "inconclusive"
     return verdict, text
 

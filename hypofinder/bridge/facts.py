@@ -31,8 +31,9 @@ SCREEN_KEEP = 3  # best and worst configurations kept from a screen
 
 
 def _request(ev: Evidence, defects: list[str], variable: str, **kw) -> ValidationRequest:
-    return ValidationRequest(host=ev.host, defects=defects, target=ev.target, variable=variable,
-                             direction=ev.direction or "no_change", **kw)
+    return ValidationRequest(
+        host=ev.host, defects=defects, target=ev.target, variable=variable, direction=ev.direction or "no_change", **kw
+    )
 
 
 def _names(tokens: list[str]) -> str:
@@ -68,8 +69,10 @@ def _numbers(ev: Evidence, defects: list[str], what: str, **kw) -> Validation:
     v = validate_request(_request(ev, defects, "none", **kw), claim=False)
     if v.predictions:
         inside = sum(p.in_domain for p in v.predictions)
-        v.summary = (f"{what}: {_span(v, ev.target)}, {_span(v, _other(ev.target))} "
-                     f"({len(v.predictions)} configuration{'s' if len(v.predictions) > 1 else ''}, {inside} in the training domain)")
+        v.summary = (
+            f"{what}: {_span(v, ev.target)}, {_span(v, _other(ev.target))} "
+            f"({len(v.predictions)} configuration{'s' if len(v.predictions) > 1 else ''}, {inside} in the training domain)"
+        )
     return v
 
 
@@ -85,11 +88,18 @@ def _screen(ev: Evidence, defects: list[str]) -> Validation:
             if c.label in seen:
                 continue
             seen.add(c.label)
-            preds.append(ConfigurationPrediction(
-                label=f"{tag} #{c.rank}: {c.label}", defects=c.defects, variable_value=c.mean_distance,
-                formation_energy_per_site=c.formation_energy_per_site,
-                formation_energy_per_site_std=c.formation_energy_per_site_std, homo_lumo_gap=c.homo_lumo_gap,
-                homo_lumo_gap_std=c.homo_lumo_gap_std, in_domain=c.in_domain))
+            preds.append(
+                ConfigurationPrediction(
+                    label=f"{tag} #{c.rank}: {c.label}",
+                    defects=c.defects,
+                    variable_value=c.mean_distance,
+                    formation_energy_per_site=c.formation_energy_per_site,
+                    formation_energy_per_site_std=c.formation_energy_per_site_std,
+                    homo_lumo_gap=c.homo_lumo_gap,
+                    homo_lumo_gap_std=c.homo_lumo_gap_std,
+                    in_domain=c.in_domain,
+                )
+            )
     name = TARGET_NAMES[ev.target]
     lo, hi = low.best[0], high.best[0]
 
@@ -97,8 +107,10 @@ def _screen(ev: Evidence, defects: list[str]) -> Validation:
         d = f", mean pair distance {c.mean_distance:.1f} Å" if c.mean_distance is not None else ""
         return f"{getattr(c, ev.target):.2f} ± {getattr(c, ev.target + '_std'):.2f} eV{d}"
 
-    summary = (f"{_names(defects)} in {HOST_NAMES[ev.host]}, {low.n_distinct} symmetry-distinct arrangements screened: "
-               f"lowest {name} {at(lo)}; highest {at(hi)} ({low.n_in_domain} in the training domain)")
+    summary = (
+        f"{_names(defects)} in {HOST_NAMES[ev.host]}, {low.n_distinct} symmetry-distinct arrangements screened: "
+        f"lowest {name} {at(lo)}; highest {at(hi)} ({low.n_in_domain} in the training domain)"
+    )
     return Validation(request=req, predictions=preds, verdict="inconclusive", summary=summary)
 
 
@@ -110,9 +122,9 @@ def gather(ev: Evidence) -> Evidence:
     try:
         sp, n = ev.species, ev.copies
         if ev.kind == "screen":
-            facts.append(_screen(ev, (sp * n)[:max(n, len(sp))]))
+            facts.append(_screen(ev, (sp * n)[: max(n, len(sp))]))
         elif ev.kind == "trend" and ev.variable == "pair_distance":
-            facts.append(_trend(ev, (sp * n)[:max(n, len(sp))], "pair_distance"))
+            facts.append(_trend(ev, (sp * n)[: max(n, len(sp))], "pair_distance"))
         elif ev.kind == "trend":
             facts += [_trend(ev, [s], "defect_count") for s in sp[:MAX_FACTS]]
         elif ev.variable == "layer":
@@ -121,8 +133,9 @@ def gather(ev: Evidence) -> Evidence:
             for s in [s for s in sp if _sided(ev.host, s)][:2]:
                 for same in (True, False):
                     where = "in the same layer" if same else "in different layers"
-                    facts.append(_numbers(ev, [s] * n, f"{_names([s] * n)} {where} of {HOST_NAMES[ev.host]}",
-                                          same_layer=same))
+                    facts.append(
+                        _numbers(ev, [s] * n, f"{_names([s] * n)} {where} of {HOST_NAMES[ev.host]}", same_layer=same)
+                    )
         else:
             for s in sp[:MAX_FACTS]:
                 count = "one" if n == 1 else str(n)
@@ -140,8 +153,10 @@ def _summary(ev: Evidence, facts: list[Validation]) -> str:
     n = sum(len(f.predictions) for f in facts)
     verdicts = [f.verdict for f in facts if f.verdict in ("supported", "contradicted")]
     claim = f"; the question's claim '{ev.direction}' is {verdicts[0]}" if ev.direction and verdicts else ""
-    return (f"{len(facts)} predictor fact{'s' if len(facts) > 1 else ''} ({n} configurations) on "
-            f"{_names(ev.species)} in {HOST_NAMES[ev.host]}, {TARGET_NAMES[ev.target]}{claim}")
+    return (
+        f"{len(facts)} predictor fact{'s' if len(facts) > 1 else ''} ({n} configurations) on "
+        f"{_names(ev.species)} in {HOST_NAMES[ev.host]}, {TARGET_NAMES[ev.target]}{claim}"
+    )
 
 
 @lru_cache(maxsize=32)
@@ -167,12 +182,21 @@ def for_context(ev: Evidence, concept: str | None) -> Evidence:
         else:
             verdict, summary, slope = judge(req, f.predictions, claim=False)
             what = f"{_names(req.defects)} in {HOST_NAMES[ev.host]}"
-            v = f.model_copy(update={"request": req, "verdict": verdict, "trend": slope,
-                                     "summary": f"{what}: {summary}; {_span(f, _other(target))}"})
+            v = f.model_copy(
+                update={
+                    "request": req,
+                    "verdict": verdict,
+                    "trend": slope,
+                    "summary": f"{what}: {summary}; {_span(f, _other(target))}",
+                }
+            )
         facts.append(v)
     note = f"no property named: {TARGET_NAMES[target]} from the context's concept '{concept}'"
-    upd = {"target": target, "facts": facts, "assumptions": [a for a in ev.assumptions if not a.startswith("no property")]
-           + [note]}
+    upd = {
+        "target": target,
+        "facts": facts,
+        "assumptions": [a for a in ev.assumptions if not a.startswith("no property")] + [note],
+    }
     out = ev.model_copy(update=upd)
     return out.model_copy(update={"summary": _summary(out, facts)})
 
@@ -182,15 +206,19 @@ def prompt_block(ev: Evidence | None) -> str:
     if ev is None or not ev.facts:
         return ""
     cite = ", ".join(f"[{i}]" for i in ev.fact_ids())
-    lines = ["Predictor evidence (defect-property model trained on DFT data; build the hypothesis on these numbers "
-             f"and cite {cite} in the statement and rationale):"]
+    lines = [
+        "Predictor evidence (defect-property model trained on DFT data; build the hypothesis on these numbers "
+        f"and cite {cite} in the statement and rationale):"
+    ]
     lines += [f"[E{i}] {f.summary}" for i, f in enumerate(ev.facts, 1)]
     if ev.assumptions:
         lines.append("Assumed: " + "; ".join(ev.assumptions) + ".")
     toks = ", ".join(ev.species)
-    lines.append(f'Also give "validation_request" for your claim: host {ev.host}, defects as tokens (here {toks}; '
-                 "vX = X vacancy, A_B = A on a B site), target (homo_lumo_gap or formation_energy_per_site), variable "
-                 "(pair_distance or defect_count) and direction (increases, decreases, no_change).")
+    lines.append(
+        f'Also give "validation_request" for your claim: host {ev.host}, defects as tokens (here {toks}; '
+        "vX = X vacancy, A_B = A on a B site), target (homo_lumo_gap or formation_energy_per_site), variable "
+        "(pair_distance or defect_count) and direction (increases, decreases, no_change)."
+    )
     return "\n".join(lines)
 
 

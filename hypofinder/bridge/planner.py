@@ -43,32 +43,63 @@ HOSTS = {  # canonical name -> formulas, names, spellings, abbreviations
 }
 HOST_NAMES = {"MoS2": "MoS2", "WSe2": "WSe2", "BN": "h-BN", "GaSe": "GaSe", "InSe": "InSe", "P": "black phosphorus"}
 NOT_MONOLAYER = r"\b(bulk|bilayer|multilayer|multi-layer|few-layer|trilayer|thick)\b"
-OTHER_MATERIALS = (r"\b(graphene|graphite|silicene|germanene|stanene|borophene|MXenes?|perovskites?|diamond|"
-                   r"silicon|germanium|metal\s+oxides?|oxides?|glass(?:es)?|steel|alloys?)\b")
-DEFECT_WORDS = (r"vacanc|substitut|dopant|dop(?:ed|ing)\b|anti-?sites?|point[\s-]+defects?|impurit|deficien|"
-                r"missing\s+\w+\s+atoms?|\bdefects?\b")
-UNSUPPORTED = {"interstitial": "interstitials", "adatom": "adatoms", r"grain\s+boundar": "grain boundaries",
-               "dislocation": "dislocations", r"\bedges?\b": "edges", "frenkel": "Frenkel pairs",
-               r"stone[\s-]+wales": "Stone-Wales defects", r"intercala": "intercalants", "adsorb": "adsorbates"}
+OTHER_MATERIALS = (
+    r"\b(graphene|graphite|silicene|germanene|stanene|borophene|MXenes?|perovskites?|diamond|"
+    r"silicon|germanium|metal\s+oxides?|oxides?|glass(?:es)?|steel|alloys?)\b"
+)
+DEFECT_WORDS = (
+    r"vacanc|substitut|dopant|dop(?:ed|ing)\b|anti-?sites?|point[\s-]+defects?|impurit|deficien|"
+    r"missing\s+\w+\s+atoms?|\bdefects?\b"
+)
+UNSUPPORTED = {
+    "interstitial": "interstitials",
+    "adatom": "adatoms",
+    r"grain\s+boundar": "grain boundaries",
+    "dislocation": "dislocations",
+    r"\bedges?\b": "edges",
+    "frenkel": "Frenkel pairs",
+    r"stone[\s-]+wales": "Stone-Wales defects",
+    r"intercala": "intercalants",
+    "adsorb": "adsorbates",
+}
 PROPERTIES = [  # (property, candidate target names in order, words)
     ("magnetization", ("total_mag", "magnetization"), r"magneti|spin[\s-]+polari|\bspins?\b|\bmoments?\b"),
-    ("band_edges", ("normalized_homo", "homo"), r"band[\s-]+edges?|valence[\s-]+band|conduction[\s-]+band|defect\s+levels?|"
-                                                 r"mid-?gap|in-?gap|(?:homo|lumo)\s+(?:level|energ)|work\s+function"),
-    ("homo_lumo_gap", ("homo_lumo_gap",), r"\bgaps?\b|homo|lumo|electronic\s+structure|semiconduct|metallic|"
-                                          r"optical|absorption|photolumin|conductiv"),
-    ("formation_energy_per_site", ("formation_energy_per_site",),
-     r"formation\s+energ|stabili|\bstable\b|energetic|energy\s+cost|thermodynamic|favou?rabl|form(?:s|ed)?\s+"
-     r"(?:more\s+)?easil|likely\s+to\s+form|binding|cost|prefer"),
+    (
+        "band_edges",
+        ("normalized_homo", "homo"),
+        r"band[\s-]+edges?|valence[\s-]+band|conduction[\s-]+band|defect\s+levels?|"
+        r"mid-?gap|in-?gap|(?:homo|lumo)\s+(?:level|energ)|work\s+function",
+    ),
+    (
+        "homo_lumo_gap",
+        ("homo_lumo_gap",),
+        r"\bgaps?\b|homo|lumo|electronic\s+structure|semiconduct|metallic|"
+        r"optical|absorption|photolumin|conductiv",
+    ),
+    (
+        "formation_energy_per_site",
+        ("formation_energy_per_site",),
+        r"formation\s+energ|stabili|\bstable\b|energetic|energy\s+cost|thermodynamic|favou?rabl|form(?:s|ed)?\s+"
+        r"(?:more\s+)?easil|likely\s+to\s+form|binding|cost|prefer",
+    ),
 ]
-LAYER = (r"same\s+(?:\w+\s+)?(?:layer|side|plane|sublayer)|different\s+(?:\w+\s+)?(?:layers|sides|sublayers|planes)|"
-         r"opposite\s+(?:\w+\s+)?(?:layers|sides)|top\s+and\s+bottom|both\s+(?:\w+\s+)?(?:layers|sides)|"
-         r"which\s+(?:\w+\s+)?(?:layer|sublayer)")
-COUNT = (r"concentration|densit(?:y|ies)|number\s+of|\bcount\b|coverage|percent|%|doping\s+levels?|amount|how\s+many|"
-         r"more\s+(?:\w+\s+)?(?:vacancies|dopants|defects|substitutions)|accumulat|dilute|heavily|stoichiometr")
-DISTANCE = (CLOSE + "|" + FAR + r"|distance|separation|spacing|cluster|aggregat|agglomerat|\bpairs?\b|dimers?|"
-            r"divacanc|interact|proximity|neighbo|\bnear\b")
-SCREEN = (r"\b(?:best|worst|optimal|optimum|lowest|highest|smallest|largest|most\s+stable|least\s+stable|"
-          r"maximi[sz]\w*|minimi[sz]\w*|design\w*|arrangements?|configurations?|placements?|ordering|distribution)\b")
+LAYER = (
+    r"same\s+(?:\w+\s+)?(?:layer|side|plane|sublayer)|different\s+(?:\w+\s+)?(?:layers|sides|sublayers|planes)|"
+    r"opposite\s+(?:\w+\s+)?(?:layers|sides)|top\s+and\s+bottom|both\s+(?:\w+\s+)?(?:layers|sides)|"
+    r"which\s+(?:\w+\s+)?(?:layer|sublayer)"
+)
+COUNT = (
+    r"concentration|densit(?:y|ies)|number\s+of|\bcount\b|coverage|percent|%|doping\s+levels?|amount|how\s+many|"
+    r"more\s+(?:\w+\s+)?(?:vacancies|dopants|defects|substitutions)|accumulat|dilute|heavily|stoichiometr"
+)
+DISTANCE = (
+    CLOSE + "|" + FAR + r"|distance|separation|spacing|cluster|aggregat|agglomerat|\bpairs?\b|dimers?|"
+    r"divacanc|interact|proximity|neighbo|\bnear\b"
+)
+SCREEN = (
+    r"\b(?:best|worst|optimal|optimum|lowest|highest|smallest|largest|most\s+stable|least\s+stable|"
+    r"maximi[sz]\w*|minimi[sz]\w*|design\w*|arrangements?|configurations?|placements?|ordering|distribution)\b"
+)
 NUMBER_PREFIX = {"di": 2, "double": 2, "tri": 3, "triple": 3, "single": 1, "mono": 1}
 
 
@@ -202,17 +233,25 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
         s = _symbol(m.group(1), host)
         if s:
             n = NUMBER_PREFIX.get((m.group(2) or "").lower()) or count_before(text, m.start())
-            if re.match(r"\s*(?:pairs?|dimers?)", text[m.end():], re.IGNORECASE):
+            if re.match(r"\s*(?:pairs?|dimers?)", text[m.end() :], re.IGNORECASE):
                 n = max(n or 0, 2)
             add(m.start(), f"v{s}", n)
-    for pat in (rf"vacanc(?:y|ies)\s+(?:of|at|on)\s+(?:the\s+)?({el})", rf"missing\s+({el})\s+atoms?",
-                rf"\b({el})[\s-]+deficien", rf"\b({el})[\s-]+poor\b"):
+    for pat in (
+        rf"vacanc(?:y|ies)\s+(?:of|at|on)\s+(?:the\s+)?({el})",
+        rf"missing\s+({el})\s+atoms?",
+        rf"\b({el})[\s-]+deficien",
+        rf"\b({el})[\s-]+poor\b",
+    ):
         for m in re.finditer(pat, text):
-            if (s := _symbol(m.group(1), host)):
+            if s := _symbol(m.group(1), host):
                 add(m.start(), f"v{s}", count_before(text, m.start()))
     subs = [
-        (rf"\b({el})(?:\s+atoms?)?\s+(?:dopants?\s+|impurit(?:y|ies)\s+)?(?:substitut\w*|replac\w*|on|at|in\s+place\s+of)"
-         rf"\s+(?:for\s+)?(?:the\s+)?({el})(?:\s+(?:atoms?|sites?))?", 1, 2),
+        (
+            rf"\b({el})(?:\s+atoms?)?\s+(?:dopants?\s+|impurit(?:y|ies)\s+)?(?:substitut\w*|replac\w*|on|at|in\s+place\s+of)"
+            rf"\s+(?:for\s+)?(?:the\s+)?({el})(?:\s+(?:atoms?|sites?))?",
+            1,
+            2,
+        ),
         (rf"\b({el})(?:\s+atoms?|\s+sites?)?\s+(?:substituted|replaced)\s+(?:by|with)\s+({el})", 2, 1),
         (rf"substitution\s+of\s+(?:the\s+)?({el})(?:\s+atoms?)?\s+(?:by|with)\s+({el})", 2, 1),
         (rf"\b({el})\s+substitution(?:s|al\w*)?\s+(?:for|of|at|on)\s+(?:the\s+)?({el})", 1, 2),
@@ -224,14 +263,21 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
             if new and old and new != old and old in host_domain()[host]["elements"]:
                 add(m.start(), f"{new}_{old}", count_before(text, m.start()))
                 placed.add(m.start(gi_new))
-    dopant = [rf"\b({el})[\s-]+(?:atoms?\s+)?(?:dop(?:ed|ing|ants?)|substitut\w+|impurit\w+|alloy\w*)",
-              rf"dop(?:ed|ing)\s+(?:\w+\s+)?(?:with|by)\s+({el})", rf"dopants?\s+(?:such\s+as\s+|like\s+)?({el})\b",
-              rf"\b({el})\s+(?:atoms?\s+)?as\s+(?:an?\s+)?(?:dopants?|impurit)"]
+    dopant = [
+        rf"\b({el})[\s-]+(?:atoms?\s+)?(?:dop(?:ed|ing|ants?)|substitut\w+|impurit\w+|alloy\w*)",
+        rf"dop(?:ed|ing)\s+(?:\w+\s+)?(?:with|by)\s+({el})",
+        rf"dopants?\s+(?:such\s+as\s+|like\s+)?({el})\b",
+        rf"\b({el})\s+(?:atoms?\s+)?as\s+(?:an?\s+)?(?:dopants?|impurit)",
+    ]
     for pat in dopant:
         for m in re.finditer(pat, text):
             new = _symbol(m.group(1), host)
-            if not new or m.start(1) in placed or new in host_domain()[host]["elements"] and len(
-                    host_domain()[host]["elements"]) == 1:
+            if (
+                not new
+                or m.start(1) in placed
+                or new in host_domain()[host]["elements"]
+                and len(host_domain()[host]["elements"]) == 1
+            ):
                 continue
             for old in _site_for(new, host, notes):
                 add(m.start(), f"{new}_{old}", count_before(text, m.start()))
@@ -248,8 +294,10 @@ def _generic_species(text: str, host: str, notes: list[str]) -> list[str]:
     if re.search(r"vacanc", low) and not re.search(r"substitut|dop|impurit", low):
         chalc = [t for t in vac if _element(t[1:]).is_chalcogen]
         pick = chalc[:1] or vac
-        notes.append(f"no element named: {'the chalcogen vacancy (' + pick[0] + ', the most common)' if chalc else ', '.join(pick)}"
-                     f" in {HOST_NAMES[host]}")
+        notes.append(
+            f"no element named: {'the chalcogen vacancy (' + pick[0] + ', the most common)' if chalc else ', '.join(pick)}"
+            f" in {HOST_NAMES[host]}"
+        )
         return pick
     if re.search(r"substitut|dop|impurit", low) and not re.search(r"vacanc", low):
         notes.append(f"no dopant named: the substitutions the predictor knows in {HOST_NAMES[host]} ({', '.join(sub)})")
@@ -267,8 +315,14 @@ def _property(text: str) -> tuple[str | None, Target, str | None]:
     _, name, cands = min(hits)
     target = next((c for c in cands if c in offered), None)
     if target is None:
-        return name, "homo_lumo_gap", (f"the predictor offers no {name.replace('_', ' ')}: the HOMO-LUMO gap and "
-                                       "formation energy are given instead")
+        return (
+            name,
+            "homo_lumo_gap",
+            (
+                f"the predictor offers no {name.replace('_', ' ')}: the HOMO-LUMO gap and "
+                "formation energy are given instead"
+            ),
+        )
     return name, target, None
 
 
@@ -319,26 +373,38 @@ def plan(question: str, concept: str | None = None) -> Evidence:
     if host is None:
         other = other_material(text) if defects or unsupported else None
         if other:
-            return _out(f"the question is about defects in {other}, which the defect predictor was not trained on "
-                        f"(it knows {KNOWN_LIST})")
+            return _out(
+                f"the question is about defects in {other}, which the defect predictor was not trained on "
+                f"(it knows {KNOWN_LIST})"
+            )
         if defects:
             return _out(f"the question names defects but none of the 2D hosts the predictor knows ({KNOWN_LIST})")
         return _out("the question is not about point defects in a 2D material")
     name = HOST_NAMES[host]
-    m = re.search(rf"{NOT_MONOLAYER}[\s\w-]{{0,20}}?(?:{HOSTS[host]})|(?:{HOSTS[host]})\s+{NOT_MONOLAYER}", text, re.IGNORECASE)
+    m = re.search(
+        rf"{NOT_MONOLAYER}[\s\w-]{{0,20}}?(?:{HOSTS[host]})|(?:{HOSTS[host]})\s+{NOT_MONOLAYER}", text, re.IGNORECASE
+    )
     if m:
         return _out(f"the predictor was trained on monolayers; {m.group(0)} is outside its data", host=host)
     notes: list[str] = []
     species, count = find_species(text, host, notes)
-    vacancy_or_sub = re.search(r"vacanc|substitut|dopant|dop(?:ed|ing)\b|impurit|anti-?site|deficien|missing", text, re.IGNORECASE)
+    vacancy_or_sub = re.search(
+        r"vacanc|substitut|dopant|dop(?:ed|ing)\b|impurit|anti-?site|deficien|missing", text, re.IGNORECASE
+    )
     if not species and unsupported and not vacancy_or_sub:
-        return _out(f"{', '.join(unsupported)} in {name} are not modelled: the predictor places vacancies and "
-                    "substitutions only", host=host)
+        return _out(
+            f"{', '.join(unsupported)} in {name} are not modelled: the predictor places vacancies and "
+            "substitutions only",
+            host=host,
+        )
     if not species and not defects:
         return _out(f"the question names {name} but no point defects (vacancies, substitutions, dopants)", host=host)
     if re.search(r"anti-?sites?", text, re.IGNORECASE) and not species:
-        return _out(f"antisites in {name} are not among the defect types the predictor was trained on "
-                    f"({', '.join(host_domain()[host]['types'])})", host=host)
+        return _out(
+            f"antisites in {name} are not among the defect types the predictor was trained on "
+            f"({', '.join(host_domain()[host]['types'])})",
+            host=host,
+        )
     if not species:
         species = _generic_species(text, host, notes)
     if unsupported:
@@ -348,8 +414,12 @@ def plan(question: str, concept: str | None = None) -> Evidence:
     if unknown:
         species = [t for t in species if t in trained]
         if not species:
-            return _out(f"{', '.join(unknown)} in {name} {'is' if len(unknown) == 1 else 'are'} not among the defect "
-                        f"types the predictor was trained on ({', '.join(trained)})", host=host, species=unknown)
+            return _out(
+                f"{', '.join(unknown)} in {name} {'is' if len(unknown) == 1 else 'are'} not among the defect "
+                f"types the predictor was trained on ({', '.join(trained)})",
+                host=host,
+                species=unknown,
+            )
         notes.append(f"{', '.join(unknown)} left out: not among the defect types the predictor was trained on")
     prop, target, note = _property(text)
     if prop is None and concept:
@@ -369,12 +439,25 @@ def plan(question: str, concept: str | None = None) -> Evidence:
         n = min(6, max(count, 2 if variable in ("pair_distance", "layer") else 1, n_min))
         if n_min > 1 and n == n_min and count < n_min:
             notes.append(f"{n} defects per configuration: the fewest the {name} training data holds")
-    what = {"trend": f"a trend over {variable.replace('_', ' ')}", "screen": "a screen of arrangements",
-            "comparison": "a comparison" + (" of same and different layers" if variable == "layer" else " of species")}
+    what = {
+        "trend": f"a trend over {variable.replace('_', ' ')}",
+        "screen": "a screen of arrangements",
+        "comparison": "a comparison" + (" of same and different layers" if variable == "layer" else " of species"),
+    }
     said = f", claimed '{direction}'" if direction else ""
-    return Evidence(in_scope=True, reason=f"{'+'.join(species)} in {name}, {TARGET_NAMES[target]}: {what[kind]}{said}",
-                    host=host, species=species, property=prop, target=target, variable=variable, direction=direction,
-                    kind=kind, copies=n, assumptions=notes)
+    return Evidence(
+        in_scope=True,
+        reason=f"{'+'.join(species)} in {name}, {TARGET_NAMES[target]}: {what[kind]}{said}",
+        host=host,
+        species=species,
+        property=prop,
+        target=target,
+        variable=variable,
+        direction=direction,
+        kind=kind,
+        copies=n,
+        assumptions=notes,
+    )
 
 
 def _sided(host: str, token: str) -> bool:

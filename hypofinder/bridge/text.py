@@ -29,22 +29,69 @@ DEFECT_TOKENS = r"\bv(?:Se|Mo|Ga|In|S|W|B|N|P)\b|\bV_\{?[A-Z][a-z]?\b|\b[A-Z][a-
 UNSUPPORTED_DEFECTS = r"interstitial|adatom|grain\s+boundar|dislocation|edge\s+state|Frenkel"
 
 ELEMENTS = {
-    "sulfur": "S", "sulphur": "S", "selenium": "Se", "molybdenum": "Mo", "tungsten": "W", "boron": "B",
-    "nitrogen": "N", "carbon": "C", "oxygen": "O", "gallium": "Ga", "indium": "In", "phosphorus": "P",
-    "tellurium": "Te", "niobium": "Nb", "rhenium": "Re", "chromium": "Cr", "vanadium": "V",
+    "sulfur": "S",
+    "sulphur": "S",
+    "selenium": "Se",
+    "molybdenum": "Mo",
+    "tungsten": "W",
+    "boron": "B",
+    "nitrogen": "N",
+    "carbon": "C",
+    "oxygen": "O",
+    "gallium": "Ga",
+    "indium": "In",
+    "phosphorus": "P",
+    "tellurium": "Te",
+    "niobium": "Nb",
+    "rhenium": "Re",
+    "chromium": "Cr",
+    "vanadium": "V",
 }
 SYMBOLS = ("Se", "Mo", "Ga", "In", "Te", "Nb", "Re", "Cr", "S", "W", "B", "N", "C", "O", "P", "V")
-HOST_ELEMENTS = {"MoS2": ("Mo", "S"), "WSe2": ("W", "Se"), "BN": ("B", "N"), "GaSe": ("Ga", "Se"),
-                 "InSe": ("In", "Se"), "P": ("P",)}
+HOST_ELEMENTS = {
+    "MoS2": ("Mo", "S"),
+    "WSe2": ("W", "Se"),
+    "BN": ("B", "N"),
+    "GaSe": ("Ga", "Se"),
+    "InSe": ("In", "Se"),
+    "P": ("P",),
+}
 CHALCOGEN = {"MoS2": "S", "WSe2": "Se", "GaSe": "Se", "InSe": "Se"}
 METAL = {"MoS2": "Mo", "WSe2": "W", "GaSe": "Ga", "InSe": "In"}
-GROUP = {"S": 16, "Se": 16, "Te": 16, "O": 16, "Mo": 6, "W": 6, "Cr": 6, "B": 13, "Ga": 13, "In": 13,
-         "N": 15, "P": 15, "C": 14, "Nb": 5, "V": 5, "Re": 7}
+GROUP = {
+    "S": 16,
+    "Se": 16,
+    "Te": 16,
+    "O": 16,
+    "Mo": 6,
+    "W": 6,
+    "Cr": 6,
+    "B": 13,
+    "Ga": 13,
+    "In": 13,
+    "N": 15,
+    "P": 15,
+    "C": 14,
+    "Nb": 5,
+    "V": 5,
+    "Re": 7,
+}
 
 # element names in any case, symbols case-sensitive ("In" the symbol, never "in" the word)
 _EL = "|".join(sorted(ELEMENTS, key=len, reverse=True)) + "|chalcogen|metal|(?-i:" + "|".join(SYMBOLS) + ")"
-NUMBERS = {"two": 2, "pair": 2, "pairs": 2, "double": 2, "di": 2, "three": 3, "triple": 3, "tri": 3,
-           "four": 4, "five": 5, "six": 6}
+NUMBERS = {
+    "two": 2,
+    "pair": 2,
+    "pairs": 2,
+    "double": 2,
+    "di": 2,
+    "three": 3,
+    "triple": 3,
+    "tri": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+}
 
 CLOSE = r"close(?:r)?\s+(?:together|to\s+each\s+other|by)|\bcloser\b|nearby|adjacent|neighbou?ring|clustered|clustering|aggregat|agglomerat|short(?:er)?\s+(?:distance|separation)|small(?:er)?\s+(?:distance|separation)"
 FAR = r"far(?:ther|ther)?\s+apart|\bapart\b|separated|isolated|dispersed|distant|spread\s+out|long(?:er)?\s+(?:distance|separation)|larg(?:e|er)\s+(?:distance|separation)"
@@ -91,8 +138,11 @@ def _symbol(word: str, host: str) -> str | None:
 
 def count_before(text: str, end: int) -> int | None:
     """A number word or digit right before position ``end`` ("two sulfur vacancies", "3 S vacancies")."""
-    m = re.search(r"(\b\d{1,2}\b|\b(?:two|three|four|five|six|double|triple|pair(?:s)?\s+of)\b)\W*(?:\w+\W+){0,2}$",
-                  text[max(0, end - 40) : end], re.I)
+    m = re.search(
+        r"(\b\d{1,2}\b|\b(?:two|three|four|five|six|double|triple|pair(?:s)?\s+of)\b)\W*(?:\w+\W+){0,2}$",
+        text[max(0, end - 40) : end],
+        re.I,
+    )
     if not m:
         return None
     word = m.group(1).lower().split()[0]
@@ -113,7 +163,7 @@ def find_defects(text: str, host: str) -> tuple[list[str], list[str]]:
         sym = _symbol(m.group(1), host)
         if sym:
             n = NUMBERS.get((m.group(2) or "").lower()) or count_before(text, m.start()) or 1
-            if re.match(r"\s*(?:pairs?|dimers?)", text[m.end():], re.I):
+            if re.match(r"\s*(?:pairs?|dimers?)", text[m.end() :], re.I):
                 n = max(n, 2)
             found.append((m.start(), f"v{sym}", n))
     for m in re.finditer(rf"\bvacanc(?:y|ies)\s+(?:of|at)\s+(?:the\s+)?({_EL})(?:\s+(?:atoms?|sites?))?", text, re.I):
@@ -121,7 +171,11 @@ def find_defects(text: str, host: str) -> tuple[list[str], list[str]]:
         if sym:
             found.append((m.start(), f"v{sym}", count_before(text, m.start()) or 1))
     sub = [
-        (rf"\b({_EL})(?:\s+atoms?)?\s+(?:substitut\w*|replac\w*|on|at|in\s+place\s+of)\s+(?:for\s+)?(?:the\s+)?({_EL})(?:\s+(?:atoms?|sites?))?", 1, 2),
+        (
+            rf"\b({_EL})(?:\s+atoms?)?\s+(?:substitut\w*|replac\w*|on|at|in\s+place\s+of)\s+(?:for\s+)?(?:the\s+)?({_EL})(?:\s+(?:atoms?|sites?))?",
+            1,
+            2,
+        ),
         (rf"\b({_EL})(?:\s+atoms?|\s+sites?)?\s+(?:substituted|replaced)\s+(?:by|with)\s+({_EL})\b", 2, 1),
         (rf"\b({_EL})\s+substitution(?:s|al\s+\w+)?\s+(?:for|of|at|on)\s+(?:the\s+)?({_EL})\b", 1, 2),
     ]
@@ -196,28 +250,48 @@ def read_text(text: str) -> TextReading:
     if host is None:
         other = re.search(OTHER_HOSTS, text, re.I)
         if defects_named and other:
-            return TextReading(False, f"the hypothesis is about defects in {other.group(1)}, which the defect predictor was not "
-                                      f"trained on (known hosts: {KNOWN_LIST})")
+            return TextReading(
+                False,
+                f"the hypothesis is about defects in {other.group(1)}, which the defect predictor was not "
+                f"trained on (known hosts: {KNOWN_LIST})",
+            )
         if defects_named:
-            return TextReading(False, f"the hypothesis names defects but none of the 2D hosts the predictor knows ({KNOWN_LIST})")
-        return TextReading(False, "the hypothesis is not about point defects (vacancies, substitutions) in a 2D material")
+            return TextReading(
+                False, f"the hypothesis names defects but none of the 2D hosts the predictor knows ({KNOWN_LIST})"
+            )
+        return TextReading(
+            False, "the hypothesis is not about point defects (vacancies, substitutions) in a 2D material"
+        )
     if not defects_named:
         if re.search(UNSUPPORTED_DEFECTS, text, re.I):
-            return TextReading(False, f"the hypothesis is about {host} defects other than vacancies and substitutions, "
-                                      "which the predictor does not model")
-        return TextReading(False, f"the hypothesis mentions {host} but no point defects (vacancies, substitutions, dopants) "
-                                  "the predictor could place")
+            return TextReading(
+                False,
+                f"the hypothesis is about {host} defects other than vacancies and substitutions, "
+                "which the predictor does not model",
+            )
+        return TextReading(
+            False,
+            f"the hypothesis mentions {host} but no point defects (vacancies, substitutions, dopants) "
+            "the predictor could place",
+        )
     tokens, notes = find_defects(text, host)
     if not tokens:
-        return TextReading(True, f"the hypothesis is about point defects in {host} but does not name which atoms are removed "
-                                 "or substituted", host=host, notes=notes)
+        return TextReading(
+            True,
+            f"the hypothesis is about point defects in {host} but does not name which atoms are removed or substituted",
+            host=host,
+            notes=notes,
+        )
     variable, direction = _relation(text)
     if variable == "pair_distance" and len(tokens) == 1:
         tokens = tokens * 2
     if variable == "defect_count" and len(set(tokens)) == 1:
         tokens = tokens[:1]
     request = ValidationRequest(
-        host=host, defects=tokens[:12], target=_target(text), variable=variable,
+        host=host,
+        defects=tokens[:12],
+        target=_target(text),
+        variable=variable,
         direction=direction or "no_change",
     )
     return TextReading(True, "", host=host, request=request, direction_stated=direction is not None, notes=notes)

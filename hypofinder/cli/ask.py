@@ -42,15 +42,27 @@ def ask(
     from hypofinder.render import print_text, to_markdown
     from hypofinder.settings import settings
 
-    given = o.given(contexts=contexts, temperature=temperature, model=model, base_url=base_url, seed=seed,
-                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout,
-                    library=library, rounds=rounds, tournament=tournament)
+    given = o.given(
+        contexts=contexts,
+        temperature=temperature,
+        model=model,
+        base_url=base_url,
+        seed=seed,
+        validate=validate,
+        cache=cache,
+        max_retries=max_retries,
+        timeout=timeout,
+        library=library,
+        rounds=rounds,
+        tournament=tournament,
+    )
     run = settings().run.merged(**given)
     run.check_query(query)
     if out is not None:
         check_out_path(out)
     err = Console(stderr=True)
     with err.status("starting…") as status:
+
         def progress(step: str, message: str) -> None:
             status.update(f"[bold]{step}[/] {message}")
 

@@ -22,9 +22,13 @@ app = typer.Typer(
 @app.command()
 def train(
     data: Optional[Path] = typer.Option(None, "--data", help="2DMD folder [default: <data-dir>/2dmd]"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write weights [default: the shipped weights folder]"),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Where to write weights [default: the shipped weights folder]"
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (training is reproducible for a seed)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Graph-network epochs (0 = LightGBM only) [default: per group]."),
+    epochs: Optional[int] = typer.Option(
+        None, "--epochs", help="Graph-network epochs (0 = LightGBM only) [default: per group]."
+    ),
 ) -> None:
     """Train the shipped models on the 2DMD data and write weights + metadata.json."""
     from hypofinder.defects.train import train as run_train
@@ -39,7 +43,9 @@ def train(
 @app.command()
 def predict(
     files: list[Path] = typer.Argument(..., help="Defective supercells (CIF) of one host"),
-    host: Optional[str] = typer.Option(None, "--host", help="MoS2, WSe2, BN (h-BN), GaSe, InSe, P (black P) [default: detect]"),
+    host: Optional[str] = typer.Option(
+        None, "--host", help="MoS2, WSe2, BN (h-BN), GaSe, InSe, P (black P) [default: detect]"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (a list, one object per file)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights folder [default: shipped]"),
 ) -> None:
@@ -69,8 +75,7 @@ def _table(results) -> None:
 
     targets = PropertyPrediction.targets()
     t = Table(title="Defect predictions (± = uncertainty, 1σ; levels from the host's valence-band maximum)")
-    for col in ("file", "host", "defects", *(PropertyPrediction.header(k) for k in targets),
-                "in domain"):
+    for col in ("file", "host", "defects", *(PropertyPrediction.header(k) for k in targets), "in domain"):
         t.add_column(col)
     for r in results:
         if r.error:
@@ -112,7 +117,10 @@ def evaluate(
         t.add_column(col, justify="right")
     for name, r in report["subsets"].items():
         t.add_row(
-            name, str(r["n"]), f"{r['formation_energy_per_site']['mae_mev']:.1f}", f"{r['homo_lumo_gap']['mae_mev']:.1f}"
+            name,
+            str(r["n"]),
+            f"{r['formation_energy_per_site']['mae_mev']:.1f}",
+            f"{r['homo_lumo_gap']['mae_mev']:.1f}",
         )
     Console(width=120).print(t)
 

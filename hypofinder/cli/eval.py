@@ -1,8 +1,8 @@
 """``hypofinder eval``: score hypotheses against a reference set, and compare two scored runs.
 
-    hypofinder eval run REFS --model M [--contexts N] [--out RESULTS.jsonl] [--json]
-    hypofinder eval score REFS RESULTS [--pick top|best|synthesis] [--judge MODEL --base-url URL] [--json]
-    hypofinder eval compare A.jsonl B.jsonl [--refs REFS] [--json]
+hypofinder eval run REFS --model M [--contexts N] [--out RESULTS.jsonl] [--json]
+hypofinder eval score REFS RESULTS [--pick top|best|synthesis] [--judge MODEL --base-url URL] [--json]
+hypofinder eval compare A.jsonl B.jsonl [--refs REFS] [--json]
 """
 
 from __future__ import annotations
@@ -58,16 +58,29 @@ def _print_scores(scores, as_json: bool, save: Path | None) -> None:
     for col in ("id", "scored", "key points", "concepts", "junk", "evidence", "judge"):
         per.add_column(col, justify="left" if col in ("id", "scored") else "right")
     for q in scores.per_question:
-        per.add_row(escape(q.id), "[red]error[/]" if q.error else (q.scored or "-"),
-                    f"{sum(q.key_points_matched)}/{len(q.key_points_matched)}", _fmt(q.concept_recall),
-                    f"{q.junk_fields}/{q.text_fields}",
-                    "-" if q.evidence is None else "yes" if q.evidence else "no", _fmt(q.judge_score))
+        per.add_row(
+            escape(q.id),
+            "[red]error[/]" if q.error else (q.scored or "-"),
+            f"{sum(q.key_points_matched)}/{len(q.key_points_matched)}",
+            _fmt(q.concept_recall),
+            f"{q.junk_fields}/{q.text_fields}",
+            "-" if q.evidence is None else "yes" if q.evidence else "no",
+            _fmt(q.judge_score),
+        )
     out.print(per)
     table = Table(title="evaluation", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    for key in ("n", "keypoint_recall", "concept_recall", "junk_rate", "evidence_coverage",
-                "score_recall_spearman", "judge_score", "failed"):
+    for key in (
+        "n",
+        "keypoint_recall",
+        "concept_recall",
+        "junk_rate",
+        "evidence_coverage",
+        "score_recall_spearman",
+        "judge_score",
+        "failed",
+    ):
         table.add_row(key, _fmt(getattr(scores, key)))
     table.add_row("threshold", f"{scores.threshold:.3f}")
     if scores.missing:
@@ -77,7 +90,9 @@ def _print_scores(scores, as_json: bool, save: Path | None) -> None:
 
 @app.command("run")
 def run(
-    refs: Path = typer.Argument(..., help="Reference set: .jsonl or .csv with id, query, reference_hypothesis[, key_points]."),
+    refs: Path = typer.Argument(
+        ..., help="Reference set: .jsonl or .csv with id, query, reference_hypothesis[, key_points]."
+    ),
     model: Optional[str] = o.MODEL,
     base_url: Optional[str] = o.BASE_URL,
     contexts: Optional[int] = o.CONTEXTS,
@@ -87,11 +102,19 @@ def run(
     cache: Optional[bool] = o.CACHE,
     timeout: Optional[float] = o.TIMEOUT,
     max_retries: Optional[int] = o.MAX_RETRIES,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results file (JSONL; rerun to resume). Default: not kept."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Results file (JSONL; rerun to resume). Default: not kept."
+    ),
     concurrency: int = typer.Option(1, "--concurrency", "-j", help="Questions in parallel."),
-    pick: PickName = typer.Option(PickName.top, "--pick", help="Which hypothesis is scored: top-ranked context, best of N, or the synthesis."),
-    judge: Optional[str] = typer.Option(None, "--judge", help="Also ask this model for a 0-5 matched score (LLM judge)."),
-    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="Endpoint of the judge (default: --base-url)."),
+    pick: PickName = typer.Option(
+        PickName.top, "--pick", help="Which hypothesis is scored: top-ranked context, best of N, or the synthesis."
+    ),
+    judge: Optional[str] = typer.Option(
+        None, "--judge", help="Also ask this model for a 0-5 matched score (LLM judge)."
+    ),
+    judge_base_url: Optional[str] = typer.Option(
+        None, "--judge-base-url", help="Endpoint of the judge (default: --base-url)."
+    ),
     save: Optional[Path] = typer.Option(None, "--scores", help="Write per-question scores (JSONL) for `eval compare`."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
@@ -100,23 +123,40 @@ def run(
     from hypofinder.settings import settings
 
     err = Console(stderr=True)
-    config = settings().run.merged(**o.given(contexts=contexts, model=model, base_url=base_url,
-                                             temperature=temperature, seed=seed, validate=validate, cache=cache,
-                                             max_retries=max_retries, timeout=timeout))
+    config = settings().run.merged(
+        **o.given(
+            contexts=contexts,
+            model=model,
+            base_url=base_url,
+            temperature=temperature,
+            seed=seed,
+            validate=validate,
+            cache=cache,
+            max_retries=max_retries,
+            timeout=timeout,
+        )
+    )
     scorer = _judge(judge, judge_base_url or config.base_url)
     with err.status("mining the reference questions", spinner="dots") if not as_json else nullcontext():
-        scores = evaluate(refs, pick=pick.value, judge=scorer, on_note=_warn(err), out=out, config=config,
-                          concurrency=concurrency)
+        scores = evaluate(
+            refs, pick=pick.value, judge=scorer, on_note=_warn(err), out=out, config=config, concurrency=concurrency
+        )
     _print_scores(scores, as_json, save)
 
 
 @app.command("score")
 def score(
     refs: Path = typer.Argument(..., help="Reference set (.jsonl or .csv)."),
-    results: Path = typer.Argument(..., help="Results: `hypofinder mine` lines or {\"id\", \"hypothesis\"} lines."),
-    pick: PickName = typer.Option(PickName.top, "--pick", help="Which hypothesis is scored: top-ranked context, best of N, or the synthesis."),
-    judge: Optional[str] = typer.Option(None, "--judge", help="Also ask this model for a 0-5 matched score (LLM judge)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", "--judge-base-url", help="OpenAI-compatible endpoint of the judge."),
+    results: Path = typer.Argument(..., help='Results: `hypofinder mine` lines or {"id", "hypothesis"} lines.'),
+    pick: PickName = typer.Option(
+        PickName.top, "--pick", help="Which hypothesis is scored: top-ranked context, best of N, or the synthesis."
+    ),
+    judge: Optional[str] = typer.Option(
+        None, "--judge", help="Also ask this model for a 0-5 matched score (LLM judge)."
+    ),
+    base_url: Optional[str] = typer.Option(
+        None, "--base-url", "--judge-base-url", help="OpenAI-compatible endpoint of the judge."
+    ),
     save: Optional[Path] = typer.Option(None, "--scores", help="Write per-question scores (JSONL) for `eval compare`."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
@@ -130,7 +170,9 @@ def score(
 
 @app.command("compare")
 def compare(
-    a: Path = typer.Argument(..., help="Run A: per-question scores (--scores), an `eval --json` output, or results (with --refs)."),
+    a: Path = typer.Argument(
+        ..., help="Run A: per-question scores (--scores), an `eval --json` output, or results (with --refs)."
+    ),
     b: Path = typer.Argument(..., help="Run B, the same kinds of file."),
     refs: Optional[Path] = typer.Option(None, "--refs", help="Reference set, to score results files first."),
     pick: PickName = typer.Option(PickName.top, "--pick", help="Which hypothesis is scored (results files)."),
@@ -151,8 +193,11 @@ def compare(
     if as_json:
         typer.echo(json.dumps(result.model_dump(), indent=2))
         return
-    table = Table(title=f"A = {escape(a.name)}   B = {escape(b.name)}   ({result.paired} paired questions, "
-                        f"{result.n_boot} bootstrap resamples)", title_justify="left")
+    table = Table(
+        title=f"A = {escape(a.name)}   B = {escape(b.name)}   ({result.paired} paired questions, "
+        f"{result.n_boot} bootstrap resamples)",
+        title_justify="left",
+    )
     for col in ("metric", "n", "A", "B", "B - A", "95 % interval", ""):
         table.add_column(col, justify="left" if col in ("metric", "") else "right")
     for row in result.rows:

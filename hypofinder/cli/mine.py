@@ -48,16 +48,22 @@ class RateColumn(ProgressColumn):
 
 
 def mine(
-    queries: Path = typer.Argument(..., help="Questions: .jsonl (one {\"id\", \"query\", ...} object a line) or .csv with id,query columns."),
+    queries: Path = typer.Argument(
+        ..., help='Questions: .jsonl (one {"id", "query", ...} object a line) or .csv with id,query columns.'
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Results file (JSONL, appended; rerun to resume)."),
     contexts: Optional[int] = o.CONTEXTS,
     model: Optional[str] = o.MODEL,
     base_url: Optional[str] = o.BASE_URL,
     temperature: Optional[float] = o.TEMPERATURE,
     seed: Optional[int] = o.SEED,
-    concurrency: int = typer.Option(1, "--concurrency", "-j", help="Questions in parallel (worker threads or Ray actors)."),
+    concurrency: int = typer.Option(
+        1, "--concurrency", "-j", help="Questions in parallel (worker threads or Ray actors)."
+    ),
     engine: EngineName = typer.Option(EngineName.local, "--engine", help="local (threads) or ray."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster (default: start a local one)."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Existing Ray cluster (default: start a local one)."
+    ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun the ids that have an error line."),
     validate: Optional[bool] = o.VALIDATE,
     cache: Optional[bool] = o.CACHE,
@@ -66,7 +72,9 @@ def mine(
     max_retries: Optional[int] = o.MAX_RETRIES,
     rounds: Optional[int] = o.ROUNDS,
     tournament: Optional[bool] = o.TOURNAMENT,
-    price: float = typer.Option(0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."),
+    price: float = typer.Option(
+        0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."
+    ),
     server: Optional[str] = o.SERVER,
 ) -> None:
     """Mine hypotheses for every question in QUERIES, appending one result line per id to --out.
@@ -81,9 +89,20 @@ def mine(
     err = Console(stderr=True)
     if price < 0:
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
-    given = o.given(contexts=contexts, model=model, base_url=base_url, temperature=temperature, seed=seed,
-                    validate=validate, cache=cache, max_retries=max_retries, timeout=timeout,
-                    library=library, rounds=rounds, tournament=tournament)
+    given = o.given(
+        contexts=contexts,
+        model=model,
+        base_url=base_url,
+        temperature=temperature,
+        seed=seed,
+        validate=validate,
+        cache=cache,
+        max_retries=max_retries,
+        timeout=timeout,
+        library=library,
+        rounds=rounds,
+        tournament=tournament,
+    )
     run = settings().run.merged(**given)
     note = lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)  # noqa: E731
     if server is not None:
@@ -91,17 +110,33 @@ def mine(
 
         if engine is not EngineName.local or ray_address:
             raise BadInputError("--engine and --ray-address are the server's choice: not with --server")
-        job = RemoteMiningJob(server, queries, out=out, options=given, concurrency=concurrency,
-                              retry_failed=retry_failed, on_note=note)
+        job = RemoteMiningJob(
+            server, queries, out=out, options=given, concurrency=concurrency, retry_failed=retry_failed, on_note=note
+        )
     else:
-        job = mining.mine(queries, out=out, config=run, concurrency=concurrency, engine=engine.value,
-                          ray_address=ray_address, retry_failed=retry_failed, on_note=note)
+        job = mining.mine(
+            queries,
+            out=out,
+            config=run,
+            concurrency=concurrency,
+            engine=engine.value,
+            ray_address=ray_address,
+            retry_failed=retry_failed,
+            on_note=note,
+        )
     stats = job.prepare()
     interrupted, shown = False, 0
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
-        RateColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-        TextColumn("{task.fields[tokens]} tok, {task.fields[failed]} failed"), console=err,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[tokens]} tok, {task.fields[failed]} failed"),
+        console=err,
     )
     try:
         with progress:
@@ -109,20 +144,28 @@ def mine(
             for result in job:
                 if result.error and shown < MAX_SHOWN_ERRORS:
                     shown += 1
-                    progress.console.print(f"[red]failed[/] {escape(result.id)}: {escape(result.error)}",
-                                           highlight=False, soft_wrap=True)
+                    progress.console.print(
+                        f"[red]failed[/] {escape(result.id)}: {escape(result.error)}", highlight=False, soft_wrap=True
+                    )
                 progress.update(task, advance=1, tokens=job.stats.tokens, failed=job.stats.failed)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         job.close()
     if job.stats.failed > shown:
-        err.print(f"{job.stats.failed - shown} more error(s): see the error lines in {escape(str(out))}",
-                  highlight=False, soft_wrap=True)
+        err.print(
+            f"{job.stats.failed - shown} more error(s): see the error lines in {escape(str(out))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     Console().print(summary_table(job.stats, out, price))
     if interrupted:
-        err.print(f"interrupted: {job.stats.done + job.stats.failed} result(s) of this run are saved in "
-                  f"{escape(str(out))}; run the same command again to resume", highlight=False, soft_wrap=True)
+        err.print(
+            f"interrupted: {job.stats.done + job.stats.failed} result(s) of this run are saved in "
+            f"{escape(str(out))}; run the same command again to resume",
+            highlight=False,
+            soft_wrap=True,
+        )
         if mining.busy_workers():
             # a worker is still inside a model call: leaving through interpreter shutdown would abort
             # in native code; every finished line is already fsynced, so exit now
@@ -131,8 +174,10 @@ def mine(
             os._exit(130)
         sys.exit(130)
     if stats.skipped_failed:
-        err.print(f"{stats.skipped_failed} id(s) still have error lines from an earlier run: add --retry-failed",
-                  highlight=False)
+        err.print(
+            f"{stats.skipped_failed} id(s) still have error lines from an earlier run: add --retry-failed",
+            highlight=False,
+        )
     if job.stats.exit_code:
         # sys.exit, not typer.Exit: hypofinder.cli.main() runs Typer with standalone_mode=False, which turns
         # typer.Exit(code) into a return value that main() drops (exit status 0).

@@ -19,6 +19,12 @@ def models(as_json: bool = typer.Option(False, "--json", help="A JSON list inste
         return
     table = Table("name", "aliases", "in-process", "window", "structured output", "description")
     for r in rows:
-        table.add_row(r["name"], ", ".join(r["aliases"]), "yes" if r["in_process"] else "no (server)",
-                      str(r["context_window"]), " > ".join(r["structured_output"]), r["description"])
+        table.add_row(
+            r["name"],
+            ", ".join(r["aliases"]),
+            "yes" if r["in_process"] else "no (server)",
+            str(r["context_window"]),
+            " > ".join(r["structured_output"]),
+            r["description"],
+        )
     Console().print(table)

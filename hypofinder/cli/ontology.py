@@ -32,7 +32,9 @@ def _console():
 def search(
     text: str = typer.Argument(..., help="What you are looking for, in plain words"),
     k: int = typer.Option(10, "-k", "--k", help="How many concepts (1-200)."),
-    facet: Optional[str] = typer.Option(None, "--facet", help="Only this PhySH facet, e.g. 'Computational Techniques'."),
+    facet: Optional[str] = typer.Option(
+        None, "--facet", help="Only this PhySH facet, e.g. 'Computational Techniques'."
+    ),
     discipline: Optional[str] = typer.Option(None, "--discipline", help="Only this PhySH discipline."),
     as_json: bool = typer.Option(False, "--json", help="Print only a JSON list of concepts."),
 ) -> None:
@@ -49,9 +51,7 @@ def search(
     for col in ("#", "score", "label", "facet", "discipline", "role", "framework", "id"):
         table.add_column(col, overflow="fold")
     for i, h in enumerate(hits, 1):
-        table.add_row(
-            str(i), f"{h.score:.3f}", h.label, h.facet or "", h.discipline or "", h.role, h.framework, h.id
-        )
+        table.add_row(str(i), f"{h.score:.3f}", h.label, h.facet or "", h.discipline or "", h.role, h.framework, h.id)
     _console().print(table)
 
 
@@ -107,7 +107,15 @@ def show(
         ("narrower", links(c.narrower)),
         ("related", links(c.related)),
     ]
-    flags = [name for name, on in (("deprecated", c.deprecated), ("excluded from indexing", c.exclude_from_indexing), ("facet", c.is_facet)) if on]
+    flags = [
+        name
+        for name, on in (
+            ("deprecated", c.deprecated),
+            ("excluded from indexing", c.exclude_from_indexing),
+            ("facet", c.is_facet),
+        )
+        if on
+    ]
     if flags:
         rows.append(("flags", ", ".join(flags)))
     for name, value in rows:

@@ -26,8 +26,9 @@ CACHE = _opt("cache", "--cache/--no-cache")
 MAX_RETRIES = _opt("max_retries", "--max-retries")
 TIMEOUT = _opt("timeout_s", "--timeout")
 LIBRARY = _opt("library", "--library")
-SERVER = typer.Option(None, "--server", help="Send the work to a running 'hypofinder serve' at this URL "
-                      "(key from HYPOFINDER_API_KEY).")
+SERVER = typer.Option(
+    None, "--server", help="Send the work to a running 'hypofinder serve' at this URL (key from HYPOFINDER_API_KEY)."
+)
 ROUNDS = _opt("rounds", "--rounds")
 TOURNAMENT = _opt("tournament", "--tournament/--no-tournament")
 

@@ -14,9 +14,12 @@ from hypofinder.outfiles import write_atomic
 
 def screen_cmd(
     host: str = typer.Option(..., "--host", help="MoS2, WSe2, BN (h-BN), GaSe, InSe, P (black P)"),
-    defects: str = typer.Option(..., "--defects", help="Tokens, e.g. 'vS,vS,W_Mo' (vS = S vacancy, W_Mo = W on a Mo site)"),
-    target: str = typer.Option("homo_lumo_gap", "--target",
-                               help="homo_lumo_gap, formation_energy_per_site, homo, lumo or magnetization"),
+    defects: str = typer.Option(
+        ..., "--defects", help="Tokens, e.g. 'vS,vS,W_Mo' (vS = S vacancy, W_Mo = W on a Mo site)"
+    ),
+    target: str = typer.Option(
+        "homo_lumo_gap", "--target", help="homo_lumo_gap, formation_energy_per_site, homo, lumo or magnetization"
+    ),
     maximize: bool = typer.Option(False, "--maximize/--minimize", help="Rank the largest (or smallest) first."),
     limit: int = typer.Option(10, "--limit", "-n", help="How many of the best to show and export (1-100)."),
     max_configs: int = typer.Option(50_000, "--max-configs", help="At most this many distinct configurations."),
@@ -32,8 +35,17 @@ def screen_cmd(
         raise BadInputError(f"--density must be low or high, got {density!r}")
     if cif_dir is not None and cif_dir.exists() and not cif_dir.is_dir():
         raise BadInputError(f"--cif-dir {cif_dir} exists and is not a folder")
-    result = screen(host, defects, target=target, maximize=maximize, limit=limit, max_configs=max_configs,
-                    seed=seed, density=density, with_cif=cif_dir is not None)
+    result = screen(
+        host,
+        defects,
+        target=target,
+        maximize=maximize,
+        limit=limit,
+        max_configs=max_configs,
+        seed=seed,
+        density=density,
+        with_cif=cif_dir is not None,
+    )
     if cif_dir is not None:
         _write_cifs(result, cif_dir)
     if as_json:
@@ -71,13 +83,25 @@ def _table(result) -> None:
     from hypofinder.models import PropertyPrediction
 
     shown = [k for k in PropertyPrediction.targets() if any(getattr(c, k) is not None for c in result.best)]
-    for col in ("#", "configuration (token@site)", *(PropertyPrediction.header(k) for k in shown),
-                "min/mean d (Å)", "in domain", "CIF"):
+    for col in (
+        "#",
+        "configuration (token@site)",
+        *(PropertyPrediction.header(k) for k in shown),
+        "min/mean d (Å)",
+        "in domain",
+        "CIF",
+    ):
         tab.add_column(col)
     for c in result.best:
         d = "-" if c.min_distance is None else f"{c.min_distance:.2f} / {c.mean_distance:.2f}"
-        tab.add_row(str(c.rank), c.label, *(_pm(getattr(c, k), getattr(c, k + "_std")) for k in shown), d,
-                    "yes" if c.in_domain else "[yellow]no[/yellow]", c.cif_path or "")
+        tab.add_row(
+            str(c.rank),
+            c.label,
+            *(_pm(getattr(c, k), getattr(c, k + "_std")) for k in shown),
+            d,
+            "yes" if c.in_domain else "[yellow]no[/yellow]",
+            c.cif_path or "",
+        )
     console = Console(width=200)
     console.print(tab)
     console.print(

@@ -11,10 +11,20 @@ import typer
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; beyond loopback needs HYPOFINDER_API_KEY."),
     port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
-    max_running: Optional[int] = typer.Option(None, "--max-running", help="Jobs running at once [env HYPOFINDER_MAX_RUNNING_JOBS; default 2]."),
-    max_queued: Optional[int] = typer.Option(None, "--max-queued", help="Jobs waiting beyond those, then 429 [env HYPOFINDER_MAX_QUEUED_JOBS; default 16]."),
-    job_store: Optional[Path] = typer.Option(None, "--job-store", help="SQLite job store [env HYPOFINDER_JOB_STORE; default <cache-dir>/service/jobs.sqlite]."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Run batches on this Ray cluster [env HYPOFINDER_RAY_ADDRESS]."),
+    max_running: Optional[int] = typer.Option(
+        None, "--max-running", help="Jobs running at once [env HYPOFINDER_MAX_RUNNING_JOBS; default 2]."
+    ),
+    max_queued: Optional[int] = typer.Option(
+        None, "--max-queued", help="Jobs waiting beyond those, then 429 [env HYPOFINDER_MAX_QUEUED_JOBS; default 16]."
+    ),
+    job_store: Optional[Path] = typer.Option(
+        None,
+        "--job-store",
+        help="SQLite job store [env HYPOFINDER_JOB_STORE; default <cache-dir>/service/jobs.sqlite].",
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Run batches on this Ray cluster [env HYPOFINDER_RAY_ADDRESS]."
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the API: POST /v1/jobs, /v1/batches, events, direct calls; docs at /docs."""
@@ -25,8 +35,13 @@ def serve(
     from hypofinder.service.config import ServiceConfig, is_loopback
     from hypofinder.settings import checked
 
-    overrides = {k: v for k, v in dict(max_running_jobs=max_running, max_queued_jobs=max_queued,
-                                        job_store=job_store, ray_address=ray_address).items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in dict(
+            max_running_jobs=max_running, max_queued_jobs=max_queued, job_store=job_store, ray_address=ray_address
+        ).items()
+        if v is not None
+    }
     config = checked(ServiceConfig, {**ServiceConfig().model_dump(), **overrides})
     if not is_loopback(host) and config.api_key is None:
         raise BadInputError(f"binding to {host} exposes the service beyond this machine: set HYPOFINDER_API_KEY first")

@@ -56,8 +56,15 @@ class Ridge:
 
 # Lines of LightGBM's model text that only describe the training (gains, counts, weights) or help a
 # parallel loader (tree_sizes): prediction does not read them, so they are not stored (40 % smaller).
-_INFO_LINES = ("split_gain=", "leaf_weight=", "leaf_count=", "internal_value=", "internal_weight=",
-               "internal_count=", "tree_sizes=")
+_INFO_LINES = (
+    "split_gain=",
+    "leaf_weight=",
+    "leaf_count=",
+    "internal_value=",
+    "internal_weight=",
+    "internal_count=",
+    "tree_sizes=",
+)
 
 
 def _booster_to_text(booster) -> str:
@@ -120,5 +127,8 @@ class GBMSubsetModel:
     @classmethod
     def from_json(cls, d: dict) -> GBMSubsetModel:
         boosters = d.get("boosters") or {ENERGY: d["energy_booster"], "homo_lumo_gap": d["gap_booster"]}  # older files
-        return cls(FeatureSpec.from_json(d["spec"]), Ridge.from_json(d["ridge"]),
-                   {k: _booster_from_text(t) for k, t in boosters.items()})
+        return cls(
+            FeatureSpec.from_json(d["spec"]),
+            Ridge.from_json(d["ridge"]),
+            {k: _booster_from_text(t) for k, t in boosters.items()},
+        )

@@ -140,7 +140,10 @@ class ModelBundle:
             )
         hosts = {k: Host.from_json(v) for k, v in json.loads((path / "hosts.json").read_text()).items()}
         meta = json.loads((path / "metadata.json").read_text())
-        gbm = {k: GBMSubsetModel.from_json(v) for k, v in json.loads(gzip.decompress((path / "gbm.json.gz").read_bytes())).items()}
+        gbm = {
+            k: GBMSubsetModel.from_json(v)
+            for k, v in json.loads(gzip.decompress((path / "gbm.json.gz").read_bytes())).items()
+        }
         gnn = []
         if (path / "gnn.pt").exists():
             import torch
@@ -184,8 +187,15 @@ class ModelBundle:
         names, sub = np.unique(np.array(batch.subsets), return_inverse=True)
         out = {}
         for name, m in self.members(batch, use_gnn=use_gnn).items():
-            table = np.array([[cal.get(s, {}).get(name, {}).get(k, d) for k, d in (("blend", 0.5), ("floor", 0.0),
-                                                                                   ("scale", 1.0))] for s in names])
+            table = np.array(
+                [
+                    [
+                        cal.get(s, {}).get(name, {}).get(k, d)
+                        for k, d in (("blend", 0.5), ("floor", 0.0), ("scale", 1.0))
+                    ]
+                    for s in names
+                ]
+            )
             w_net, floor, scale = table.reshape(len(names), 3)[sub.ravel()].T
             mean, spread = blend(m, w_net)
             out[name] = mean
@@ -198,8 +208,13 @@ class ModelBundle:
             return self.metadata["calibration"]
         if "_cal" not in self._cache:
             blend_w, typical = self.metadata.get("blend", {}), self.metadata.get("typical_error", {})
-            self._cache["_cal"] = {s: {t: {"blend": blend_w.get(s, {}).get(t, 0.5), "floor": v, "scale": 1.0}
-                                       for t, v in typical.get(s, {}).items()} for s in set(blend_w) | set(typical)}
+            self._cache["_cal"] = {
+                s: {
+                    t: {"blend": blend_w.get(s, {}).get(t, 0.5), "floor": v, "scale": 1.0}
+                    for t, v in typical.get(s, {}).items()
+                }
+                for s in set(blend_w) | set(typical)
+            }
         return self._cache["_cal"]
 
     def targets_of(self, subset: str) -> list[str]:

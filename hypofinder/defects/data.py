@@ -91,7 +91,9 @@ def load_subset(folder: Path | str, cache: bool = True) -> Subset:
     """Load one subset folder (descriptors.csv, targets.csv, structures.tar.gz, <host>.cif)."""
     folder = Path(folder)
     if not is_subset_dir(folder):
-        raise DataNotFoundError(f"not a 2DMD subset folder (needs descriptors.csv, targets.csv, structures.tar.gz): {folder}")
+        raise DataNotFoundError(
+            f"not a 2DMD subset folder (needs descriptors.csv, targets.csv, structures.tar.gz): {folder}"
+        )
     fp = fingerprint(folder)
     cpath = _cache_path(folder.name, fp)
     if cache and cpath.exists():
@@ -116,7 +118,9 @@ def load_subset(folder: Path | str, cache: bool = True) -> Subset:
         ids.append(stem)
     missing = len(rows) - len(ids)
     if missing:
-        raise BadInputError(f"{folder.name}: {missing} structures listed in targets.csv are missing from structures.tar.gz")
+        raise BadInputError(
+            f"{folder.name}: {missing} structures listed in targets.csv are missing from structures.tar.gz"
+        )
     r = [rows[i] for i in ids]
     sub = Subset(
         name=folder.name,
@@ -148,7 +152,9 @@ def subset_dirs(root: Path | str) -> list[Path]:
         return [root]
     found = sorted(p for p in root.iterdir() if p.is_dir() and is_subset_dir(p))
     if not found:
-        raise DataNotFoundError(f"no 2DMD subsets (folders with descriptors.csv, targets.csv, structures.tar.gz) in {root}")
+        raise DataNotFoundError(
+            f"no 2DMD subsets (folders with descriptors.csv, targets.csv, structures.tar.gz) in {root}"
+        )
     return found
 
 

@@ -34,5 +34,7 @@ def evaluate_dir(data_dir: Path | str, weights: Path | None = None, warn=None) -
             **{t: {"mae_mev": round(mae_mev(out[t], sub.targets[t]), 3)} for t in TARGETS},
         }
     if not report["subsets"]:
-        raise BadInputError(f"no subset in {data_dir} matches a trained model ({', '.join(sorted(predictor.bundle.gbm))})")
+        raise BadInputError(
+            f"no subset in {data_dir} matches a trained model ({', '.join(sorted(predictor.bundle.gbm))})"
+        )
     return report

@@ -112,7 +112,9 @@ class FeatureSpec:
         counts = np.zeros((G, T))
         np.add.at(counts, (batch.node_graph[ok], t[ok]), 1.0)
         frac = counts / np.maximum(n, 1)[:, None]
-        nid = _lookup(_node_code(np.array(self.node_keys, dtype=np.int64).reshape(-1, 2).T), _node_code((t, _hkey(batch.height))))
+        nid = _lookup(
+            _node_code(np.array(self.node_keys, dtype=np.int64).reshape(-1, 2).T), _node_code((t, _hkey(batch.height)))
+        )
         nodes = np.zeros((G, len(self.node_keys)))
         m = nid >= 0
         np.add.at(nodes, (batch.node_graph[m], nid[m]), 1.0)
@@ -142,8 +144,19 @@ class FeatureSpec:
         meann /= np.maximum(n, 1)
         dq = electron_change(batch)
         return np.concatenate(
-            [one, n[:, None], counts, frac, nodes, hist.reshape(G, -1), nearest, mind[:, None], meann[:, None],
-             dq[:, None], np.mod(dq, 2)[:, None]],
+            [
+                one,
+                n[:, None],
+                counts,
+                frac,
+                nodes,
+                hist.reshape(G, -1),
+                nearest,
+                mind[:, None],
+                meann[:, None],
+                dq[:, None],
+                np.mod(dq, 2)[:, None],
+            ],
             axis=1,
         ).astype(np.float32)
 

@@ -128,8 +128,9 @@ class Block(nn.Module):
 class DefectGNN(nn.Module):
     """Heads: formation energy per site (mean of node terms) and ``n_other`` pooled targets."""
 
-    def __init__(self, n_types: int, n_subsets: int, d: int = 64, blocks: int = 3, de: int | None = None,
-                 n_other: int = 1):
+    def __init__(
+        self, n_types: int, n_subsets: int, d: int = 64, blocks: int = 3, de: int | None = None, n_other: int = 1
+    ):
         super().__init__()
         de = de or d
         self.type_emb = nn.Embedding(n_types, d)
@@ -207,8 +208,14 @@ class GNNModel:
         cfg = st["config"]
         targets = st.get("targets") or [ENERGY, "homo_lumo_gap"]  # older files: the two first targets
         known = st.get("known") or np.ones((len(st["subsets"]), len(targets)), dtype=bool)
-        net = DefectGNN(len(st["types"]), len(st["subsets"]), d=cfg["d"], blocks=cfg["blocks"], de=cfg.get("de"),
-                        n_other=len(targets) - 1)
+        net = DefectGNN(
+            len(st["types"]),
+            len(st["subsets"]),
+            d=cfg["d"],
+            blocks=cfg["blocks"],
+            de=cfg.get("de"),
+            n_other=len(targets) - 1,
+        )
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in st["state_dict"].items()})
         return cls(net, st["types"], st["subsets"], targets, st["mean"], st["scale"], known, cfg)
 

@@ -150,7 +150,9 @@ def graph_from_arrays(
     occ = np.full(n_sites, -1, dtype=np.int64)
     numbers = np.asarray(numbers, dtype=np.int64)
     if np.unique(idx).size != idx.size:
-        raise BadInputError(f"two atoms sit on one pristine {host.subset} site: not an unrelaxed supercell of this host")
+        raise BadInputError(
+            f"two atoms sit on one pristine {host.subset} site: not an unrelaxed supercell of this host"
+        )
     occ[idx] = numbers
     pristine_z = np.tile(host.unit_numbers, n1 * n2)
     changed = np.nonzero(occ != pristine_z)[0]

@@ -200,7 +200,9 @@ def host_info(name: str, density: str | None = None, n_defects: int | None = Non
     if density is not None:
         pick = [h for h in hosts if h.density == density]
         if not pick:
-            raise BadInputError(f"{hosts[0].name} has no {density}-density subset ({', '.join(h.subset for h in hosts)})")
+            raise BadInputError(
+                f"{hosts[0].name} has no {density}-density subset ({', '.join(h.subset for h in hosts)})"
+            )
         return pick[0]
     if len(hosts) == 1:
         return hosts[0]

@@ -122,7 +122,9 @@ def sample_pinned(
             if len(pool) < total:
                 break
             keys = rng.random((m, len(pool)))
-            order = np.argpartition(keys, total - 1, axis=1)[:, :total] if total < len(pool) else np.argsort(keys, axis=1)
+            order = (
+                np.argpartition(keys, total - 1, axis=1)[:, :total] if total < len(pool) else np.argsort(keys, axis=1)
+            )
             pick = pool[order]
             pos = 0
             for gi, c in need:
@@ -181,6 +183,12 @@ def _sample_distinct(space, dset, want: int, rng, radius, budget: int) -> tuple[
 
 
 __all__ = [
-    "ENUM_LIMIT", "MAX_CONFIGS", "canonical", "configurations", "distinct", "enumerate_pinned", "pinned_count",
+    "ENUM_LIMIT",
+    "MAX_CONFIGS",
+    "canonical",
+    "configurations",
+    "distinct",
+    "enumerate_pinned",
+    "pinned_count",
     "sample_pinned",
 ]

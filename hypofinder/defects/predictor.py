@@ -93,7 +93,8 @@ class DefectPredictor:
         batch = graphs if isinstance(graphs, GraphBatch) else GraphBatch.from_graphs(list(graphs))
         if not batch.n_graphs:
             return {k: np.zeros(0) for t in PropertyPrediction.targets() for k in (t, t + "_std")} | {
-                "in_domain": np.zeros(0, dtype=bool)}
+                "in_domain": np.zeros(0, dtype=bool)
+            }
         out = self.bundle.predict(batch, use_gnn=not fast)
         out["in_domain"] = in_domain_mask(batch, self.metadata.get("domain", {}))
         return out
@@ -103,8 +104,11 @@ class DefectPredictor:
         if subset not in self.bundle.gbm:
             raise BadInputError(f"no trained model for subset {subset}")
         if target not in self.bundle.targets_of(subset):
-            why = (": its 2DMD calculations carry no magnetic information (not spin-polarised)"
-                   if target == "magnetization" else "")
+            why = (
+                ": its 2DMD calculations carry no magnetic information (not spin-polarised)"
+                if target == "magnetization"
+                else ""
+            )
             raise BadInputError(f"no {PropertyPrediction.title(target)} prediction for {subset}{why}")
 
     def predict(self, structures: Iterable[Any], host: str | None = None) -> list[DefectPrediction]:
@@ -133,8 +137,9 @@ class DefectPredictor:
                     r.error = f"no trained model for subset {g.subset}"
                     continue
                 notes = out_of_domain(g, doms.get(g.subset))
-                results[i] = r.model_copy(update={**PropertyPrediction.fields_from(out, k),
-                                                  "in_domain": not notes, "domain_notes": notes})
+                results[i] = r.model_copy(
+                    update={**PropertyPrediction.fields_from(out, k), "in_domain": not notes, "domain_notes": notes}
+                )
         return results
 
 
@@ -208,7 +213,9 @@ def match_graph(item: Any, hosts: list[Host], host_name: str | None = None, labe
     what = canonical_host(host_name) if host_name else "any known host"
     a, b, c = np.linalg.norm(lattice, axis=1)
     cells = ", ".join(h.subset for h in hosts)
-    raise BadInputError(f"lattice {a:.3f} x {b:.3f} x {c:.3f} Å is not an n x m x 1 supercell of {what} ({cells} unit cells)")
+    raise BadInputError(
+        f"lattice {a:.3f} x {b:.3f} x {c:.3f} Å is not an n x m x 1 supercell of {what} ({cells} unit cells)"
+    )
 
 
 def defect_graph(structure: Any, host: Host | str | None = None) -> DefectGraph:

@@ -120,20 +120,38 @@ def screen(
     best = []
     for rank, i in enumerate(top, 1):
         cif = str(structure_from_sites(h, rows[i], dset.z_to).to(fmt="cif")) if with_cif else None
-        best.append(ScreenedConfiguration(
-            rank=rank, label=label_of(space, dset, rows[i]), sites=[int(x) for x in rows[i]], defects=list(dset.tokens),
-            **PropertyPrediction.fields_from(pred, i),
-            min_distance=None if np.isnan(dmin[i]) else round(float(dmin[i]), 4),
-            mean_distance=None if np.isnan(dmean[i]) else round(float(dmean[i]), 4), cif=cif,
-        ))
+        best.append(
+            ScreenedConfiguration(
+                rank=rank,
+                label=label_of(space, dset, rows[i]),
+                sites=[int(x) for x in rows[i]],
+                defects=list(dset.tokens),
+                **PropertyPrediction.fields_from(pred, i),
+                min_distance=None if np.isnan(dmin[i]) else round(float(dmin[i]), 4),
+                mean_distance=None if np.isnan(dmean[i]) else round(float(dmean[i]), 4),
+                cif=cif,
+            )
+        )
     t4 = time.perf_counter()
     n = len(rows)
     timing = ScreenTiming(generate_s=t1 - t0, graphs_s=t2 - t1, predict_s=t3 - t2, export_s=t4 - t3, total_s=t4 - t0)
     return ScreenResult(
-        host=h.name, subset=h.subset, supercell=list(h.supercell), defects=list(dset.tokens), target=target,
-        maximize=bool(maximize), n_space=float(space_size(space, dset)), n_generated=int(n_generated), n_distinct=n,
-        exhaustive=bool(exhaustive), symmetry_ops=len(space.perms), n_in_domain=int(np.sum(pred["in_domain"])),
-        timing=timing, configs_per_s=n / max(t3 - t2, 1e-9), overall_per_s=n / max(t4 - t0, 1e-9), best=best,
+        host=h.name,
+        subset=h.subset,
+        supercell=list(h.supercell),
+        defects=list(dset.tokens),
+        target=target,
+        maximize=bool(maximize),
+        n_space=float(space_size(space, dset)),
+        n_generated=int(n_generated),
+        n_distinct=n,
+        exhaustive=bool(exhaustive),
+        symmetry_ops=len(space.perms),
+        n_in_domain=int(np.sum(pred["in_domain"])),
+        timing=timing,
+        configs_per_s=n / max(t3 - t2, 1e-9),
+        overall_per_s=n / max(t4 - t0, 1e-9),
+        best=best,
     )
 
 

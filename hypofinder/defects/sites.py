@@ -145,7 +145,9 @@ def defect_set(host: Host, defects: list[str] | str, space: SiteSpace | None = N
         site, new = parse_token(tok)
         z_from = atomic_number(site)
         if z_from not in host_z:
-            raise BadInputError(f"{site} is not an element of {host.name} ({', '.join(host.elements)}): {tok} has no site")
+            raise BadInputError(
+                f"{site} is not an element of {host.name} ({', '.join(host.elements)}): {tok} has no site"
+            )
         z_to = 0 if new is None else atomic_number(new)
         if z_to == z_from:
             raise BadInputError(f"{tok} puts {new} on its own site: not a defect")
@@ -228,6 +230,14 @@ def label_of(space: SiteSpace, dset: DefectSet, row) -> str:
 
 
 __all__ = [
-    "CODE", "DefectSet", "SiteSpace", "defect_set", "label_of", "pair_stats", "site_space", "space_size", "split_tokens",
+    "CODE",
+    "DefectSet",
+    "SiteSpace",
+    "defect_set",
+    "label_of",
+    "pair_stats",
+    "site_space",
+    "space_size",
+    "split_tokens",
     "structure_from_sites",
 ]

@@ -57,8 +57,14 @@ def _versions() -> dict:
     }
 
 
-def _fit_members(subsets: dict[str, Subset], sel: dict[str, np.ndarray], seed: int, gnn_epochs: int | None,
-                 gnn_groups: list[list[str]] | None, log) -> ModelBundle:
+def _fit_members(
+    subsets: dict[str, Subset],
+    sel: dict[str, np.ndarray],
+    seed: int,
+    gnn_epochs: int | None,
+    gnn_groups: list[list[str]] | None,
+    log,
+) -> ModelBundle:
     """LightGBM per subset + the graph network(s) on the rows ``sel`` of every subset (no calibration)."""
     import torch
 
@@ -69,8 +75,9 @@ def _fit_members(subsets: dict[str, Subset], sel: dict[str, np.ndarray], seed: i
     for name, s in subsets.items():
         t0 = time.perf_counter()
         graphs = [s.graphs[i] for i in sel[name]]
-        gbm[name] = GBMSubsetModel.fit(GraphBatch.from_graphs(graphs), {t: v[sel[name]] for t, v in s.targets.items()},
-                                       seed=seed)
+        gbm[name] = GBMSubsetModel.fit(
+            GraphBatch.from_graphs(graphs), {t: v[sel[name]] for t, v in s.targets.items()}, seed=seed
+        )
         hosts[name] = s.host
         domain[name] = domain_of(graphs)
         log(f"  lightgbm {name}: {len(graphs)} structures, {len(s.targets)} targets, {time.perf_counter() - t0:.1f}s")
@@ -83,8 +90,12 @@ def _fit_members(subsets: dict[str, Subset], sel: dict[str, np.ndarray], seed: i
         graphs = [subsets[n].graphs[i] for n in group for i in sel[n]]
         y = {t: np.concatenate([_column(subsets[n], t)[sel[n]] for n in group]) for t in TARGETS}
         y = {t: v for t, v in y.items() if np.isfinite(v).any()}
-        nets.append(train_gnn(GraphBatch.from_graphs(graphs), y, epochs=epochs, d=GNN_DIM, blocks=GNN_BLOCKS, seed=seed))
-        log(f"  graph network {'+'.join(group)}: {len(graphs)} structures, {epochs} epochs, {time.perf_counter() - t0:.1f}s")
+        nets.append(
+            train_gnn(GraphBatch.from_graphs(graphs), y, epochs=epochs, d=GNN_DIM, blocks=GNN_BLOCKS, seed=seed)
+        )
+        log(
+            f"  graph network {'+'.join(group)}: {len(graphs)} structures, {epochs} epochs, {time.perf_counter() - t0:.1f}s"
+        )
     return ModelBundle(hosts=hosts, metadata={"domain": domain}, gbm=gbm, gnn=nets)
 
 
@@ -126,8 +137,10 @@ def fit_bundle(
     else:
         results = [_fit_job(f, job, log) for f in range(-1, folds)]
     bundle = results[0]
-    log(f"  fitted: {len(bundle.gbm)} LightGBM subsets, {len(bundle.gnn)} graph network(s)"
-        + (f", {folds} out-of-fold fits" if folds else ""))
+    log(
+        f"  fitted: {len(bundle.gbm)} LightGBM subsets, {len(bundle.gnn)} graph network(s)"
+        + (f", {folds} out-of-fold fits" if folds else "")
+    )
     if folds:
         rows = {k: len(v) for k, v in sel.items()}
         offset = dict(zip(rows, np.cumsum([0] + list(rows.values()))[:-1]))
@@ -152,8 +165,9 @@ def _fit_job(fold: int, job=None, log=lambda *_: None):
     if fold < 0:
         return _fit_members(subsets, sel, seed, gnn_epochs, gnn_groups, log)
     t0 = time.perf_counter()
-    model = _fit_members(subsets, {k: v[part[k] != fold] for k, v in sel.items()}, seed, gnn_epochs, gnn_groups,
-                         lambda *_: None)
+    model = _fit_members(
+        subsets, {k: v[part[k] != fold] for k, v in sel.items()}, seed, gnn_epochs, gnn_groups, lambda *_: None
+    )
     graphs = [subsets[k].graphs[sel[k][j]] for k in subsets for j in np.nonzero(part[k] == fold)[0]]
     out = model.members(graphs)
     log(f"  out-of-fold {fold + 1}/{folds}: {time.perf_counter() - t0:.1f}s")
@@ -178,8 +192,14 @@ def train(data_dir: Path, out: Path, seed: int = 0, gnn_epochs: int | None = Non
         {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "seed": seed,
-            "targets": {t: {"unit": PropertyPrediction.unit(t), "columns": PropertyPrediction.columns(t),
-                            "subsets": [k for k in bundle.gbm if t in bundle.gbm[k].targets]} for t in TARGETS},
+            "targets": {
+                t: {
+                    "unit": PropertyPrediction.unit(t),
+                    "columns": PropertyPrediction.columns(t),
+                    "subsets": [k for k in bundle.gbm if t in bundle.gbm[k].targets],
+                }
+                for t in TARGETS
+            },
             "members": ["lightgbm"] + (["graph_network"] if bundle.gnn else []),
             "uncertainty": "1 sigma = scale * sqrt(spread^2 + floor^2) per subset and target ('calibration'): spread = "
             "weighted population std of the members (graph-network weight 'blend'), floor = out-of-fold MAE, scale "

@@ -33,7 +33,26 @@ from hypofinder.evaluation.runner import (
     write_scores,
 )
 
-__all__ = ["KEYPOINT_THRESHOLD", "METRIC_KEYS", "PICKS", "Comparison", "EvalScores", "Generated", "MetricDiff",
-           "QuestionScore", "Reference", "ReferenceSet", "calibrate", "compare", "evaluate", "load_scores",
-           "mine_references", "read_references", "read_results", "score", "score_file", "split_claims",
-           "write_scores"]
+__all__ = [
+    "KEYPOINT_THRESHOLD",
+    "METRIC_KEYS",
+    "PICKS",
+    "Comparison",
+    "EvalScores",
+    "Generated",
+    "MetricDiff",
+    "QuestionScore",
+    "Reference",
+    "ReferenceSet",
+    "calibrate",
+    "compare",
+    "evaluate",
+    "load_scores",
+    "mine_references",
+    "read_references",
+    "read_results",
+    "score",
+    "score_file",
+    "split_claims",
+    "write_scores",
+]

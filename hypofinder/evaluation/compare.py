@@ -59,8 +59,15 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, seed: i
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def compare(a: list[QuestionScore], b: list[QuestionScore], *, name_a: str = "A", name_b: str = "B",
-            n_boot: int = N_BOOT, seed: int = 0) -> Comparison:
+def compare(
+    a: list[QuestionScore],
+    b: list[QuestionScore],
+    *,
+    name_a: str = "A",
+    name_b: str = "B",
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> Comparison:
     by_b = {q.id: q for q in b}
     pairs = [(q, by_b[q.id]) for q in a if q.id in by_b]
     rows = []
@@ -68,12 +75,31 @@ def compare(a: list[QuestionScore], b: list[QuestionScore], *, name_a: str = "A"
         vals = [(_value(x, metric), _value(y, metric)) for x, y in pairs]
         vals = [(x, y) for x, y in vals if x is not None and y is not None]
         if not vals:
-            rows.append(MetricDiff(metric=metric, n=0, a=None, b=None, diff=None, low=None, high=None,
-                                   lower_is_better=metric in LOWER_IS_BETTER))
+            rows.append(
+                MetricDiff(
+                    metric=metric,
+                    n=0,
+                    a=None,
+                    b=None,
+                    diff=None,
+                    low=None,
+                    high=None,
+                    lower_is_better=metric in LOWER_IS_BETTER,
+                )
+            )
             continue
         xa, xb = np.array(vals).T
         low, high = paired_bootstrap(xa, xb, n_boot, seed)
-        rows.append(MetricDiff(metric=metric, n=len(vals), a=round(float(xa.mean()), 4), b=round(float(xb.mean()), 4),
-                               diff=round(float((xb - xa).mean()), 4), low=round(low, 4), high=round(high, 4),
-                               lower_is_better=metric in LOWER_IS_BETTER))
+        rows.append(
+            MetricDiff(
+                metric=metric,
+                n=len(vals),
+                a=round(float(xa.mean()), 4),
+                b=round(float(xb.mean()), 4),
+                diff=round(float((xb - xa).mean()), 4),
+                low=round(low, 4),
+                high=round(high, 4),
+                lower_is_better=metric in LOWER_IS_BETTER,
+            )
+        )
     return Comparison(a=name_a, b=name_b, n_a=len(a), n_b=len(b), paired=len(pairs), n_boot=n_boot, rows=rows)

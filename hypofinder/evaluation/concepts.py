@@ -14,10 +14,12 @@ from functools import lru_cache
 from hypofinder.ontology.lexical import stem
 
 MAX_WORDS = 8
-GENERIC = frozenset("""
+GENERIC = frozenset(
+    """
 atoms charge conductivity cycles electrons energy fluctuations ions leaves materials metals paths patterning
 photons pockets rocks spin stress symmetries temperature
-""".split())
+""".split()
+)
 _WORDS = re.compile(r"[^\W_]+")
 
 

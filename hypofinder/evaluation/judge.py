@@ -34,12 +34,20 @@ class Judge:
         self.spec = resolve(run.model, run.base_url)
         chat = self.spec.entry.build(self.spec, run)
         store = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if run.cache else None
-        self.llm = StructuredLLM(self.spec, chat, temperature=0.0, seed=run.seed, cache=store,
-                                 max_retries=run.max_retries, modes_path=cfg.cache_dir / "endpoints.json")
+        self.llm = StructuredLLM(
+            self.spec,
+            chat,
+            temperature=0.0,
+            seed=run.seed,
+            cache=store,
+            max_retries=run.max_retries,
+            modes_path=cfg.cache_dir / "endpoints.json",
+        )
 
     def __call__(self, ref: Reference, hypothesis: str) -> tuple[int, str]:
         points = "\n".join(f"{i}. {p}" for i, p in enumerate(ref.points(), 1))
-        messages = self.prompt.messages(query=ref.query, reference=ref.reference_hypothesis, key_points=points,
-                                        hypothesis=hypothesis)
+        messages = self.prompt.messages(
+            query=ref.query, reference=ref.reference_hypothesis, key_points=points, hypothesis=hypothesis
+        )
         answer = self.llm.ask(messages, JudgeAnswer, max_tokens=JUDGE_MAX_TOKENS, task=f"judge {ref.id}")
         return answer.score, " ".join(answer.reason.split())

@@ -27,8 +27,16 @@ from hypofinder.quality import prose_problems
 KEYPOINT_THRESHOLD = 0.57  # calibrate(tests/data/keypoint_pairs.jsonl) for all-MiniLM-L6-v2; see bench_eval.py
 COPY_THRESHOLD = 0.9  # a sentence this close to the question restates it ...
 COPY_WORD_SHARE = 0.75  # ... and so does one made mostly of the question's words
-METRIC_KEYS = ("n", "keypoint_recall", "concept_recall", "junk_rate", "evidence_coverage",
-               "score_recall_spearman", "judge_score", "per_question")
+METRIC_KEYS = (
+    "n",
+    "keypoint_recall",
+    "concept_recall",
+    "junk_rate",
+    "evidence_coverage",
+    "score_recall_spearman",
+    "judge_score",
+    "per_question",
+)
 
 
 class QuestionScore(BaseModel):
@@ -45,8 +53,9 @@ class QuestionScore(BaseModel):
     text_fields: int = 0
     point_defect: bool = False
     evidence: bool | None = Field(default=None, description="Predictor numbers in the report (point-defect questions)")
-    review_recall: list[tuple[int, float]] = Field(default_factory=list,
-                                                   description="(review score, key-point recall) per context")
+    review_recall: list[tuple[int, float]] = Field(
+        default_factory=list, description="(review score, key-point recall) per context"
+    )
     judge_score: int | None = Field(default=None, ge=0, le=5)
     judge_reason: str | None = None
     error: str | None = None
@@ -101,8 +110,9 @@ def best_similarity(points: list[str], text: str, emb: Embeddings, question: str
     pieces = units(text)
     if pieces and question:
         q = emb.matrix([question])[0]
-        pieces = [p for p, v in zip(pieces, emb.matrix(pieces))
-                  if float(v @ q) < COPY_THRESHOLD and not restates(p, question)]
+        pieces = [
+            p for p, v in zip(pieces, emb.matrix(pieces)) if float(v @ q) < COPY_THRESHOLD and not restates(p, question)
+        ]
     if not points or not pieces:
         return np.zeros(len(points))
     return (emb.matrix(points) @ emb.matrix(pieces).T).max(axis=1)
@@ -139,8 +149,6 @@ def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 # --------------------------------------------------------------------------- concepts
 
 
-
-
 # --------------------------------------------------------------------------- one question / the set
 
 
@@ -152,17 +160,28 @@ def _pick(cands: list[Candidate], recalls: list[float], pick: Pick) -> int:
     return 0  # contexts come best first; a bare string is the only candidate
 
 
-def score_question(ref: Reference, gen: Generated, emb: Embeddings, pick: Pick, threshold: float,
-                   judge: Callable[[Reference, str], tuple[int, str]] | None = None) -> QuestionScore:
+def score_question(
+    ref: Reference,
+    gen: Generated,
+    emb: Embeddings,
+    pick: Pick,
+    threshold: float,
+    judge: Callable[[Reference, str], tuple[int, str]] | None = None,
+) -> QuestionScore:
     points = ref.points()
     ref_concepts = concepts_in(ref.reference_hypothesis)
     point_defect = ref.is_point_defect()
     base = dict(id=ref.id, concepts=sorted(set(ref_concepts.values())), point_defect=point_defect)
     cands = gen.candidates()
     if gen.error is not None or not cands:
-        return QuestionScore(**base, keypoint_recall=0.0, key_points_matched=[False] * len(points),
-                             concept_recall=0.0 if ref_concepts else None,
-                             evidence=False if point_defect else None, error=gen.error or "nothing generated")
+        return QuestionScore(
+            **base,
+            keypoint_recall=0.0,
+            key_points_matched=[False] * len(points),
+            concept_recall=0.0 if ref_concepts else None,
+            evidence=False if point_defect else None,
+            error=gen.error or "nothing generated",
+        )
     sims = [best_similarity(points, c.text, emb, ref.query) for c in cands]
     recalls = [float((s >= threshold).mean()) for s in sims]
     i = _pick(cands, recalls, pick)
@@ -173,11 +192,18 @@ def score_question(ref: Reference, gen: Generated, emb: Embeddings, pick: Pick, 
     junk = sum(bool(prose_problems(f, source=ref.query)) for f in fields)
     judged = judge(ref, chosen.text) if judge is not None else None
     return QuestionScore(
-        **base, scored=chosen.label, keypoint_recall=recalls[i], key_points_matched=[bool(x) for x in sims[i] >= threshold],
-        concept_recall=len(hits) / len(ref_concepts) if ref_concepts else None, concepts_found=hits,
-        junk_fields=junk, text_fields=len(fields), evidence=gen.has_evidence() if point_defect else None,
+        **base,
+        scored=chosen.label,
+        keypoint_recall=recalls[i],
+        key_points_matched=[bool(x) for x in sims[i] >= threshold],
+        concept_recall=len(hits) / len(ref_concepts) if ref_concepts else None,
+        concepts_found=hits,
+        junk_fields=junk,
+        text_fields=len(fields),
+        evidence=gen.has_evidence() if point_defect else None,
         review_recall=[(c.review_score, r) for c, r in zip(cands, recalls) if c.review_score is not None],
-        judge_score=judged[0] if judged else None, judge_reason=judged[1] if judged else None,
+        judge_score=judged[0] if judged else None,
+        judge_reason=judged[1] if judged else None,
     )
 
 
@@ -198,8 +224,13 @@ def spearman(pairs: list[tuple[float, float]]) -> float | None:
     return round(float(spearmanr(x, y).statistic), 4)
 
 
-def aggregate(per_question: list[QuestionScore], *, pick: Pick = "top", threshold: float = KEYPOINT_THRESHOLD,
-              missing: list[str] | None = None) -> EvalScores:
+def aggregate(
+    per_question: list[QuestionScore],
+    *,
+    pick: Pick = "top",
+    threshold: float = KEYPOINT_THRESHOLD,
+    missing: list[str] | None = None,
+) -> EvalScores:
     fields = sum(q.text_fields for q in per_question)
     evidence = [q.evidence for q in per_question if q.point_defect and q.error is None and q.evidence is not None]
     return EvalScores(
@@ -210,14 +241,23 @@ def aggregate(per_question: list[QuestionScore], *, pick: Pick = "top", threshol
         evidence_coverage=_mean(float(e) for e in evidence),
         score_recall_spearman=spearman([p for q in per_question for p in q.review_recall]),
         judge_score=_mean(q.judge_score for q in per_question),
-        pick=pick, threshold=threshold, failed=sum(q.error is not None for q in per_question),
-        missing=list(missing or []), per_question=per_question,
+        pick=pick,
+        threshold=threshold,
+        failed=sum(q.error is not None for q in per_question),
+        missing=list(missing or []),
+        per_question=per_question,
     )
 
 
-def score(refs: list[Reference], generated: dict[str, Generated], *, pick: Pick = "top",
-          threshold: float = KEYPOINT_THRESHOLD, judge: Callable[[Reference, str], tuple[int, str]] | None = None,
-          on_question: Callable[[QuestionScore], None] | None = None) -> EvalScores:
+def score(
+    refs: list[Reference],
+    generated: dict[str, Generated],
+    *,
+    pick: Pick = "top",
+    threshold: float = KEYPOINT_THRESHOLD,
+    judge: Callable[[Reference, str], tuple[int, str]] | None = None,
+    on_question: Callable[[QuestionScore], None] | None = None,
+) -> EvalScores:
     """Score ``generated`` (by id) against ``refs``; references without a result are listed as missing."""
     if pick not in PICKS:
         from hypofinder.errors import BadInputError
@@ -233,5 +273,6 @@ def score(refs: list[Reference], generated: dict[str, Generated], *, pick: Pick 
         per_question.append(q)
         if on_question is not None:
             on_question(q)
-    return aggregate(per_question, pick=pick, threshold=threshold,
-                     missing=[r.id for r in refs if r.id not in generated])
+    return aggregate(
+        per_question, pick=pick, threshold=threshold, missing=[r.id for r in refs if r.id not in generated]
+    )

@@ -21,7 +21,9 @@ from hypofinder.errors import BadInputError
 
 MIN_CLAIM_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
-_CLAUSE = re.compile(r"[;:]\s+|,\s+(?:while|whereas|which|so that|so|and|but|because|since)\s+|\s+(?:because|whereas|while)\s+")
+_CLAUSE = re.compile(
+    r"[;:]\s+|,\s+(?:while|whereas|which|so that|so|and|but|because|since)\s+|\s+(?:because|whereas|while)\s+"
+)
 
 
 class Reference(BaseModel):
@@ -30,10 +32,14 @@ class Reference(BaseModel):
     id: str = Field(min_length=1)
     query: str = Field(min_length=1)
     reference_hypothesis: str = Field(min_length=1)
-    key_points: list[str] = Field(default_factory=list, description="Claims a good hypothesis states; "
-                                  "split from reference_hypothesis when not given")
-    point_defect: bool | None = Field(default=None, description="About point defects in a 2D host the predictor "
-                                      "knows; None: read from the question's words")
+    key_points: list[str] = Field(
+        default_factory=list,
+        description="Claims a good hypothesis states; split from reference_hypothesis when not given",
+    )
+    point_defect: bool | None = Field(
+        default=None,
+        description="About point defects in a 2D host the predictor knows; None: read from the question's words",
+    )
 
     @field_validator("id", mode="before")
     @classmethod

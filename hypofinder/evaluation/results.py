@@ -59,8 +59,14 @@ class Generated(BaseModel):
     def candidates(self) -> list[Candidate]:
         """Every scorable hypothesis: the contexts best first, then the synthesis; or the bare string."""
         if self.report is not None:
-            out = [Candidate(label=f"context {i}", text=_join(c.hypothesis.statement, c.hypothesis.rationale),
-                             review_score=c.review.score) for i, c in enumerate(self.report.contexts, 1)]
+            out = [
+                Candidate(
+                    label=f"context {i}",
+                    text=_join(c.hypothesis.statement, c.hypothesis.rationale),
+                    review_score=c.review.score,
+                )
+                for i, c in enumerate(self.report.contexts, 1)
+            ]
             syn = self.report.synthesis
             out.append(Candidate(label="synthesis", text=_join(syn.hypothesis, syn.representation)))
             return out

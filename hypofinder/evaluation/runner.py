@@ -23,16 +23,29 @@ def _quiet(_line: str) -> None:
     pass
 
 
-def mine_references(refs: ReferenceSet, *, out: str | Path | None = None, config=None, concurrency: int = 1,
-                    on_note: Note = _quiet, on_result: Callable[[MinedResult], None] | None = None,
-                    **options) -> dict[str, Generated]:
+def mine_references(
+    refs: ReferenceSet,
+    *,
+    out: str | Path | None = None,
+    config=None,
+    concurrency: int = 1,
+    on_note: Note = _quiet,
+    on_result: Callable[[MinedResult], None] | None = None,
+    **options,
+) -> dict[str, Generated]:
     """Mine every reference question; with ``out`` the job resumes from (and keeps) that results file.
 
     ``config`` (default: the settings' run configuration) overridden by ``options`` (RunConfig fields such as
     ``model="fake", contexts=2``), as for ``hypofinder.mining.mine``.
     """
-    job = mine([{"id": r.id, "query": r.query} for r in refs.items], out=out, config=config,
-               concurrency=concurrency, on_note=on_note, **options)
+    job = mine(
+        [{"id": r.id, "query": r.query} for r in refs.items],
+        out=out,
+        config=config,
+        concurrency=concurrency,
+        on_note=on_note,
+        **options,
+    )
     generated: dict[str, Generated] = {}
     with job:
         for result in job:
@@ -47,8 +60,9 @@ def mine_references(refs: ReferenceSet, *, out: str | Path | None = None, config
     return generated
 
 
-def evaluate(refs_path: str | Path, *, pick: Pick = "top", judge=None, on_note: Note = _quiet,
-             **mine_options) -> EvalScores:
+def evaluate(
+    refs_path: str | Path, *, pick: Pick = "top", judge=None, on_note: Note = _quiet, **mine_options
+) -> EvalScores:
     """``hypofinder eval run``: mine the reference questions, then score them."""
     refs = load_references(refs_path, on_note)
     out = mine_options.get("out")
@@ -58,8 +72,9 @@ def evaluate(refs_path: str | Path, *, pick: Pick = "top", judge=None, on_note: 
     return score(refs.items, generated, pick=pick, judge=judge)
 
 
-def score_file(refs_path: str | Path, results_path: str | Path, *, pick: Pick = "top", judge=None,
-               on_note: Note = _quiet) -> EvalScores:
+def score_file(
+    refs_path: str | Path, results_path: str | Path, *, pick: Pick = "top", judge=None, on_note: Note = _quiet
+) -> EvalScores:
     """``hypofinder eval score``: score an existing results file against a reference set."""
     refs = load_references(refs_path, on_note)
     results = read_results(results_path)
@@ -68,8 +83,9 @@ def score_file(refs_path: str | Path, results_path: str | Path, *, pick: Pick = 
     known = refs.by_id()
     matched = [rid for rid in results.items if rid in known]
     if not matched:
-        raise BadInputError(f"no result in {Path(results_path).name} has the id of a question in "
-                            f"{Path(refs_path).name}")
+        raise BadInputError(
+            f"no result in {Path(results_path).name} has the id of a question in {Path(refs_path).name}"
+        )
     scores = score(refs.items, results.items, pick=pick, judge=judge)
     if scores.missing:
         shown = ", ".join(scores.missing[:5]) + (" ..." if len(scores.missing) > 5 else "")
@@ -93,8 +109,9 @@ def write_scores(scores: EvalScores, path: str | Path) -> None:
     write_atomic(path, "".join(q.model_dump_json() + "\n" for q in scores.per_question))
 
 
-def load_scores(path: str | Path, refs_path: str | Path | None = None, *, pick: Pick = "top",
-                on_note: Note = _quiet) -> list[QuestionScore]:
+def load_scores(
+    path: str | Path, refs_path: str | Path | None = None, *, pick: Pick = "top", on_note: Note = _quiet
+) -> list[QuestionScore]:
     """Per-question scores from a scores JSONL, an ``eval --json`` output, or (with a reference set) a results file."""
     path = Path(path)
     if not path.is_file():

@@ -12,15 +12,15 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from filelock import FileLock
 
 from hypofinder.outfiles import write_atomic
 
 log = logging.getLogger("hypofinder.llm")
-_memories: dict[tuple[str, str], "ModeMemory"] = {}
+_memories: dict[tuple[str, str], ModeMemory] = {}
 _memories_lock = threading.Lock()
 
 
@@ -34,7 +34,7 @@ class ModeMemory:
         self._load()
 
     @classmethod
-    def for_endpoint(cls, endpoint: str, modes: tuple[str, ...], path: Path | None) -> "ModeMemory":
+    def for_endpoint(cls, endpoint: str, modes: tuple[str, ...], path: Path | None) -> ModeMemory:
         """One memory per endpoint and store per process, shared by every StructuredLLM talking to it
         (without a store, a fresh memory for the caller alone)."""
         if path is None:
@@ -60,8 +60,12 @@ class ModeMemory:
         with self._state:
             if mode in self._modes and len(self._modes) > 1:
                 self._modes.remove(mode)
-                log.info("endpoint %s does not support structured-output mode %s; using %s from now on",
-                         self.endpoint, mode, self._modes[0])
+                log.info(
+                    "endpoint %s does not support structured-output mode %s; using %s from now on",
+                    self.endpoint,
+                    mode,
+                    self._modes[0],
+                )
                 self._save(unsupported=mode)
             return len(self._modes) > 1 or self._modes[0] != mode
 

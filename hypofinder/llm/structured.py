@@ -57,7 +57,9 @@ def repair_json(text: str) -> dict:
         except json.JSONDecodeError:
             pass
     try:  # python-literal style: single quotes, True/False/None
-        value = ast.literal_eval(re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", body))))
+        value = ast.literal_eval(
+            re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", body)))
+        )
         if isinstance(value, dict):
             return value
     except (ValueError, SyntaxError):
@@ -98,8 +100,12 @@ class StructuredLLM:
     def ask(self, messages: list[tuple[str, str]], schema: type[T], *, max_tokens: int, task: str) -> T:
         messages = self._fit(messages, max_tokens)
         key = AnswerCache.key(
-            model=self.spec.cache_key, temperature=self.temperature, seed=self.seed,
-            schema=schema.model_json_schema(), messages=messages, max_tokens=max_tokens,
+            model=self.spec.cache_key,
+            temperature=self.temperature,
+            seed=self.seed,
+            schema=schema.model_json_schema(),
+            messages=messages,
+            max_tokens=max_tokens,
         )
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             try:
@@ -110,8 +116,14 @@ class StructuredLLM:
                 pass  # schema changed since: ask again
         value, p_tok, c_tok = self._ask_model(messages, schema, max_tokens, task)
         if self.cache is not None:
-            self.cache.put(key, model=self.spec.cache_key, task=task, answer=value.model_dump(mode="json"),
-                           prompt_tokens=p_tok, completion_tokens=c_tok)
+            self.cache.put(
+                key,
+                model=self.spec.cache_key,
+                task=task,
+                answer=value.model_dump(mode="json"),
+                prompt_tokens=p_tok,
+                completion_tokens=c_tok,
+            )
         return value
 
     # ------------------------------------------------------------------ internals
@@ -138,7 +150,8 @@ class StructuredLLM:
         kwargs: dict = {"max_tokens": max_tokens}
         if mode == "json_schema":
             kwargs["response_format"] = {
-                "type": "json_schema", "json_schema": {"name": js.get("title", "answer"), "schema": js},
+                "type": "json_schema",
+                "json_schema": {"name": js.get("title", "answer"), "schema": js},
             }
         elif mode == "json_object":  # llama.cpp style: its grammar ignores minimum/maximum
             kwargs["response_format"] = {"type": "json_object", "schema": grammar_friendly(js)}
@@ -148,10 +161,12 @@ class StructuredLLM:
     def _lc_messages(messages, schema, mode):
         out = [SystemMessage(c) if role == "system" else HumanMessage(c) for role, c in messages]
         if mode == "none":
-            out.append(HumanMessage(
-                "Answer with one JSON object only, no prose, matching this JSON schema:\n"
-                + json.dumps(schema.model_json_schema(), separators=(",", ":"))
-            ))
+            out.append(
+                HumanMessage(
+                    "Answer with one JSON object only, no prose, matching this JSON schema:\n"
+                    + json.dumps(schema.model_json_schema(), separators=(",", ":"))
+                )
+            )
         return out
 
     def _invoke(self, lc, mode: str, schema: type[BaseModel], max_tokens: int):
@@ -164,7 +179,11 @@ class StructuredLLM:
                 retry_if_exception_type=lambda exc: classify(exc, self.spec)[0] == "transient",
                 stop_after_attempt=self.max_retries + 1,
                 wait_exponential_jitter=True,
-                exponential_jitter_params={"multiplier": self.backoff_s, "max": 30 * self.backoff_s, "jitter": self.backoff_s},
+                exponential_jitter_params={
+                    "multiplier": self.backoff_s,
+                    "max": 30 * self.backoff_s,
+                    "jitter": self.backoff_s,
+                },
             )
         return runnable.invoke(lc)
 
@@ -203,7 +222,11 @@ class StructuredLLM:
                             f"{task}: model {self.spec.name} gave no valid JSON after {parse_failures} attempts "
                             f"({last_error})"
                         ) from None
-                    lc = [*lc, AIMessage(text[:2000]), HumanMessage(
-                        f"That answer was not valid JSON for the schema ({last_error}). "
-                        "Reply again with only the corrected JSON object."
-                    )]
+                    lc = [
+                        *lc,
+                        AIMessage(text[:2000]),
+                        HumanMessage(
+                            f"That answer was not valid JSON for the schema ({last_error}). "
+                            "Reply again with only the corrected JSON object."
+                        ),
+                    ]

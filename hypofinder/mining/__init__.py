@@ -12,5 +12,16 @@ from hypofinder.mining.inputs import QueryItem, QuerySet, collect_queries, read_
 from hypofinder.mining.job import MiningJob, MiningStats, mine
 from hypofinder.mining.results import MinedResult, ResultsFile, run_one
 
-__all__ = ["MinedResult", "MiningJob", "MiningStats", "QueryItem", "QuerySet", "ResultsFile", "busy_workers",
-           "collect_queries", "mine", "read_queries", "run_one"]
+__all__ = [
+    "MinedResult",
+    "MiningJob",
+    "MiningStats",
+    "QueryItem",
+    "QuerySet",
+    "ResultsFile",
+    "busy_workers",
+    "collect_queries",
+    "mine",
+    "read_queries",
+    "run_one",
+]

@@ -8,9 +8,11 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from hypofinder.errors import BadInputError, HypofinderError, one_line as _one_line
+from hypofinder.errors import BadInputError, HypofinderError
+from hypofinder.errors import one_line as _one_line
 from hypofinder.mining.inputs import QueryItem
 from hypofinder.mining.results import MinedResult, run_one
 
@@ -18,9 +20,9 @@ WORKER_PREFIX = "hypofinder-miner-"
 STOP_GRACE_S = 10.0  # on a stop, wait this long for questions in flight before leaving their threads behind
 
 
-
-def local_results(items: list[QueryItem], make_finder: Callable[[], Any], workers: int,
-                   stop: threading.Event) -> Iterator[MinedResult]:
+def local_results(
+    items: list[QueryItem], make_finder: Callable[[], Any], workers: int, stop: threading.Event
+) -> Iterator[MinedResult]:
     """Worker threads, each with its own finder; on an early stop the questions in flight get STOP_GRACE_S."""
     todo: queue.Queue[QueryItem] = queue.Queue()
     done: queue.Queue[MinedResult] = queue.Queue()
@@ -41,8 +43,9 @@ def local_results(items: list[QueryItem], make_finder: Callable[[], Any], worker
                 continue
             done.put(run_one(finder, item))
 
-    threads = [threading.Thread(target=work, name=f"{WORKER_PREFIX}{i}", daemon=True)
-               for i in range(min(workers, len(items)))]
+    threads = [
+        threading.Thread(target=work, name=f"{WORKER_PREFIX}{i}", daemon=True) for i in range(min(workers, len(items)))
+    ]
     for t in threads:
         t.start()
     try:
@@ -138,8 +141,9 @@ def _check_reachable(address: str) -> None:
         raise BadInputError(f"cannot reach Ray at {address} ({exc.strerror or exc})") from None
 
 
-def ray_results(items: list[QueryItem], run: Any, workers: int, address: str | None,
-                stop: threading.Event) -> Iterator[MinedResult]:
+def ray_results(
+    items: list[QueryItem], run: Any, workers: int, address: str | None, stop: threading.Event
+) -> Iterator[MinedResult]:
     """One actor per worker, two questions in flight per actor; results yielded as they arrive.
 
     Each actor gets the driver's settings with ``run`` (a RunConfig) as its run configuration: one object."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hypofinder.errors import BadInputError, one_line as _one_line
+from hypofinder.errors import BadInputError
+from hypofinder.errors import one_line as _one_line
 from hypofinder.models import HypothesisReport
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}

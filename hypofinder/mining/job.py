@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,7 +20,6 @@ from hypofinder.settings import RunConfig, settings
 Engine = Literal["local", "ray"]
 MAX_CONCURRENCY = 64
 WARM_UP_QUERY = "point defects in two-dimensional materials"
-
 
 
 class MiningStats(BaseModel):
@@ -57,10 +57,19 @@ class MiningStats(BaseModel):
 class MiningJob(Iterator[MinedResult]):
     """A mining run; iterate it to run it. ``prepare()`` checks everything before any work."""
 
-    def __init__(self, queries: Iterable[dict | tuple] | QuerySet | str | Path, *, out: str | Path | None = None,
-                 config: RunConfig | None = None, concurrency: int = 1, engine: Engine = "local",
-                 ray_address: str | None = None, retry_failed: bool = False, on_note: Note | None = None,
-                 **options: Any):
+    def __init__(
+        self,
+        queries: Iterable[dict | tuple] | QuerySet | str | Path,
+        *,
+        out: str | Path | None = None,
+        config: RunConfig | None = None,
+        concurrency: int = 1,
+        engine: Engine = "local",
+        ray_address: str | None = None,
+        retry_failed: bool = False,
+        on_note: Note | None = None,
+        **options: Any,
+    ):
         self.queries, self.out = queries, Path(out) if out is not None else None
         self.engine, self.ray_address, self.retry_failed = engine, ray_address, retry_failed
         self.concurrency = concurrency
@@ -88,8 +97,13 @@ class MiningJob(Iterator[MinedResult]):
         source = Path(self.queries) if isinstance(self.queries, (str, Path)) else None
         if self.out is not None:
             check_out_path(self.out, source)
-        qs = (self.queries if isinstance(self.queries, QuerySet)
-              else read_queries(source) if source is not None else collect_queries(self.queries))
+        qs = (
+            self.queries
+            if isinstance(self.queries, QuerySet)
+            else read_queries(source)
+            if source is not None
+            else collect_queries(self.queries)
+        )
         self.problems = list(qs.problems)
         for line in self.problems:
             self.note(line)
@@ -113,11 +127,15 @@ class MiningJob(Iterator[MinedResult]):
                 self._release()
                 raise
         self.pending = [it for it in qs.items if it.id not in status]
-        self.stats = self.stats.model_copy(update=dict(
-            total=len(qs.items), rejected=len(qs.problems), pending=len(self.pending),
-            skipped=sum(1 for it in qs.items if status.get(it.id) is True),
-            skipped_failed=sum(1 for it in qs.items if status.get(it.id) is False),
-        ))
+        self.stats = self.stats.model_copy(
+            update=dict(
+                total=len(qs.items),
+                rejected=len(qs.problems),
+                pending=len(self.pending),
+                skipped=sum(1 for it in qs.items if status.get(it.id) is True),
+                skipped_failed=sum(1 for it in qs.items if status.get(it.id) is False),
+            )
+        )
         self._prepared = True
         return self.stats
 
@@ -135,10 +153,10 @@ class MiningJob(Iterator[MinedResult]):
         return finder or HypothesisFinder(config=self.run)
 
     # ------------------------------------------------------------------ run
-    def __iter__(self) -> "MiningJob":
+    def __iter__(self) -> MiningJob:
         return self
 
-    def __enter__(self) -> "MiningJob":
+    def __enter__(self) -> MiningJob:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -221,5 +239,14 @@ def mine(
     not yielded); with ``out``, each result is appended to that JSONL file first and ids already there are
     skipped. ``job.stats`` holds the counts, ``job.problems`` the rejected input lines (also passed to ``on_note``).
     """
-    return MiningJob(queries, out=out, config=config, concurrency=concurrency, engine=engine,
-                     ray_address=ray_address, retry_failed=retry_failed, on_note=on_note, **options)
+    return MiningJob(
+        queries,
+        out=out,
+        config=config,
+        concurrency=concurrency,
+        engine=engine,
+        ray_address=ray_address,
+        retry_failed=retry_failed,
+        on_note=on_note,
+        **options,
+    )

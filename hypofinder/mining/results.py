@@ -13,12 +13,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hypofinder.errors import BadInputError, HypofinderError, one_line as _one_line
+from hypofinder.errors import BadInputError, HypofinderError
+from hypofinder.errors import one_line as _one_line
 from hypofinder.mining.inputs import RESERVED_FIELDS, QueryItem
 from hypofinder.models import HypothesisReport
 from hypofinder.outfiles import write_atomic
@@ -48,12 +50,17 @@ class MinedResult(BaseModel):
         return {"id": self.id, "query": self.query, "error": self.error, "error_kind": self.error_kind, **self.extra}
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> "MinedResult":
+    def from_record(cls, record: dict[str, Any]) -> MinedResult:
         """Parse an output line's object back."""
         extra = {k: v for k, v in record.items() if k not in RESERVED_FIELDS}
         if "error" in record:
-            return cls(id=str(record["id"]), query=record.get("query") or "", error=record["error"],
-                       error_kind=record.get("error_kind"), extra=extra)
+            return cls(
+                id=str(record["id"]),
+                query=record.get("query") or "",
+                error=record["error"],
+                error_kind=record.get("error_kind"),
+                extra=extra,
+            )
         report = HypothesisReport.model_validate({k: record[k] for k in REPORT_FIELDS if k in record})
         return cls(id=str(record["id"]), query=report.query, report=report, extra=extra)
 
@@ -63,11 +70,21 @@ def run_one(finder, item: QueryItem) -> MinedResult:
     try:
         report = finder.find(item.query)
     except HypofinderError as exc:
-        return MinedResult(id=item.id, query=item.query, error=_one_line(exc) or exc.__class__.__name__,
-                           error_kind=exc.__class__.__name__, extra=item.extra)
+        return MinedResult(
+            id=item.id,
+            query=item.query,
+            error=_one_line(exc) or exc.__class__.__name__,
+            error_kind=exc.__class__.__name__,
+            extra=item.extra,
+        )
     except Exception as exc:  # noqa: BLE001 - one bad question must not stop the job
-        return MinedResult(id=item.id, query=item.query, error=f"unexpected {exc.__class__.__name__}: {_one_line(exc)}",
-                           error_kind=exc.__class__.__name__, extra=item.extra)
+        return MinedResult(
+            id=item.id,
+            query=item.query,
+            error=f"unexpected {exc.__class__.__name__}: {_one_line(exc)}",
+            error_kind=exc.__class__.__name__,
+            extra=item.extra,
+        )
     return MinedResult(id=item.id, query=item.query, report=report, extra=item.extra)
 
 

@@ -36,6 +36,7 @@ __all__ = [
 
 MAX_K = 200
 
+
 def _engine():
     """The Ontology for the current settings (PhySH file state, rules file state, cache dir)."""
     from hypofinder.ontology import physh, roles

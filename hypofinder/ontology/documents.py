@@ -81,7 +81,10 @@ def ancestors(graph: PhyshGraph, node: Node, depth: int = BROADER_DEPTH) -> list
 
 
 def _labels_of(graph: PhyshGraph, ids) -> list[str]:
-    return sorted((graph.concepts[i].label for i in ids if i in graph.concepts and not graph.concepts[i].deprecated), key=str.lower)
+    return sorted(
+        (graph.concepts[i].label for i in ids if i in graph.concepts and not graph.concepts[i].deprecated),
+        key=str.lower,
+    )
 
 
 def texts_for(graph: PhyshGraph, node: Node) -> ConceptTexts:
@@ -103,7 +106,9 @@ def texts_for(graph: PhyshGraph, node: Node) -> ConceptTexts:
         parts.append("Related to " + ", ".join(related[:MAX_RELATED]) + ".")
     where = [f for f in node.facets]
     if where or node.disciplines:
-        parts.append("; ".join(where) + (" in " if where and node.disciplines else "") + "; ".join(node.disciplines) + ".")
+        parts.append(
+            "; ".join(where) + (" in " if where and node.disciplines else "") + "; ".join(node.disciplines) + "."
+        )
     lexical = " ".join(
         [node.label, node.label, *alts, *broader, *narrower[:MAX_LEXICAL_NARROWER], *related, note or ""]
     )

@@ -87,7 +87,9 @@ def export_onnx(dest: Path) -> Path:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            hidden = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -119,7 +121,9 @@ def export_onnx(dest: Path) -> Path:
         os.replace(tmp, dest)
     except Exception as exc:  # noqa: BLE001  (torch raises many kinds; one line for the user)
         tmp.unlink(missing_ok=True)
-        raise HypofinderError(f"could not export the embedding model to ONNX at {dest}: {exc}".splitlines()[0]) from None
+        raise HypofinderError(
+            f"could not export the embedding model to ONNX at {dest}: {exc}".splitlines()[0]
+        ) from None
     return dest
 
 
@@ -188,7 +192,9 @@ def _encoder(path: str, threads: int) -> Encoder:
         session = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
     except RuntimeError as exc:  # onnxruntime Fail / InvalidProtobuf: a truncated or foreign file
         Path(path).unlink(missing_ok=True)
-        raise HypofinderError(f"could not load the ONNX embedding model {path}; removed it, run again to re-export") from exc
+        raise HypofinderError(
+            f"could not load the ONNX embedding model {path}; removed it, run again to re-export"
+        ) from exc
     return Encoder(session, tok, threading.Lock())
 
 

@@ -166,7 +166,11 @@ class Ontology:
             parts = sentences(query)
             if len(parts) > 1:
                 texts += parts
-        dense = idx.query(idx.encode(texts), pool * (1 + options.alt_labels + options.documents), self._where(facet, discipline, options))
+        dense = idx.query(
+            idx.encode(texts),
+            pool * (1 + options.alt_labels + options.documents),
+            self._where(facet, discipline, options),
+        )
         sim = np.maximum(dense.label, dense.alt) if options.alt_labels else dense.label
         if options.documents:
             sim = (1.0 - options.w_doc) * sim + options.w_doc * dense.desc
@@ -202,7 +206,10 @@ class Ontology:
             for rank, cid in enumerate(lexical):
                 fused[pos[cid]] += W_LEX / (RRF_K + 1 + rank)
             score = fused * (RRF_K + 1)  # 1.0 for a concept first in the dense order and absent from BM25
-        out = [(float(score[i]), self.graph.concepts[cid], matches[cid][1] if cid in matches else None) for i, cid in enumerate(ids)]
+        out = [
+            (float(score[i]), self.graph.concepts[cid], matches[cid][1] if cid in matches else None)
+            for i, cid in enumerate(ids)
+        ]
         out.sort(key=lambda t: (-round(t[0], 6), t[1].label.lower(), t[1].id))
         return out
 
@@ -245,7 +252,9 @@ class Ontology:
             )
         return contexts
 
-    def _support(self, lead: ConceptHit, same_fw: list[ConceptHit], hits: list[ConceptHit], used: set[str]) -> list[ConceptHit]:
+    def _support(
+        self, lead: ConceptHit, same_fw: list[ConceptHit], hits: list[ConceptHit], used: set[str]
+    ) -> list[ConceptHit]:
         """Next hits of the lead's framework that add a word of their own, then hits next to it in the hierarchy."""
         out: list[ConceptHit] = []
         words = set(tokens(lead.label))
@@ -261,4 +270,3 @@ class Ontology:
             near = set(node.broader) | set(node.narrower) | set(node.related)
             out += [h for h in hits if h.id in near and h.id not in used and h not in out][: SUPPORT - len(out)]
         return out
-

@@ -97,7 +97,9 @@ class ConceptIndex:
         returned for that query vector, an upper bound of its true value.
         """
         n = max(1, min(n, self.info.entries))
-        res = self.collection.query(query_embeddings=vectors, n_results=n, where=where or None, include=["distances", "metadatas"])
+        res = self.collection.query(
+            query_embeddings=vectors, n_results=n, where=where or None, include=["distances", "metadatas"]
+        )
         pos: dict[str, int] = {}
         rows: list[tuple[int, int, str, float]] = []
         floors = np.zeros(len(vectors), dtype=np.float32)
@@ -171,7 +173,12 @@ def _build(client, name: str, graph: PhyshGraph, cache_dir: Path, log: Log) -> o
     )
     step = min(BATCH, client.get_max_batch_size())
     for i in range(0, len(ids), step):
-        col.add(ids=ids[i : i + step], embeddings=vectors[i : i + step], documents=strings[i : i + step], metadatas=metas[i : i + step])
+        col.add(
+            ids=ids[i : i + step],
+            embeddings=vectors[i : i + step],
+            documents=strings[i : i + step],
+            metadatas=metas[i : i + step],
+        )
     seconds = time.perf_counter() - t0
     col.modify(metadata=_metadata(graph, complete=True, seconds=seconds))
     try:  # drop collections of older fingerprints; never fail a finished build over it

@@ -225,7 +225,9 @@ def parse(raw: bytes, path: Path) -> PhyshGraph:
             narrower=tuple(_ids(n, SKOS + "narrower")),
             related=tuple(_ids(n, SKOS + "related")),
             direct_facets=tuple(sorted(set(direct_f))),
-            direct_disciplines=tuple(sorted({disc_label[d] for d in _ids(n, PHYSH + "inDiscipline") if d in disc_label})),
+            direct_disciplines=tuple(
+                sorted({disc_label[d] for d in _ids(n, PHYSH + "inDiscipline") if d in disc_label})
+            ),
             deprecated=_true(n, PHYSH + "deprecated"),
             exclude_from_indexing=_true(n, PHYSH + "excludeFromIndexing"),
             is_facet=is_facet,

@@ -23,7 +23,7 @@ class RoleRule(BaseModel):
     framework: str
 
     @model_validator(mode="after")
-    def _has_condition(self) -> "RoleRule":
+    def _has_condition(self) -> RoleRule:
         if self.facet is None and self.discipline is None:
             raise ValueError("a rule needs a facet or a discipline")
         return self
@@ -97,7 +97,8 @@ class RoleRules:
             if r.facet and r.facet not in facets:
                 continue
             if r.discipline and not (
-                r.discipline == disc or (r.discipline in self.graph.disciplines and self.graph.disciplines[r.discipline].whole_taxonomy)
+                r.discipline == disc
+                or (r.discipline in self.graph.disciplines and self.graph.disciplines[r.discipline].whole_taxonomy)
             ):
                 continue
             result = Assignment(r.role, r.framework, facet, disc)

@@ -59,8 +59,12 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         finally:
             runner.shutdown()
 
-    app = FastAPI(title="hypofinder", version=__version__, lifespan=lifespan,
-                  description="Hypothesis finder for materials science: jobs, batches and direct calls.")
+    app = FastAPI(
+        title="hypofinder",
+        version=__version__,
+        lifespan=lifespan,
+        description="Hypothesis finder for materials science: jobs, batches and direct calls.",
+    )
     app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes)
 
     @app.exception_handler(HypofinderError)
@@ -76,8 +80,14 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     def healthz() -> dict[str, Any]:
         """Liveness and warm-up state (no key needed)."""
         r = runner()
-        return {"status": "ok", "version": __version__, "warm": r.warm.is_set(), "warm_seconds": r.warm_seconds,
-                "warm_errors": r.warm_errors, **r.counts()}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "warm": r.warm.is_set(),
+            "warm_seconds": r.warm_seconds,
+            "warm_errors": r.warm_errors,
+            **r.counts(),
+        }
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(key_checker(config.api_key))])
 
@@ -88,8 +98,11 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         return runner().submit_job(body.query, given_options(body, {"query"}))
 
     @v1.get("/jobs", response_model=JobPage, tags=["jobs"])
-    def list_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
-                  kind: Optional[str] = Query(None, pattern="^(job|batch)$")) -> JobPage:
+    def list_jobs(
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        kind: Optional[str] = Query(None, pattern="^(job|batch)$"),
+    ) -> JobPage:
         items, total = state["store"].list(kind=kind, limit=limit, offset=offset)
         page = [r.model_copy(update={"report": None, "items": None}) for r in items]
         nxt = offset + len(page) if offset + len(page) < total else None
@@ -115,15 +128,13 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         """Server-sent events: `state`, `progress` (pipeline steps), `result` (batches), then `end`."""
         runner().get(job_id)
         after = request.headers.get("last-event-id", "0")
-        return EventSourceResponse(job_events(state["store"], job_id, int(after) if after.isdigit() else 0),
-                                   ping=15)
+        return EventSourceResponse(job_events(state["store"], job_id, int(after) if after.isdigit() else 0), ping=15)
 
     # ------------------------------------------------------------------ batches
     @v1.post("/batches", status_code=202, response_model=JobRecord, tags=["batches"])
     def submit_batch(body: BatchRequest) -> JobRecord:
         """Many questions, mined into a resumable results file (on Ray when the server has a Ray address)."""
-        return runner().submit_batch(body.queries, given_options(body, {"queries", "concurrency"}),
-                                     body.concurrency)
+        return runner().submit_batch(body.queries, given_options(body, {"queries", "concurrency"}), body.concurrency)
 
     @v1.get("/batches/{batch_id}", response_model=BatchView, tags=["batches"])
     def get_batch(batch_id: str) -> BatchView:
@@ -131,20 +142,33 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         return BatchView(**record.model_dump(), status=runner().batch_status(record))
 
     @v1.get("/batches/{batch_id}/results", response_model=ResultPage, tags=["batches"])
-    def batch_results(batch_id: str, offset: Annotated[int, Query(ge=0)] = 0,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ResultPage:
+    def batch_results(
+        batch_id: str, offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> ResultPage:
         """Result lines in the order they finished (one per question, as `hypofinder mine` writes them)."""
         _batch(batch_id)
         items, total = runner().results(batch_id, offset, limit)
         nxt = offset + len(items) if offset + len(items) < total else None
         return ResultPage(items=items, total=total, offset=offset, next_offset=nxt)
 
-    v1.add_api_route("/batches/{job_id}/events", job_events_route, methods=["GET"], tags=["batches"],
-                     response_class=EventSourceResponse)
-    v1.add_api_route("/batches/{job_id}", cancel_job, methods=["DELETE"], status_code=202,
-                     response_model=JobRecord, tags=["batches"])
-    v1.add_api_route("/batches/{job_id}/resume", resume_job, methods=["POST"], status_code=202,
-                     response_model=JobRecord, tags=["batches"])
+    v1.add_api_route(
+        "/batches/{job_id}/events",
+        job_events_route,
+        methods=["GET"],
+        tags=["batches"],
+        response_class=EventSourceResponse,
+    )
+    v1.add_api_route(
+        "/batches/{job_id}", cancel_job, methods=["DELETE"], status_code=202, response_model=JobRecord, tags=["batches"]
+    )
+    v1.add_api_route(
+        "/batches/{job_id}/resume",
+        resume_job,
+        methods=["POST"],
+        status_code=202,
+        response_model=JobRecord,
+        tags=["batches"],
+    )
 
     def _batch(batch_id: str) -> JobRecord:
         record = runner().get(batch_id)
@@ -154,16 +178,18 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ direct calls
     @v1.get("/ontology/search", tags=["direct"])
-    def ontology_search(q: str, k: Annotated[int, Query(ge=1)] = 10, facet: Optional[str] = None,
-                        discipline: Optional[str] = None) -> list[dict[str, Any]]:
+    def ontology_search(
+        q: str, k: Annotated[int, Query(ge=1)] = 10, facet: Optional[str] = None, discipline: Optional[str] = None
+    ) -> list[dict[str, Any]]:
         """PhySH concepts matching q (the warm index)."""
         from hypofinder import ontology
 
         return [h.model_dump() for h in ontology.search(q, k=k, facet=facet, discipline=discipline)]
 
     @v1.post("/defects/predict", tags=["direct"])
-    async def defects_predict(files: list[UploadFile] = File(..., description="Defective supercells (CIF)"),
-                              host: Optional[str] = Form(None)) -> list[dict[str, Any]]:
+    async def defects_predict(
+        files: list[UploadFile] = File(..., description="Defective supercells (CIF)"), host: Optional[str] = Form(None)
+    ) -> list[dict[str, Any]]:
         """Formation energy per site and HOMO-LUMO gap (eV) for each uploaded CIF."""
         import anyio
 

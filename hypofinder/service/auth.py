@@ -22,7 +22,10 @@ def key_checker(key: SecretStr | None):
         creds: HTTPAuthorizationCredentials | None = await _bearer(request)
         given = creds.credentials.encode() if creds is not None else b""
         if not hmac.compare_digest(given, expected):
-            raise HTTPException(status_code=401, detail="missing or wrong API key (Authorization: Bearer KEY)",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status_code=401,
+                detail="missing or wrong API key (Authorization: Bearer KEY)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     return check

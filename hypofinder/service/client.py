@@ -134,8 +134,9 @@ def remote_options(options: dict[str, Any]) -> dict[str, Any]:
     """The CLI's given run options as a request body; server-side ones are refused in one line."""
     local = [k for k in SERVER_ONLY if k in options]
     if local:
-        raise BadInputError(f"--{local[0].replace('_s', '').replace('_', '-')} is the server's setting: "
-                            "not with --server")
+        raise BadInputError(
+            f"--{local[0].replace('_s', '').replace('_', '-')} is the server's setting: not with --server"
+        )
     body = dict(options)
     if "validate_claims" in body:
         body["validate"] = body.pop("validate_claims")
@@ -168,8 +169,17 @@ class RemoteMiningJob:
     The local results file decides what is left to do, so a rerun resumes; each result the service finishes
     is appended to it as it arrives. Interrupting the client cancels the batch on the service."""
 
-    def __init__(self, url: str, queries, *, out, options: dict[str, Any], concurrency: int = 1,
-                 retry_failed: bool = False, on_note=None):
+    def __init__(
+        self,
+        url: str,
+        queries,
+        *,
+        out,
+        options: dict[str, Any],
+        concurrency: int = 1,
+        retry_failed: bool = False,
+        on_note=None,
+    ):
         from hypofinder.mining import MiningStats
 
         self.url, self.queries, self.out = url, queries, out
@@ -204,10 +214,16 @@ class RemoteMiningJob:
             for rid in failed:
                 status.pop(rid)
         self._pending = [it for it in qs.items if it.id not in status]
-        self.stats = self.stats.model_copy(update=dict(
-            total=len(qs.items), rejected=len(qs.problems), pending=len(self._pending), retried=retried,
-            skipped=sum(1 for it in qs.items if status.get(it.id) is True),
-            skipped_failed=sum(1 for it in qs.items if status.get(it.id) is False)))
+        self.stats = self.stats.model_copy(
+            update=dict(
+                total=len(qs.items),
+                rejected=len(qs.problems),
+                pending=len(self._pending),
+                retried=retried,
+                skipped=sum(1 for it in qs.items if status.get(it.id) is True),
+                skipped_failed=sum(1 for it in qs.items if status.get(it.id) is False),
+            )
+        )
         return self.stats
 
     def __iter__(self):
@@ -222,8 +238,9 @@ class RemoteMiningJob:
         t0 = time.perf_counter()
         self.client = ServiceClient(self.url)
         items = [{"id": it.id, "query": it.query, **it.extra} for it in self._pending]
-        self.batch_id = self.client.submit_batch({"queries": items, "concurrency": self.concurrency,
-                                                  **self.options})["id"]
+        self.batch_id = self.client.submit_batch({"queries": items, "concurrency": self.concurrency, **self.options})[
+            "id"
+        ]
         offset = 0
         for event, _data in self.client.events(self.batch_id):
             if event not in ("result", "end"):
@@ -243,8 +260,9 @@ class RemoteMiningJob:
                 self._finished = True
                 state = _data.get("state")
                 if state != "done":
-                    raise ServiceError(f"batch {self.batch_id} ended {state}: "
-                                       f"{self.client.get(self.batch_id).get('error') or ''}")
+                    raise ServiceError(
+                        f"batch {self.batch_id} ended {state}: {self.client.get(self.batch_id).get('error') or ''}"
+                    )
 
     def close(self) -> None:
         if self.client is not None:

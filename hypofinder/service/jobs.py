@@ -56,8 +56,10 @@ class JobRunner:
     def warm_up(self) -> None:
         """Load the ontology index and embedder, the predictor and (if the default model is local) the LLM."""
         try:
-            self._warm("ontology", lambda: __import__("hypofinder.ontology", fromlist=["contexts_for"])
-                       .contexts_for(WARM_UP_QUERY, 1))
+            self._warm(
+                "ontology",
+                lambda: __import__("hypofinder.ontology", fromlist=["contexts_for"]).contexts_for(WARM_UP_QUERY, 1),
+            )
             if self.base.validate_claims:
                 self._warm("predictor", _load_predictor)
             if self.base.model == "local" and not self.base.base_url:
@@ -127,8 +129,9 @@ class JobRunner:
                 raise BadInputError(f"item {n} ({item.id}): {exc}") from None
         self._admit()
         items = [{"id": it.id, "query": it.query, **it.extra} for it in qs.items]
-        record = self.store.add(JobRecord(id=new_id("batch"), kind="batch", items=items, options=run.model_dump(),
-                                          concurrency=concurrency))
+        record = self.store.add(
+            JobRecord(id=new_id("batch"), kind="batch", items=items, options=run.model_dump(), concurrency=concurrency)
+        )
         return self._start(record)
 
     def resume(self, job_id: str) -> JobRecord:
@@ -182,8 +185,9 @@ class JobRunner:
     # ------------------------------------------------------------------ run
     def _finish(self, job_id: str, state: str, **fields: Any) -> JobRecord:
         record = self.store.update(job_id, state=state, finished=time.time(), **fields)
-        self.store.add_event(job_id, "state", {"state": state, **({"error": fields["error"]} if fields.get("error")
-                                                                  else {})})
+        self.store.add_event(
+            job_id, "state", {"state": state, **({"error": fields["error"]} if fields.get("error") else {})}
+        )
         return record
 
     def _run(self, job_id: str, flag: threading.Event) -> None:
@@ -219,8 +223,9 @@ class JobRunner:
             self.store.add_event(record.id, "progress", data)
             self.store.update(record.id, progress=data)
 
-        report = HypothesisFinder(config=RunConfig.model_validate(record.options)).find(record.query,
-                                                                                        on_progress=progress)
+        report = HypothesisFinder(config=RunConfig.model_validate(record.options)).find(
+            record.query, on_progress=progress
+        )
         self._finish(record.id, "done", report=report.model_dump(mode="json"))
 
     def _run_batch(self, record: JobRecord, flag: threading.Event) -> None:
@@ -229,14 +234,21 @@ class JobRunner:
         out = self.results_path(record.id)
         out.parent.mkdir(parents=True, exist_ok=True)
         engine = "ray" if self.config.ray_address else "local"
-        job = mining.mine(record.items, out=out, config=RunConfig.model_validate(record.options),
-                          concurrency=record.concurrency, engine=engine, ray_address=self.config.ray_address)
+        job = mining.mine(
+            record.items,
+            out=out,
+            config=RunConfig.model_validate(record.options),
+            concurrency=record.concurrency,
+            engine=engine,
+            ray_address=self.config.ray_address,
+        )
         try:
             stats = job.prepare()
             self.store.update(record.id, stats=_stats(stats))
             for result in job:
-                self.store.add_event(record.id, "result", {"id": result.id, "ok": result.ok, "error": result.error,
-                                                           **_stats(job.stats)})
+                self.store.add_event(
+                    record.id, "result", {"id": result.id, "ok": result.ok, "error": result.error, **_stats(job.stats)}
+                )
                 self.store.update(record.id, stats=_stats(job.stats))
                 if flag.is_set():
                     raise JobCancelled
@@ -251,17 +263,21 @@ class JobRunner:
     def results(self, batch_id: str, offset: int = 0, limit: int = 100) -> tuple[list[dict], int]:
         """Result lines of a batch (mining format), in file order; a torn last line is left out."""
         lines = _read_lines(self.results_path(batch_id))
-        return lines[offset:offset + limit], len(lines)
+        return lines[offset : offset + limit], len(lines)
 
     def batch_status(self, record: JobRecord) -> dict[str, Any]:
         """Per-question state: done, failed, or pending (interrupted when the batch is)."""
         seen = {str(r["id"]): "error" not in r for r in _read_lines(self.results_path(record.id))}
         ids = [str(it["id"]) for it in record.items or []]
         pending = [i for i in ids if i not in seen]
-        return {"total": len(ids), "done": sum(1 for i in ids if seen.get(i) is True),
-                "failed": sum(1 for i in ids if seen.get(i) is False), "pending": len(pending),
-                "pending_ids": pending[:1000],
-                "pending_state": "interrupted" if record.state == "interrupted" else record.state}
+        return {
+            "total": len(ids),
+            "done": sum(1 for i in ids if seen.get(i) is True),
+            "failed": sum(1 for i in ids if seen.get(i) is False),
+            "pending": len(pending),
+            "pending_ids": pending[:1000],
+            "pending_state": "interrupted" if record.state == "interrupted" else record.state,
+        }
 
 
 def _stats(stats) -> dict[str, Any]:

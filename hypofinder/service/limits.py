@@ -26,8 +26,10 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         if headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
-            scope = {**scope, "headers": [(k, b"application/json" if k == b"content-type" else v)
-                                          for k, v in scope["headers"]]}
+            scope = {
+                **scope,
+                "headers": [(k, b"application/json" if k == b"content-type" else v) for k, v in scope["headers"]],
+            }
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(send)
@@ -56,6 +58,11 @@ class BodyLimit:
 
     async def _refuse(self, send):
         body = json.dumps({"detail": f"request body too large (at most {self.max_bytes} bytes)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

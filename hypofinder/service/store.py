@@ -106,8 +106,9 @@ class SQLiteJobStore(JobStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         cols = ", ".join(c if c != "id" else "id TEXT PRIMARY KEY" for c in _COLUMNS)  # no affinity: values as given
         self._db.execute(f"CREATE TABLE IF NOT EXISTS jobs (n INTEGER UNIQUE, {cols})")
-        self._db.execute("CREATE TABLE IF NOT EXISTS events (job TEXT, seq INTEGER, event TEXT, data TEXT, "
-                         "PRIMARY KEY (job, seq))")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS events (job TEXT, seq INTEGER, event TEXT, data TEXT, PRIMARY KEY (job, seq))"
+        )
 
     # ------------------------------------------------------------------ rows
     @staticmethod
@@ -146,36 +147,46 @@ class SQLiteJobStore(JobStore):
         if fields:
             sets = ", ".join(f"{k} = ?" for k in fields)
             with self._lock:
-                self._db.execute(f"UPDATE jobs SET {sets} WHERE id = ?",
-                                 (*(self._dump(k, v) for k, v in fields.items()), job_id))
+                self._db.execute(
+                    f"UPDATE jobs SET {sets} WHERE id = ?", (*(self._dump(k, v) for k, v in fields.items()), job_id)
+                )
         return self.get(job_id)
 
     def list(self, kind: Kind | None = None, limit: int = 20, offset: int = 0) -> tuple[list[JobRecord], int]:
         where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0]
-            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs {where} ORDER BY n DESC LIMIT ? OFFSET ?",
-                                    (*args, limit, offset)).fetchall()
+            rows = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs {where} ORDER BY n DESC LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
         return [self._load(r) for r in rows], total
 
     def add_event(self, job_id: str, event: str, data: dict[str, Any]) -> int:
         with self._lock:
-            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE job = ?", (job_id,)).fetchone()[0]
+            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE job = ?", (job_id,)).fetchone()[
+                0
+            ]
             self._db.execute("INSERT INTO events VALUES (?, ?, ?, ?)", (job_id, seq, event, json.dumps(data)))
         return seq
 
     def events(self, job_id: str, after: int = 0) -> list[Event]:
         with self._lock:
-            rows = self._db.execute("SELECT seq, event, data FROM events WHERE job = ? AND seq > ? ORDER BY seq",
-                                    (job_id, after)).fetchall()
+            rows = self._db.execute(
+                "SELECT seq, event, data FROM events WHERE job = ? AND seq > ? ORDER BY seq", (job_id, after)
+            ).fetchall()
         return [Event(seq=s, event=e, data=json.loads(d)) for s, e, d in rows]
 
     def interrupt_unfinished(self) -> list[str]:
         with self._lock:
             ids = [r[0] for r in self._db.execute("SELECT id FROM jobs WHERE state IN ('queued', 'running')")]
         for job_id in ids:
-            self.update(job_id, state="interrupted", finished=time.time(),
-                        error="the server stopped before this finished; resume it with POST .../resume")
+            self.update(
+                job_id,
+                state="interrupted",
+                finished=time.time(),
+                error="the server stopped before this finished; resume it with POST .../resume",
+            )
             self.add_event(job_id, "state", {"state": "interrupted"})
         return ids
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import streamlit as st
 
@@ -45,8 +45,10 @@ def show_error(err: BaseException, what: str = "This step") -> None:
         st.error(str(err), icon=":material/error:")
     else:
         log.error("%s failed", what, exc_info=err)
-        st.error(f"{what} failed unexpectedly ({type(err).__name__}). The details are in the server log.",
-                 icon=":material/error:")
+        st.error(
+            f"{what} failed unexpectedly ({type(err).__name__}). The details are in the server log.",
+            icon=":material/error:",
+        )
 
 
 @contextlib.contextmanager

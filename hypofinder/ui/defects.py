@@ -29,13 +29,26 @@ def predictions_frame(preds) -> pd.DataFrame:
 def graph_frames(g) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(nodes, edges) of a DefectGraph; each unordered pair once."""
     tokens = g.tokens
-    nodes = pd.DataFrame({"Defect": [f"{i}: {t}" for i, t in enumerate(tokens)], "Token": tokens,
-                          "Site": g.site, "x (Å)": g.xy[:, 0], "y (Å)": g.xy[:, 1], "Height (Å)": g.height})
+    nodes = pd.DataFrame(
+        {
+            "Defect": [f"{i}: {t}" for i, t in enumerate(tokens)],
+            "Token": tokens,
+            "Site": g.site,
+            "x (Å)": g.xy[:, 0],
+            "y (Å)": g.xy[:, 1],
+            "Height (Å)": g.height,
+        }
+    )
     src, dst = g.edge_index
     keep = src < dst
-    edges = pd.DataFrame({"From": [f"{i}: {tokens[i]}" for i in src[keep]],
-                          "To": [f"{j}: {tokens[j]}" for j in dst[keep]],
-                          "Distance (Å)": g.distance[keep], "Δz (Å)": g.dz[keep]})
+    edges = pd.DataFrame(
+        {
+            "From": [f"{i}: {tokens[i]}" for i in src[keep]],
+            "To": [f"{j}: {tokens[j]}" for j in dst[keep]],
+            "Distance (Å)": g.distance[keep],
+            "Δz (Å)": g.dz[keep],
+        }
+    )
     return nodes, edges
 
 
@@ -45,36 +58,62 @@ def graph_chart(g, host) -> alt.Chart:
 
     pristine = pristine_supercell(host)
     cart = pristine.cart_coords
-    atoms = pd.DataFrame({"x": cart[:, 0], "y": cart[:, 1],
-                          "element": [s.specie.symbol for s in pristine]})
+    atoms = pd.DataFrame({"x": cart[:, 0], "y": cart[:, 1], "element": [s.specie.symbol for s in pristine]})
     nodes, _ = graph_frames(g)
     src, dst = g.edge_index
     keep = src < dst
-    edges = pd.DataFrame({"x": g.xy[src[keep], 0], "y": g.xy[src[keep], 1], "x2": g.xy[dst[keep], 0],
-                          "y2": g.xy[dst[keep], 1], "d": g.distance[keep]})
+    edges = pd.DataFrame(
+        {
+            "x": g.xy[src[keep], 0],
+            "y": g.xy[src[keep], 1],
+            "x2": g.xy[dst[keep], 0],
+            "y2": g.xy[dst[keep], 1],
+            "d": g.distance[keep],
+        }
+    )
     xs, ys = np.r_[cart[:, 0], g.xy[:, 0]], np.r_[cart[:, 1], g.xy[:, 1]]
     half = max(np.ptp(xs), np.ptp(ys)) / 2 + 1.0  # equal scales on both axes: no distorted lattice
     cx, cy = (xs.max() + xs.min()) / 2, (ys.max() + ys.min()) / 2
     x_scale = alt.Scale(domain=[float(cx - half), float(cx + half)], nice=False)
     y_scale = alt.Scale(domain=[float(cy - half), float(cy + half)], nice=False)
     size = 520
-    lattice = alt.Chart(atoms).mark_circle(size=14, opacity=0.45).encode(
-        x=alt.X("x:Q", title="x (Å)", scale=x_scale),
-        y=alt.Y("y:Q", title="y (Å)", scale=y_scale),
-        color=alt.Color("element:N", title="Host atoms", scale=alt.Scale(range=["#bdbdbd", "#737373"]),
-                        legend=alt.Legend(orient="right")),
+    lattice = (
+        alt.Chart(atoms)
+        .mark_circle(size=14, opacity=0.45)
+        .encode(
+            x=alt.X("x:Q", title="x (Å)", scale=x_scale),
+            y=alt.Y("y:Q", title="y (Å)", scale=y_scale),
+            color=alt.Color(
+                "element:N",
+                title="Host atoms",
+                scale=alt.Scale(range=["#bdbdbd", "#737373"]),
+                legend=alt.Legend(orient="right"),
+            ),
+        )
     )
     layers = [lattice]
     if len(edges):
-        layers.append(alt.Chart(edges).mark_rule(strokeWidth=2, color="#ff7f0e", opacity=0.8).encode(
-            x="x:Q", y="y:Q", x2="x2:Q", y2="y2:Q",
-            tooltip=[alt.Tooltip("d:Q", title="in-plane distance (Å)", format=".2f")]))
-    layers.append(alt.Chart(nodes).mark_point(size=260, filled=True, shape="diamond", stroke="black",
-                                              strokeWidth=1, opacity=1).encode(
-        x="x (Å):Q", y="y (Å):Q",
-        fill=alt.Fill("Token:N", title="Defect", scale=alt.Scale(scheme="category10")),
-        tooltip=["Defect:N", "Site:Q", alt.Tooltip("Height (Å):Q", format=".2f")],
-    ))
+        layers.append(
+            alt.Chart(edges)
+            .mark_rule(strokeWidth=2, color="#ff7f0e", opacity=0.8)
+            .encode(
+                x="x:Q",
+                y="y:Q",
+                x2="x2:Q",
+                y2="y2:Q",
+                tooltip=[alt.Tooltip("d:Q", title="in-plane distance (Å)", format=".2f")],
+            )
+        )
+    layers.append(
+        alt.Chart(nodes)
+        .mark_point(size=260, filled=True, shape="diamond", stroke="black", strokeWidth=1, opacity=1)
+        .encode(
+            x="x (Å):Q",
+            y="y (Å):Q",
+            fill=alt.Fill("Token:N", title="Defect", scale=alt.Scale(scheme="category10")),
+            tooltip=["Defect:N", "Site:Q", alt.Tooltip("Height (Å):Q", format=".2f")],
+        )
+    )
     title = f"Defect graph on the pristine {g.subset} supercell"
     return alt.layer(*layers).properties(width=size, height=size, title=title)
 
@@ -84,10 +123,12 @@ def page() -> None:
     from hypofinder.defects.hosts import CANONICAL
 
     st.title("Defect predictor")
-    st.caption("Upload unrelaxed defective supercells (CIF) of a 2D host from the 2DMD family (MoS2, WSe2, h-BN, "
-               "GaSe, InSe, black P): hypofinder matches them to the pristine host, builds the sparse defect graph "
-               "and predicts the formation energy per defect site, the HOMO–LUMO gap, the HOMO and LUMO levels "
-               "(from the host's valence-band maximum) and, for spin-polarised hosts, the magnetization.")
+    st.caption(
+        "Upload unrelaxed defective supercells (CIF) of a 2D host from the 2DMD family (MoS2, WSe2, h-BN, "
+        "GaSe, InSe, black P): hypofinder matches them to the pristine host, builds the sparse defect graph "
+        "and predicts the formation energy per defect site, the HOMO–LUMO gap, the HOMO and LUMO levels "
+        "(from the host's valence-band maximum) and, for spin-polarised hosts, the magnetization."
+    )
     try:
         predictor = get_predictor(weights_key())
         names = [h for h in CANONICAL if h in {x.name for x in predictor.hosts.values()}]
@@ -96,8 +137,9 @@ def page() -> None:
         return
     c1, c2 = st.columns([3, 1])
     files = c1.file_uploader("Upload CIF file(s)", type=["cif"], accept_multiple_files=True, key="df_files")
-    host = c2.selectbox("Host", [AUTO] + names, key="df_host",
-                        help="Pick the host if the lattice could match more than one.")
+    host = c2.selectbox(
+        "Host", [AUTO] + names, key="df_host", help="Pick the host if the lattice could match more than one."
+    )
     if not files:
         st.info("Upload one or more CIF files to see predictions.", icon=":material/upload_file:")
         return
@@ -117,9 +159,14 @@ def page() -> None:
     if not preds:
         return
     st.subheader("Predictions", anchor=False)
-    st.dataframe(predictions_frame(preds), hide_index=True, key="df_table",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                                predictions_frame(preds).columns if "(" in c})
+    st.dataframe(
+        predictions_frame(preds),
+        hide_index=True,
+        key="df_table",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.3f") for c in predictions_frame(preds).columns if "(" in c
+        },
+    )
     for p in preds:
         if p.error:
             st.error(f"{p.file}: {p.error}", icon=":material/error:")
@@ -127,8 +174,9 @@ def page() -> None:
     if not ok:
         return
     st.subheader("Defect graph", anchor=False)
-    i = st.selectbox("Structure", ok, format_func=lambda j: f"{preds[j].file} ({' '.join(preds[j].defects)})",
-                     key="df_pick")
+    i = st.selectbox(
+        "Structure", ok, format_func=lambda j: f"{preds[j].file} ({' '.join(preds[j].defects)})", key="df_pick"
+    )
     with guarded("Drawing the defect graph"):
         g = defect_graph(texts[i], preds[i].host)
         nodes, edges = graph_frames(g)
@@ -137,13 +185,23 @@ def page() -> None:
             st.altair_chart(graph_chart(g, known_hosts()[g.subset]), key="df_chart")
         with right:
             st.markdown(f"**Nodes** ({len(nodes)} defects, supercell {g.extra.get('supercell')})")
-            st.dataframe(nodes.drop(columns=["Token"]), hide_index=True, key="df_nodes",
-                         column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                        for c in ("x (Å)", "y (Å)", "Height (Å)")})
+            st.dataframe(
+                nodes.drop(columns=["Token"]),
+                hide_index=True,
+                key="df_nodes",
+                column_config={
+                    c: st.column_config.NumberColumn(format="%.2f") for c in ("x (Å)", "y (Å)", "Height (Å)")
+                },
+            )
             st.markdown(f"**Edges** ({len(edges)} defect pairs; minimum-image in-plane distances)")
-            st.dataframe(edges, hide_index=True, key="df_edges",
-                         column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                        for c in ("Distance (Å)", "Δz (Å)")})
-    st.caption("Model: sparse defect graphs (Kazeev et al., npj Comput. Mater. 9, 113 (2023)) trained on 2DMD "
-               "(Huang et al., npj 2D Mater. Appl. 7, 6 (2023)). ± is the uncertainty (1σ), calibrated on held-out "
-               "errors.")
+            st.dataframe(
+                edges,
+                hide_index=True,
+                key="df_edges",
+                column_config={c: st.column_config.NumberColumn(format="%.2f") for c in ("Distance (Å)", "Δz (Å)")},
+            )
+    st.caption(
+        "Model: sparse defect graphs (Kazeev et al., npj Comput. Mater. 9, 113 (2023)) trained on 2DMD "
+        "(Huang et al., npj 2D Mater. Appl. 7, 6 (2023)). ± is the uncertainty (1σ), calibrated on held-out "
+        "errors."
+    )

@@ -14,26 +14,31 @@ from hypofinder.render import context_title, contexts_csv, rating_of, record_lin
 VERDICT_COLORS = {"supported": "green", "contradicted": "red", "inconclusive": "orange", "out of scope": "gray"}
 TARGET_LABELS = {"homo_lumo_gap": "HOMO–LUMO gap (eV)", "formation_energy_per_site": "Formation energy per site (eV)"}
 TREND_UNITS = {"pair_distance": "eV/Å", "defect_count": "eV per defect"}
-VARIABLE_LABELS = {"pair_distance": "Defect pair distance (Å)", "defect_count": "Number of defects",
-                   "none": "Configuration"}
+VARIABLE_LABELS = {
+    "pair_distance": "Defect pair distance (Å)",
+    "defect_count": "Number of defects",
+    "none": "Configuration",
+}
 
 
 # --------------------------------------------------------------------------- tables and charts (pure)
 def overview_frame(report: HypothesisReport) -> pd.DataFrame:
     """One row per context, best first: who, which lead concept, the scores and the evidence verdict."""
-    return pd.DataFrame([
-        {
-            "Context": i,
-            "Role": r.role,
-            "Concept": r.concepts[0].label,
-            "Score": r.review.score,
-            "Rank score": round(r.rank_score, 1),
-            "Evidence": r.validation.verdict if r.validation else "—",
-            **({"Novelty": round(r.novelty.score, 2)} if r.novelty else {}),
-            **({"Elo": r.elo} if report.tournament else {}),
-        }
-        for i, r in enumerate(report.contexts, 1)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "Context": i,
+                "Role": r.role,
+                "Concept": r.concepts[0].label,
+                "Score": r.review.score,
+                "Rank score": round(r.rank_score, 1),
+                "Evidence": r.validation.verdict if r.validation else "—",
+                **({"Novelty": round(r.novelty.score, 2)} if r.novelty else {}),
+                **({"Elo": r.elo} if report.tournament else {}),
+            }
+            for i, r in enumerate(report.contexts, 1)
+        ]
+    )
 
 
 def ranking_frame(report: HypothesisReport) -> pd.DataFrame:
@@ -42,16 +47,33 @@ def ranking_frame(report: HypothesisReport) -> pd.DataFrame:
     rows = []
     for i, r in enumerate(report.contexts, 1):
         g = rating_of(report, r)
-        rows.append({
-            "Rank": str(i), "Id": r.id, "Role": r.role, "Concept": r.concepts[0].label,
-            "Elo": g.elo if g else None, "±": g.std if g else None,
-            "Won": g.wins if g else None, "Drawn": g.draws if g else None, "Lost": g.losses if g else None,
-            "Review": r.review.score, "Evidence": r.validation.verdict if r.validation else "—",
-            "Rank score": round(r.rank_score, 1), "Versions": len(r.revisions) + 1,
-        })
+        rows.append(
+            {
+                "Rank": str(i),
+                "Id": r.id,
+                "Role": r.role,
+                "Concept": r.concepts[0].label,
+                "Elo": g.elo if g else None,
+                "±": g.std if g else None,
+                "Won": g.wins if g else None,
+                "Drawn": g.draws if g else None,
+                "Lost": g.losses if g else None,
+                "Review": r.review.score,
+                "Evidence": r.validation.verdict if r.validation else "—",
+                "Rank score": round(r.rank_score, 1),
+                "Versions": len(r.revisions) + 1,
+            }
+        )
     for m in report.tournament.merged if report.tournament else []:
-        rows.append({"Rank": f"merged into {m.into}", "Id": m.id, "Role": m.role, "Concept": m.statement,
-                     "Evidence": f"similarity {m.similarity:.2f}"})
+        rows.append(
+            {
+                "Rank": f"merged into {m.into}",
+                "Id": m.id,
+                "Role": m.role,
+                "Concept": m.statement,
+                "Evidence": f"similarity {m.similarity:.2f}",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -61,15 +83,31 @@ def elo_chart(report: HypothesisReport) -> alt.Chart | None:
     if t is None or not t.ratings:
         return None
     labels = {r.id: f"{r.id} {r.concepts[0].label}" for r in report.contexts}
-    df = pd.DataFrame([{"candidate": labels.get(g.id, g.id), "elo": g.elo, "lo": g.elo - g.std,
-                        "hi": g.elo + g.std, "std": g.std, "record": f"{g.wins}-{g.draws}-{g.losses}"}
-                       for g in t.ratings])
+    df = pd.DataFrame(
+        [
+            {
+                "candidate": labels.get(g.id, g.id),
+                "elo": g.elo,
+                "lo": g.elo - g.std,
+                "hi": g.elo + g.std,
+                "std": g.std,
+                "record": f"{g.wins}-{g.draws}-{g.losses}",
+            }
+            for g in t.ratings
+        ]
+    )
     y = alt.Y("candidate:N", sort=list(df["candidate"]), title=None)
     base = alt.Chart(df).encode(y=y)
     bars = base.mark_errorbar(ticks=True).encode(x=alt.X("lo:Q", title="Elo", scale=alt.Scale(zero=False)), x2="hi:Q")
     points = base.mark_circle(size=100).encode(
-        x="elo:Q", tooltip=[alt.Tooltip("candidate:N"), alt.Tooltip("elo:Q", format=".0f"),
-                            alt.Tooltip("std:Q", title="±", format=".0f"), alt.Tooltip("record:N", title="W-D-L")])
+        x="elo:Q",
+        tooltip=[
+            alt.Tooltip("candidate:N"),
+            alt.Tooltip("elo:Q", format=".0f"),
+            alt.Tooltip("std:Q", title="±", format=".0f"),
+            alt.Tooltip("record:N", title="W-D-L"),
+        ],
+    )
     start = alt.Chart(pd.DataFrame({"x": [t.start]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
     return alt.layer(start, bars, points).properties(title="Elo ± bootstrap std", height=36 * len(df) + 40)
 
@@ -77,19 +115,21 @@ def elo_chart(report: HypothesisReport) -> alt.Chart | None:
 def evidence_frame(v: Validation) -> pd.DataFrame:
     """The predictor's configurations as a table (eV; ``±`` columns are the uncertainty, 1σ)."""
     var = VARIABLE_LABELS.get(v.request.variable if v.request else "pair_distance", "Variable")
-    return pd.DataFrame([
-        {
-            "Configuration": p.label,
-            "Defects": " ".join(p.defects),
-            var: p.variable_value,
-            "Gap (eV)": p.homo_lumo_gap,
-            "Gap ± (eV)": p.homo_lumo_gap_std,
-            "E_f/site (eV)": p.formation_energy_per_site,
-            "E_f/site ± (eV)": p.formation_energy_per_site_std,
-            "In domain": p.in_domain,
-        }
-        for p in v.predictions
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "Configuration": p.label,
+                "Defects": " ".join(p.defects),
+                var: p.variable_value,
+                "Gap (eV)": p.homo_lumo_gap,
+                "Gap ± (eV)": p.homo_lumo_gap_std,
+                "E_f/site (eV)": p.formation_energy_per_site,
+                "E_f/site ± (eV)": p.formation_energy_per_site_std,
+                "In domain": p.in_domain,
+            }
+            for p in v.predictions
+        ]
+    )
 
 
 def planned_frame(e: Evidence) -> pd.DataFrame:
@@ -111,8 +151,17 @@ def evidence_chart(v: Validation) -> alt.Chart | None:
     rows = []
     for p in v.predictions:
         y, s = getattr(p, target), getattr(p, f"{target}_std")
-        rows.append({"label": p.label, "x": p.variable_value, "y": y, "lo": y - s, "hi": y + s, "std": s,
-                     "domain": "in domain" if p.in_domain else "out of domain"})
+        rows.append(
+            {
+                "label": p.label,
+                "x": p.variable_value,
+                "y": y,
+                "lo": y - s,
+                "hi": y + s,
+                "std": s,
+                "domain": "in domain" if p.in_domain else "out of domain",
+            }
+        )
     df = pd.DataFrame(rows)
     numeric = df["x"].notna().all()
     x_title = VARIABLE_LABELS.get(variable, "Variable") if numeric else "Configuration"
@@ -121,10 +170,16 @@ def evidence_chart(v: Validation) -> alt.Chart | None:
     base = alt.Chart(df).encode(x=x)
     points = base.mark_circle(size=90).encode(
         y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False)),
-        color=alt.Color("domain:N", title="Predictor domain",
-                        scale=alt.Scale(domain=["in domain", "out of domain"], range=["#1f77b4", "#d62728"])),
-        tooltip=[alt.Tooltip("label:N", title="Configuration"), alt.Tooltip("y:Q", title=y_title, format=".3f"),
-                 alt.Tooltip("std:Q", title="±", format=".3f")],
+        color=alt.Color(
+            "domain:N",
+            title="Predictor domain",
+            scale=alt.Scale(domain=["in domain", "out of domain"], range=["#1f77b4", "#d62728"]),
+        ),
+        tooltip=[
+            alt.Tooltip("label:N", title="Configuration"),
+            alt.Tooltip("y:Q", title=y_title, format=".3f"),
+            alt.Tooltip("std:Q", title="±", format=".3f"),
+        ],
     )
     bars = base.mark_errorbar(ticks=True).encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q")
     layers = [bars, points]
@@ -144,39 +199,62 @@ def file_stem(query: str) -> str:
 def render_evidence(v: Validation | None, key: str) -> None:
     if v is None:
         return
-    icon = {"supported": ":material/check_circle:", "contradicted": ":material/cancel:"}.get(v.verdict,
-                                                                                              ":material/help:")
+    icon = {"supported": ":material/check_circle:", "contradicted": ":material/cancel:"}.get(
+        v.verdict, ":material/help:"
+    )
     with st.expander(f"Predictor evidence: {v.verdict}", expanded=bool(v.predictions), icon=icon):
         st.markdown(f":{VERDICT_COLORS[v.verdict]}-badge[{v.verdict}] {v.summary}")
         if v.request is not None:
             r = v.request
-            st.caption(f"Claim checked: {' + '.join(r.defects)} in {r.host}, {TARGET_LABELS[r.target].split(' (')[0]} "
-                       f"{r.direction.replace('_', ' ')} with {VARIABLE_LABELS[r.variable].split(' (')[0].lower()}"
-                       + (f" (trend {v.trend:+.3f} {TREND_UNITS.get(r.variable, 'eV per unit')})"
-                          if v.trend is not None else ""))
+            st.caption(
+                f"Claim checked: {' + '.join(r.defects)} in {r.host}, {TARGET_LABELS[r.target].split(' (')[0]} "
+                f"{r.direction.replace('_', ' ')} with {VARIABLE_LABELS[r.variable].split(' (')[0].lower()}"
+                + (
+                    f" (trend {v.trend:+.3f} {TREND_UNITS.get(r.variable, 'eV per unit')})"
+                    if v.trend is not None
+                    else ""
+                )
+            )
         if v.predictions:
-            st.dataframe(evidence_frame(v), hide_index=True, key=f"{key}_table",
-                         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                                        ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")})
+            st.dataframe(
+                evidence_frame(v),
+                hide_index=True,
+                key=f"{key}_table",
+                column_config={
+                    c: st.column_config.NumberColumn(format="%.3f")
+                    for c in ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")
+                },
+            )
             chart = evidence_chart(v)
             if chart is not None:
                 st.altair_chart(chart, key=f"{key}_chart")
-            st.caption("Predictions: defect-graph model trained on 2DMD (Huang et al., npj 2D Mater. Appl. 7, 6 "
-                       "(2023); Kazeev et al., npj Comput. Mater. 9, 113 (2023)). Error bars: ± uncertainty (1σ).")
+            st.caption(
+                "Predictions: defect-graph model trained on 2DMD (Huang et al., npj 2D Mater. Appl. 7, 6 "
+                "(2023); Kazeev et al., npj Comput. Mater. 9, 113 (2023)). Error bars: ± uncertainty (1σ)."
+            )
 
 
 def render_planned(e: Evidence | None, key: str) -> None:
     """The predictor facts the generator was given, before its hypothesis: sentences, a table and a plot."""
     if e is None or not e.facts:
         return
-    with st.expander(f"Planned evidence: {len(e.facts)} predictor fact{'s' if len(e.facts) > 1 else ''} "
-                     "given to the generator", expanded=True, icon=":material/science:"):
+    with st.expander(
+        f"Planned evidence: {len(e.facts)} predictor fact{'s' if len(e.facts) > 1 else ''} given to the generator",
+        expanded=True,
+        icon=":material/science:",
+    ):
         st.markdown("\n".join(f"- **[{fid}]** {f.summary}" for fid, f in zip(e.fact_ids(), e.facts)))
         if e.assumptions:
             st.caption("Assumed: " + "; ".join(e.assumptions))
-        st.dataframe(planned_frame(e), hide_index=True, key=f"{key}_table",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                                    ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")})
+        st.dataframe(
+            planned_frame(e),
+            hide_index=True,
+            key=f"{key}_table",
+            column_config={
+                c: st.column_config.NumberColumn(format="%.3f")
+                for c in ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")
+            },
+        )
         for fid, f in zip(e.fact_ids(), e.facts):
             chart = evidence_chart(f)
             if chart is not None:
@@ -190,13 +268,21 @@ def render_ranking(report: HypothesisReport) -> None:
         return
     with st.container(border=True):
         st.subheader("Ranking", anchor="ranking")
-        st.caption(f"{len(t.matches)} pairwise matches ({t.pairing}), each judged twice with the order swapped; a "
-                   f"split decision is a draw. Elo starts at {t.start:g}, K = {t.k:g}; ± is the std over "
-                   f"{t.bootstrap} bootstrap resamples of the matches. Rank score = 0.6 × Elo score + 0.4 × review "
-                   "score + evidence bonus.")
-        st.dataframe(ranking_frame(report), hide_index=True, key="ranking",
-                     column_config={"Elo": st.column_config.NumberColumn(format="%.0f"),
-                                    "±": st.column_config.NumberColumn(format="%.0f", help="Bootstrap std")})
+        st.caption(
+            f"{len(t.matches)} pairwise matches ({t.pairing}), each judged twice with the order swapped; a "
+            f"split decision is a draw. Elo starts at {t.start:g}, K = {t.k:g}; ± is the std over "
+            f"{t.bootstrap} bootstrap resamples of the matches. Rank score = 0.6 × Elo score + 0.4 × review "
+            "score + evidence bonus."
+        )
+        st.dataframe(
+            ranking_frame(report),
+            hide_index=True,
+            key="ranking",
+            column_config={
+                "Elo": st.column_config.NumberColumn(format="%.0f"),
+                "±": st.column_config.NumberColumn(format="%.0f", help="Bootstrap std"),
+            },
+        )
         chart = elo_chart(report)
         if chart is not None:
             st.altair_chart(chart, key="elo_chart")
@@ -208,8 +294,9 @@ def render_ranking(report: HypothesisReport) -> None:
 def render_context(i: int, r: ContextResult) -> None:
     with st.container(border=True):
         st.subheader(context_title(i, r), anchor=f"context-{i}")
-        st.caption("PhySH concepts: " + " · ".join(
-            f"{c.label}" + (f" ({c.facet})" if c.facet else "") for c in r.concepts))
+        st.caption(
+            "PhySH concepts: " + " · ".join(f"{c.label}" + (f" ({c.facet})" if c.facet else "") for c in r.concepts)
+        )
         left, right = st.columns([3, 1], gap="large")
         with left:
             st.markdown(f"**Summary.** {r.summary}")
@@ -219,24 +306,37 @@ def render_context(i: int, r: ContextResult) -> None:
             st.markdown("\n".join(f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)))
             st.markdown(f"**Review.** {r.review.text}")
             if r.revisions:
-                with st.expander(f"Revision history ({len(r.revisions)} earlier version"
-                                 f"{'s' * (len(r.revisions) > 1)})"):
+                with st.expander(
+                    f"Revision history ({len(r.revisions)} earlier version{'s' * (len(r.revisions) > 1)})"
+                ):
                     for j, v in enumerate(r.revisions, 1):
                         verdict = f" · evidence {v.verdict}" if v.verdict else ""
-                        st.markdown(f"**Version {j}** (score {v.score}{verdict}). {v.statement}\n\n"
-                                    f"_Critique:_ {v.critique}")
+                        st.markdown(
+                            f"**Version {j}** (score {v.score}{verdict}). {v.statement}\n\n_Critique:_ {v.critique}"
+                        )
         with right:
             delta = r.rank_score - r.review.score
             if r.elo is None:
-                st.metric("Score", r.review.score, delta=f"{delta:+.0f} evidence" if delta else None,
-                          help="Reviewer score 0-100; the delta is the predictor evidence's effect on the ranking.")
+                st.metric(
+                    "Score",
+                    r.review.score,
+                    delta=f"{delta:+.0f} evidence" if delta else None,
+                    help="Reviewer score 0-100; the delta is the predictor evidence's effect on the ranking.",
+                )
             else:
-                st.metric("Rank score", f"{r.rank_score:.0f}", help="0.6 × Elo score + 0.4 × review score + "
-                          "evidence bonus; Elo score = 50 + (Elo − start) / 2")
+                st.metric(
+                    "Rank score",
+                    f"{r.rank_score:.0f}",
+                    help="0.6 × Elo score + 0.4 × review score + evidence bonus; Elo score = 50 + (Elo − start) / 2",
+                )
                 st.caption(f"Elo {r.elo:.0f} · review score {r.review.score}")
             k = r.review.rubric
-            for name, value in (("Novelty", k.novelty), ("Plausibility", k.plausibility),
-                                ("Testability", k.testability), ("Specificity", k.specificity)):
+            for name, value in (
+                ("Novelty", k.novelty),
+                ("Plausibility", k.plausibility),
+                ("Testability", k.testability),
+                ("Specificity", k.specificity),
+            ):
                 st.progress(value / 100, text=f"{name} {value}")
         render_evidence(r.validation, key=f"ev_{i}")
         if r.sources or r.novelty:
@@ -244,8 +344,9 @@ def render_context(i: int, r: ContextResult) -> None:
 
             novelty = f" · novelty {r.novelty.score:.2f}" if r.novelty else ""
             flags = f" · {len(r.citation_flags)} citation flag(s)" if r.citation_flags else ""
-            with st.expander(f"Sources from the library ({len(r.sources)}){novelty}{flags}",
-                             icon=":material/local_library:"):
+            with st.expander(
+                f"Sources from the library ({len(r.sources)}){novelty}{flags}", icon=":material/local_library:"
+            ):
                 sources_view(r.sources, r.novelty, r.citation_flags)
 
 
@@ -263,15 +364,19 @@ def render_report(report: HypothesisReport) -> None:
     st.header("Results", anchor="results")
     st.markdown(f"**Question.** {report.query}")
     st.dataframe(
-        overview_frame(report), hide_index=True, key="overview",
+        overview_frame(report),
+        hide_index=True,
+        key="overview",
         column_config={
             "Context": st.column_config.NumberColumn(width="small"),
             "Role": st.column_config.TextColumn(width="medium"),
             "Concept": st.column_config.TextColumn(width="medium"),
-            "Score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d", width="medium",
-                                                     help="Reviewer score (0-100)"),
-            "Rank score": st.column_config.NumberColumn(width="small", help="Score with the predictor evidence; "
-                                                                            "contexts are ranked by it"),
+            "Score": st.column_config.ProgressColumn(
+                "Score", min_value=0, max_value=100, format="%d", width="medium", help="Reviewer score (0-100)"
+            ),
+            "Rank score": st.column_config.NumberColumn(
+                width="small", help="Score with the predictor evidence; contexts are ranked by it"
+            ),
             "Evidence": st.column_config.TextColumn(width="small", help="Defect-predictor verdict"),
         },
     )
@@ -281,21 +386,55 @@ def render_report(report: HypothesisReport) -> None:
     render_synthesis(report.synthesis)
 
     run = report.run
-    st.caption(f"Model {run.model} ({run.provider}) · temperature {run.temperature} · seed {run.seed} · "
-               f"{run.prompt_tokens}+{run.completion_tokens} tokens · {run.llm_calls} LLM calls · "
-               f"{run.seconds:.1f} s{' · served from the cache' if run.cached else ''} · "
-               f"PhySH {run.physh_version or '?'} · hypofinder {run.hypofinder_version}")
+    st.caption(
+        f"Model {run.model} ({run.provider}) · temperature {run.temperature} · seed {run.seed} · "
+        f"{run.prompt_tokens}+{run.completion_tokens} tokens · {run.llm_calls} LLM calls · "
+        f"{run.seconds:.1f} s{' · served from the cache' if run.cached else ''} · "
+        f"PhySH {run.physh_version or '?'} · hypofinder {run.hypofinder_version}"
+    )
     with st.expander("Full result (JSON)", icon=":material/data_object:"):
         st.json(report.model_dump(mode="json"), expanded=2)
     stem = file_stem(report.query)
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Download JSON", report.model_dump_json(indent=2), f"{stem}.json", "application/json",
-                       key="dl_json", on_click="ignore", icon=":material/download:", width="stretch")
-    c2.download_button("Download Markdown", to_markdown(report), f"{stem}.md", "text/markdown",
-                       key="dl_md", on_click="ignore", icon=":material/download:", width="stretch")
-    c3.download_button("Download contexts (CSV)", contexts_csv(report), f"{stem}-contexts.csv", "text/csv",
-                       key="dl_csv", on_click="ignore", icon=":material/download:", width="stretch")
+    c1.download_button(
+        "Download JSON",
+        report.model_dump_json(indent=2),
+        f"{stem}.json",
+        "application/json",
+        key="dl_json",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )
+    c2.download_button(
+        "Download Markdown",
+        to_markdown(report),
+        f"{stem}.md",
+        "text/markdown",
+        key="dl_md",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )
+    c3.download_button(
+        "Download contexts (CSV)",
+        contexts_csv(report),
+        f"{stem}-contexts.csv",
+        "text/csv",
+        key="dl_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )
 
 
-__all__ = ["elo_chart", "evidence_chart", "evidence_frame", "file_stem", "overview_frame", "planned_frame",
-           "ranking_frame", "render_report"]
+__all__ = [
+    "elo_chart",
+    "evidence_chart",
+    "evidence_frame",
+    "file_stem",
+    "overview_frame",
+    "planned_frame",
+    "ranking_frame",
+    "render_report",
+]

@@ -1,4 +1,5 @@
 """Streamlit page script: Defect predictor."""
+
 from hypofinder.ui.defects import page
 
 page()

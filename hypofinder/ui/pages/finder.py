@@ -1,4 +1,5 @@
 """Streamlit page script: Hypothesis finder."""
+
 from hypofinder.ui.finder import page
 
 page()

@@ -1,4 +1,5 @@
 """Streamlit page script: Ontology explorer."""
+
 from hypofinder.ui.ontology import page
 
 page()
