@@ -26,7 +26,8 @@ from hypofinder.defects.hosts import canonical_host, host_info  # noqa: E402
 from hypofinder.defects.sites import defect_set  # noqa: E402
 from hypofinder.errors import HypofinderError  # noqa: E402
 from hypofinder.ontology import contexts_for  # noqa: E402
-from hypofinder.pipeline import HypothesisFinder, _evidence_text  # noqa: E402
+from hypofinder.pipeline import HypothesisFinder  # noqa: E402
+from hypofinder.prompts import evidence_text as _evidence_text  # noqa: E402
 
 QUESTION = "Do sulfur vacancy pairs in monolayer MoS2 lower the HOMO-LUMO gap more when they are close together?"
 

@@ -101,7 +101,7 @@ DISTINCT = [
 def threshold_table() -> None:
     import numpy as np
 
-    from hypofinder.pipeline import embed_texts
+    from hypofinder.refine import embed_texts
     from hypofinder.tournament import DEDUP_THRESHOLD, near_duplicates
 
     def sims(pairs):

@@ -18,7 +18,6 @@ Each step is a method named after it; every value passed between steps is a pyda
 from __future__ import annotations
 
 import functools
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,31 +37,30 @@ from hypofinder.models import (
     GeneratedHypothesis,
     Hypothesis,
     HypothesisReport,
-    Merge,
     Novelty,
     Review,
     ReviewAnswer,
-    Revision,
     RunManifest,
     Source,
     Synthesis,
     SynthesisAnswer,
-    Tournament,
     Validation,
     ValidationRequest,
 )
 from hypofinder.prompts import (
-    JudgeAnswer,
     PlainHypothesis,
-    PlainRevisedHypothesis,
     PlainSynthesis,
-    RevisedHypothesis,
+    evidence_text,
     grounding_block,
     load_prompt,
+    physh_concept,
     prompt_versions,
+    sources_block,
 )
 from hypofinder.proofread import ask_checked, subject_words
-from hypofinder.settings import PROJECT_ROOT, RunConfig, settings
+from hypofinder.provenance import git_sha, input_fingerprint, physh_version, timed
+from hypofinder.refine import Refinement
+from hypofinder.settings import RunConfig, settings
 
 EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
 
@@ -97,7 +95,7 @@ def check_query(query: str) -> str:
     return settings().run.check_query(query)
 
 
-class HypothesisFinder:
+class HypothesisFinder(Refinement):
     """Question in, reviewed and evidence-checked hypotheses out."""
 
     def __init__(
@@ -160,16 +158,16 @@ class HypothesisFinder:
         t_start, steps = time.perf_counter(), {}
         usage0 = self.llm.usage.model_copy()
 
-        with _timed(steps, "contexts"):
+        with timed(steps, "contexts"):
             notify(Progress(step="contexts", message="searching PhySH"))
             contexts = self.contexts(query)
         labels = [c.concept.label for c in contexts]
-        with _timed(steps, "evidence"):
+        with timed(steps, "evidence"):
             notify(Progress(step="evidence", message="planning predictor evidence"))
             evidence = self.evidence(query, contexts)
-        with _timed(steps, "ground"):
+        with timed(steps, "ground"):
             sources = self.ground(query, contexts, notify)
-        with _timed(steps, "generate"):
+        with timed(steps, "generate"):
             generated = self._each(
                 list(zip(contexts, evidence, sources)),
                 "generate",
@@ -177,11 +175,11 @@ class HypothesisFinder:
                 lambda item: self.generate(query, *item),
                 labels,
             )
-        with _timed(steps, "validate"):
+        with timed(steps, "validate"):
             validations = self._each(generated, "validate", notify, self.validate_hypothesis, labels)
-        with _timed(steps, "appraise"):
+        with timed(steps, "appraise"):
             appraisals = [self.appraise(gen, srcs) for gen, srcs in zip(generated, sources)]
-        with _timed(steps, "review"):
+        with timed(steps, "review"):
             reviews = self._each(
                 list(zip(contexts, generated, validations, evidence)),
                 "review",
@@ -190,7 +188,7 @@ class HypothesisFinder:
                 labels,
             )
         results = self.assemble(contexts, generated, validations, reviews, evidence, sources, appraisals)
-        with _timed(steps, "revise"):
+        with timed(steps, "revise"):
             for n in range(self.rounds):
                 results = self._each(
                     results,
@@ -202,12 +200,12 @@ class HypothesisFinder:
                 )
         tournament = None
         if self.tournament_enabled:
-            with _timed(steps, "tournament"):
+            with timed(steps, "tournament"):
                 notify(Progress(step="tournament", message="comparing hypotheses pairwise"))
                 results, merged = self.deduplicate(results)
                 tournament = self.tournament(query, results, merged)
         results = self.rank(results, tournament)
-        with _timed(steps, "synthesize"):
+        with timed(steps, "synthesize"):
             notify(Progress(step="synthesize", message="synthesizing"))
             synthesis = self.synthesize(query, results, any(e is not None and e.facts for e in evidence))
             if self.validate_enabled:
@@ -228,9 +226,9 @@ class HypothesisFinder:
                 base_url_host=self.spec.base_url_host,
                 temperature=self.temperature,
                 seed=self.seed,
-                physh_version=_physh_version(),
+                physh_version=physh_version(),
                 hypofinder_version=__version__,
-                git_sha=_git_sha(),
+                git_sha=git_sha(),
                 prompt_versions=prompt_versions(),
                 prompt_tokens=usage.prompt_tokens - usage0.prompt_tokens,
                 completion_tokens=usage.completion_tokens - usage0.completion_tokens,
@@ -282,7 +280,7 @@ class HypothesisFinder:
     ) -> Hypothesis:
         from hypofinder.bridge.facts import prompt_block
 
-        concept = _physh_concept(ctx.concept.id)
+        concept = physh_concept(ctx.concept.id)
         facts = prompt_block(evidence)
         messages = load_prompt("generator").messages(
             role=ctx.role,
@@ -291,7 +289,7 @@ class HypothesisFinder:
             query=query,
             grounding=grounding_block(concept, [c.label for c in ctx.concepts[1:]]),
             evidence=f"{facts}\n" if facts else "",
-            sources=_sources_text(sources or []),
+            sources=sources_block(sources or []),
         )
         subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
         schema = GeneratedHypothesis if facts else PlainHypothesis
@@ -332,7 +330,7 @@ class HypothesisFinder:
             statement=gen.statement,
             rationale=gen.rationale,
             steps=" ".join(gen.steps),
-            evidence=_evidence_text(validation, evidence),
+            evidence=evidence_text(validation, evidence),
         )
         answer, flags = ask_checked(
             self.llm, messages, ReviewAnswer, max_tokens=300, task=f"review[{ctx.concept.label}]"
@@ -359,106 +357,6 @@ class HypothesisFinder:
                 zip(contexts, generated, validations, reviews, evidence, sources, appraisals), 1
             )
         ]
-
-    def revise(self, query: str, r: ContextResult) -> ContextResult:
-        """The context's own role revises its hypothesis after the critique and the evidence; reviewed again."""
-        h = r.hypothesis
-        messages = load_prompt("reviser").messages(
-            role=r.role,
-            framework=r.framework,
-            concept=r.concepts[0].label,
-            query=query,
-            statement=h.statement,
-            rationale=h.rationale,
-            steps="; ".join(h.steps),
-            score=str(r.review.score),
-            critique=r.review.text,
-            evidence=_evidence_text(r.validation, r.evidence),
-        )
-        schema = RevisedHypothesis if r.evidence is not None and r.evidence.facts else PlainRevisedHypothesis
-        subject = subject_words(query, r.concepts[0].label)
-        answer, flags = ask_checked(
-            self.llm,
-            messages,
-            schema,
-            max_tokens=600,
-            task=f"revise[{r.concepts[0].label}]",
-            subject=subject,
-            on_topic=("statement",),
-        )
-        gen = Hypothesis(**dict(answer), quality_flags=flags)
-        validation = self.validate_hypothesis(gen)
-        citation_flags, novelty = self.appraise(gen, r.sources)
-        ctx = Context(role=r.role, framework=r.framework, concepts=r.concepts)
-        review = self.review(query, ctx, gen, validation, r.evidence)
-        earlier = Revision(
-            statement=h.statement,
-            score=r.review.score,
-            critique=r.review.text,
-            verdict=r.validation.verdict if r.validation else None,
-        )
-        return r.model_copy(
-            update={
-                "hypothesis": gen,
-                "review": review,
-                "validation": validation,
-                "citation_flags": citation_flags,
-                "novelty": novelty,
-                "revisions": [*r.revisions, earlier],
-            }
-        )
-
-    def deduplicate(self, results: list[ContextResult]) -> tuple[list[ContextResult], list[Merge]]:
-        """Merge near-identical hypotheses (embedding similarity, see hypofinder.tournament) before judging."""
-        if len(results) < 2:
-            return results, []
-        best_first = sorted(results, key=lambda r: -tourney.rank_score(r.review.score, _verdict(r)))
-        texts = [r.hypothesis.statement for r in best_first]
-        merges = tourney.near_duplicates([r.id for r in best_first], embed_texts(texts), texts=texts)
-        by_id = {r.id: r for r in results}
-        merges = [
-            m.model_copy(update={"statement": by_id[m.id].hypothesis.statement, "role": by_id[m.id].role})
-            for m in merges
-        ]
-        gone = {m.id for m in merges}
-        return [r for r in results if r.id not in gone], merges
-
-    def tournament(self, query: str, results: list[ContextResult], merged: list[Merge]) -> Tournament:
-        """Pairwise matches, each judged in both orders; Elo with bootstrap uncertainty."""
-        shown = {r.id: _judge_text(r) for r in results}
-
-        def judge(first: str, second: str) -> JudgeAnswer:
-            messages = load_prompt("judge").messages(query=query, first=shown[first], second=shown[second])
-            return self.llm.ask(messages, JudgeAnswer, max_tokens=120, task=f"judge[{first} vs {second}]")
-
-        seed = self.seed or 0
-        matches, ratings, pairing, rounds = tourney.run(list(shown), judge, mapper=self._map, seed=seed)
-        return Tournament(
-            matches=matches,
-            ratings=ratings,
-            merged=merged,
-            k=tourney.ELO_K,
-            start=tourney.ELO_START,
-            bootstrap=tourney.BOOTSTRAP,
-            pairing=pairing,
-            rounds=rounds,
-            dedup_threshold=tourney.DEDUP_THRESHOLD,
-        )
-
-    def rank(self, results: list[ContextResult], tournament: Tournament | None) -> list[ContextResult]:
-        """Elo, review score and predictor evidence by one rule (hypofinder.tournament.rank_score); best first,
-        ties to the more novel hypothesis (novelty against the library, grounded runs only)."""
-        elo = {x.id: x.elo for x in tournament.ratings} if tournament else {}
-        ranked = [
-            r.model_copy(
-                update={
-                    "elo": elo.get(r.id),
-                    "rank_score": tourney.rank_score(r.review.score, _verdict(r), elo.get(r.id)),
-                }
-            )
-            for r in results
-        ]
-        return sorted(ranked, key=lambda r: (-r.rank_score, -(r.novelty.score if r.novelty else 0.0)))
 
     def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> Synthesis:
         lines = []
@@ -524,7 +422,7 @@ class HypothesisFinder:
             tournament=self.tournament_enabled,
             prompts=prompt_versions(),
             version=__version__,
-            inputs=_input_fingerprint(self.validate_enabled),
+            inputs=input_fingerprint(self.validate_enabled),
             **({"library": f"{self.library.name}:{self.library.fingerprint()}"} if self.library else {}),
         )
 
@@ -546,113 +444,3 @@ class HypothesisFinder:
                 prompt_tokens=report.run.prompt_tokens,
                 completion_tokens=report.run.completion_tokens,
             )
-
-
-def _physh_concept(concept_id: str):
-    """The context's lead concept with its PhySH neighbourhood, or None when it is not in PhySH (test doubles)."""
-    from hypofinder.errors import HypofinderError
-    from hypofinder.ontology import get_concept
-
-    try:
-        return get_concept(concept_id)
-    except HypofinderError:
-        return None
-
-
-def _sources_text(sources: list[Source]) -> str:
-    """The generator's numbered sources block (empty without a library: the prompt is then unchanged)."""
-    if not sources:
-        return ""
-    lines = [f"[S{i}] {s.title}{f' ({s.year})' if s.year else ''}: {s.text}" for i, s in enumerate(sources, 1)]
-    return (
-        "Sources from the user's library (cite one as [S1], [S2] right after a sentence it supports; "
-        "cite nothing it does not say):\n" + "\n".join(lines) + "\n"
-    )
-
-
-def _verdict(r: ContextResult):
-    return r.validation.verdict if r.validation else None
-
-
-def _judge_text(r: ContextResult) -> str:
-    verdict = f" Predictor evidence: {r.validation.verdict}." if r.validation else ""
-    return f"{r.hypothesis.statement} Rationale: {r.hypothesis.rationale}{verdict}"
-
-
-def embed_texts(texts: list[str]):
-    """Unit-length sentence embeddings (all-MiniLM-L6-v2, as the ontology room loads it) for de-duplication."""
-    from hypofinder.ontology.index import encode
-
-    return encode(texts, settings().cache_dir)
-
-
-def _evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:
-    """What the reviewer sees: the claim check's verdict with its numbers, then the planned facts ([E1], ...)."""
-    claim = _claim_text(validation)
-    if evidence is None or not evidence.facts:
-        return claim
-    return (
-        claim
-        + ". Planned evidence the generator was given: "
-        + " ".join(f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
-    )
-
-
-def _claim_text(validation: Validation | None) -> str:
-    if validation is None:
-        return "none (validation off)"
-    if not validation.predictions:
-        return f"{validation.verdict}: {validation.summary}"
-    rows = "; ".join(
-        f"{p.label}: gap {p.homo_lumo_gap:.2f}±{p.homo_lumo_gap_std:.2f} eV, "
-        f"Ef/site {p.formation_energy_per_site:.2f} eV"
-        for p in validation.predictions[:6]
-    )
-    return f"{validation.verdict}: {validation.summary} ({rows})"
-
-
-class _timed:
-    def __init__(self, store: dict, name: str):
-        self.store, self.name = store, name
-
-    def __enter__(self):
-        self.t = time.perf_counter()
-
-    def __exit__(self, *exc):
-        self.store[self.name] = round(time.perf_counter() - self.t, 3)
-
-
-def _fingerprint(path) -> str:
-    try:
-        st = path.stat()
-        return f"{st.st_size}:{int(st.st_mtime)}"
-    except OSError:
-        return "missing"
-
-
-def _input_fingerprint(with_weights: bool) -> str:
-    cfg = settings()
-    parts = [_fingerprint(cfg.physh_path), _fingerprint(cfg.rules_dir / "roles.yaml")]
-    if with_weights and cfg.models_dir.exists():
-        parts += [_fingerprint(p) for p in sorted(cfg.models_dir.iterdir())]
-    return "|".join(parts)
-
-
-@functools.lru_cache(maxsize=1)
-def _git_sha() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _physh_version() -> str | None:
-    try:
-        from hypofinder.ontology import physh_version
-
-        return physh_version()
-    except Exception:  # noqa: BLE001 - the manifest must not fail the run
-        return None

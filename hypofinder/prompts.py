@@ -16,7 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from hypofinder.errors import DataNotFoundError
-from hypofinder.models import GeneratedHypothesis, ReviewAnswer, Sentence, SynthesisAnswer, ValidationRequest
+from hypofinder.models import (
+    ContextResult,
+    Evidence,
+    GeneratedHypothesis,
+    ReviewAnswer,
+    Sentence,
+    Source,
+    SynthesisAnswer,
+    Validation,
+    ValidationRequest,
+)
 from hypofinder.settings import settings
 
 __all__ = [
@@ -130,3 +140,58 @@ class JudgeAnswer(BaseModel):
 
     reason: Sentence = Field(description="Why, in one sentence")
     better: Literal["first", "second"]
+
+
+# --------------------------------------------------------------------------- blocks the steps put into prompts
+
+
+def physh_concept(concept_id: str):
+    """The context's lead concept with its PhySH neighbourhood, or None when it is not in PhySH (test doubles)."""
+    from hypofinder.errors import HypofinderError
+    from hypofinder.ontology import get_concept
+
+    try:
+        return get_concept(concept_id)
+    except HypofinderError:
+        return None
+
+
+def sources_block(sources: list[Source]) -> str:
+    """The generator's numbered sources block (empty without a library: the prompt is then unchanged)."""
+    if not sources:
+        return ""
+    lines = [f"[S{i}] {s.title}{f' ({s.year})' if s.year else ''}: {s.text}" for i, s in enumerate(sources, 1)]
+    return (
+        "Sources from the user's library (cite one as [S1], [S2] right after a sentence it supports; "
+        "cite nothing it does not say):\n" + "\n".join(lines) + "\n"
+    )
+
+
+def judge_text(r: ContextResult) -> str:
+    verdict = f" Predictor evidence: {r.validation.verdict}." if r.validation else ""
+    return f"{r.hypothesis.statement} Rationale: {r.hypothesis.rationale}{verdict}"
+
+
+def evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:
+    """What the reviewer sees: the claim check's verdict with its numbers, then the planned facts ([E1], ...)."""
+    claim = claim_text(validation)
+    if evidence is None or not evidence.facts:
+        return claim
+    return (
+        claim
+        + ". Planned evidence the generator was given: "
+        + " ".join(f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
+    )
+
+
+def claim_text(validation: Validation | None) -> str:
+    if validation is None:
+        return "none (validation off)"
+    if not validation.predictions:
+        return f"{validation.verdict}: {validation.summary}"
+    rows = "; ".join(
+        f"{p.label}: gap {p.homo_lumo_gap:.2f}±{p.homo_lumo_gap_std:.2f} eV, "
+        f"Ef/site {p.formation_energy_per_site:.2f} eV"
+        for p in validation.predictions[:6]
+    )
+    return f"{validation.verdict}: {validation.summary} ({rows})"

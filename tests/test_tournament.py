@@ -157,7 +157,7 @@ def test_rank_score_rule():
 
 
 def test_real_embeddings_merge_a_paraphrase_but_not_a_different_hypothesis():
-    from hypofinder.pipeline import embed_texts
+    from hypofinder.refine import embed_texts
 
     texts = [
         "Sulfur vacancies in monolayer MoS2 narrow the band gap as their pair distance decreases.",

@@ -15,9 +15,7 @@ question turns out to be about point defects in a known host.
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
 from typing import get_args
 
 from hypofinder.bridge.evidence import TARGET_NAMES
@@ -31,142 +29,25 @@ from hypofinder.bridge.text import (
     VARIABLE_WORDS,
     count_before,
 )
+from hypofinder.bridge.vocabulary import (
+    COUNT,
+    DEFECT_WORDS,
+    DISTANCE,
+    HOST_NAMES,
+    HOSTS,
+    LAYER,
+    NOT_MONOLAYER,
+    NUMBER_PREFIX,
+    OTHER_MATERIALS,
+    PROPERTIES,
+    SCREEN,
+    UNSUPPORTED,
+    element,
+    element_table,
+    host_domain,
+    symbol_of,
+)
 from hypofinder.models import Evidence, Target
-
-HOSTS = {  # canonical name -> formulas, names, spellings, abbreviations
-    "MoS2": r"(?i:\bMoS[_\s]?[2₂]|molybdenum\s+(?:di-?)?sul(?:f|ph)ide|molybdenite)",
-    "WSe2": r"(?i:\bWSe[_\s]?[2₂]|tungsten\s+(?:di-?)?selenide|wolfram\s+diselenide)",
-    "BN": r"\bh-?BN\b|\bhBN\b|\bBN\b|(?i:boron\s+nitride|white\s+graphene)",
-    "GaSe": r"\bGaSe\b|(?i:gallium\s+(?:mono)?selenide)",
-    "InSe": r"\bInSe\b|(?i:indium\s+(?:mono)?selenide)",
-    "P": r"(?i:black\s+phosphorus|phosphorene|\bblack\s+P\b|(?:monolayer|single-layer|2D)\s+phosphorus)|\bBP\b",
-}
-HOST_NAMES = {"MoS2": "MoS2", "WSe2": "WSe2", "BN": "h-BN", "GaSe": "GaSe", "InSe": "InSe", "P": "black phosphorus"}
-NOT_MONOLAYER = r"\b(bulk|bilayer|multilayer|multi-layer|few-layer|trilayer|thick)\b"
-OTHER_MATERIALS = (
-    r"\b(graphene|graphite|silicene|germanene|stanene|borophene|MXenes?|perovskites?|diamond|"
-    r"silicon|germanium|metal\s+oxides?|oxides?|glass(?:es)?|steel|alloys?)\b"
-)
-DEFECT_WORDS = (
-    r"vacanc|substitut|dopant|dop(?:ed|ing)\b|anti-?sites?|point[\s-]+defects?|impurit|deficien|"
-    r"missing\s+\w+\s+atoms?|\bdefects?\b"
-)
-UNSUPPORTED = {
-    "interstitial": "interstitials",
-    "adatom": "adatoms",
-    r"grain\s+boundar": "grain boundaries",
-    "dislocation": "dislocations",
-    r"\bedges?\b": "edges",
-    "frenkel": "Frenkel pairs",
-    r"stone[\s-]+wales": "Stone-Wales defects",
-    r"intercala": "intercalants",
-    "adsorb": "adsorbates",
-}
-PROPERTIES = [  # (property, candidate target names in order, words)
-    ("magnetization", ("total_mag", "magnetization"), r"magneti|spin[\s-]+polari|\bspins?\b|\bmoments?\b"),
-    (
-        "band_edges",
-        ("normalized_homo", "homo"),
-        r"band[\s-]+edges?|valence[\s-]+band|conduction[\s-]+band|defect\s+levels?|"
-        r"mid-?gap|in-?gap|(?:homo|lumo)\s+(?:level|energ)|work\s+function",
-    ),
-    (
-        "homo_lumo_gap",
-        ("homo_lumo_gap",),
-        r"\bgaps?\b|homo|lumo|electronic\s+structure|semiconduct|metallic|"
-        r"optical|absorption|photolumin|conductiv",
-    ),
-    (
-        "formation_energy_per_site",
-        ("formation_energy_per_site",),
-        r"formation\s+energ|stabili|\bstable\b|energetic|energy\s+cost|thermodynamic|favou?rabl|form(?:s|ed)?\s+"
-        r"(?:more\s+)?easil|likely\s+to\s+form|binding|cost|prefer",
-    ),
-]
-LAYER = (
-    r"same\s+(?:\w+\s+)?(?:layer|side|plane|sublayer)|different\s+(?:\w+\s+)?(?:layers|sides|sublayers|planes)|"
-    r"opposite\s+(?:\w+\s+)?(?:layers|sides)|top\s+and\s+bottom|both\s+(?:\w+\s+)?(?:layers|sides)|"
-    r"which\s+(?:\w+\s+)?(?:layer|sublayer)"
-)
-COUNT = (
-    r"concentration|densit(?:y|ies)|number\s+of|\bcount\b|coverage|percent|%|doping\s+levels?|amount|how\s+many|"
-    r"more\s+(?:\w+\s+)?(?:vacancies|dopants|defects|substitutions)|accumulat|dilute|heavily|stoichiometr"
-)
-DISTANCE = (
-    CLOSE + "|" + FAR + r"|distance|separation|spacing|cluster|aggregat|agglomerat|\bpairs?\b|dimers?|"
-    r"divacanc|interact|proximity|neighbo|\bnear\b"
-)
-SCREEN = (
-    r"\b(?:best|worst|optimal|optimum|lowest|highest|smallest|largest|most\s+stable|least\s+stable|"
-    r"maximi[sz]\w*|minimi[sz]\w*|design\w*|arrangements?|configurations?|placements?|ordering|distribution)\b"
-)
-NUMBER_PREFIX = {"di": 2, "double": 2, "tri": 3, "triple": 3, "single": 1, "mono": 1}
-
-
-# --------------------------------------------------------------------------- elements (pymatgen's data)
-@lru_cache(maxsize=1)
-def _elements() -> tuple[dict[str, str], str]:
-    """(lower-case name -> symbol, regex alternation of names (any case) and symbols (case-sensitive))."""
-    from pymatgen.core.periodic_table import Element
-
-    names = {e.long_name.lower(): e.symbol for e in Element}
-    names.update(sulphur="S", aluminium="Al", caesium="Cs", wolfram="W")
-    words = sorted(names, key=len, reverse=True) + ["chalcogen", "transition[\\s-]metal", "metal", "anion", "cation"]
-    symbols = sorted((e.symbol for e in Element), key=len, reverse=True)
-    return names, "(?i:" + "|".join(words) + ")|(?:" + "|".join(symbols) + r")(?![a-z])"
-
-
-@lru_cache(maxsize=64)
-def _element(symbol: str):
-    from pymatgen.core.periodic_table import Element
-
-    return Element(symbol)
-
-
-@lru_cache(maxsize=1)
-def host_domain() -> dict[str, dict]:
-    """Per host: elements, trained defect tokens and the smallest defect count trained on (metadata.json)."""
-    from hypofinder.defects.hosts import known_hosts
-    from hypofinder.settings import settings
-
-    meta = json.loads((settings().models_dir / "metadata.json").read_text()).get("domain", {})
-    out: dict[str, dict] = {}
-    for subset, host in known_hosts().items():
-        d = out.setdefault(host.name, {"elements": host.elements, "types": [], "n_min": 99})
-        dom = meta.get(subset, {})
-        for z_from, z_to in dom.get("types", []):
-            site = _element_z(z_from)
-            tok = f"v{site}" if z_to == 0 else f"{_element_z(z_to)}_{site}"
-            if tok not in d["types"]:
-                d["types"].append(tok)
-        d["n_min"] = min(d["n_min"], int(dom.get("n_min", 1)))
-    return out
-
-
-def _element_z(z: int) -> str:
-    from pymatgen.core.periodic_table import Element
-
-    return Element.from_Z(int(z)).symbol
-
-
-def _symbol(word: str, host: str) -> str | None:
-    """An element word in a host's context: names, symbols, 'chalcogen', 'metal', 'anion', 'cation'."""
-    names, _ = _elements()
-    low = re.sub(r"[\s-]+", " ", word.strip().lower())
-    if low in names:
-        return names[low]
-    els = host_domain()[host]["elements"]
-    by_x = sorted(els, key=lambda e: _element(e).X)
-    if low == "chalcogen":
-        return next((e for e in els if _element(e).is_chalcogen), None)
-    if low in ("metal", "transition metal", "cation"):
-        return next((e for e in els if _element(e).is_metal), by_x[0] if len(els) > 1 else None)
-    if low == "anion":
-        return by_x[-1] if len(els) > 1 else None
-    try:
-        return _element(word.strip()).symbol if word.strip()[0].isupper() else None
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- reading the question
@@ -203,9 +84,9 @@ def _site_for(new: str, host: str, notes: list[str]) -> list[str]:
     if len(trained) > 1:
         notes.append(f"{new} can sit on {' or '.join(trained)} sites in {HOST_NAMES[host]}: both are compared")
         return trained
-    same = [e for e in els if _element(e).group == _element(new).group]
+    same = [e for e in els if element(e).group == element(new).group]
     if not same and els:  # the closest electronegativity
-        same = [min(els, key=lambda e: abs(_element(e).X - _element(new).X))]
+        same = [min(els, key=lambda e: abs(element(e).X - element(new).X))]
     if same:
         notes.append(f"{new} is assumed to take {same[0]} sites")
     return same[:1]
@@ -213,7 +94,7 @@ def _site_for(new: str, host: str, notes: list[str]) -> list[str]:
 
 def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int]:
     """Defect tokens the question names for ``host`` (first mention first) and the largest count stated."""
-    _, el = _elements()
+    _, el = element_table()
     found: list[tuple[int, str]] = []
     count = 0
 
@@ -223,14 +104,14 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
         count = max(count, n or 0)
 
     for m in re.finditer(r"\b(?:v_?\{?|V_\{?)([A-Z][a-z]?)\}?(?![a-z])", text):
-        if _symbol(m.group(1), host):
+        if symbol_of(m.group(1), host):
             add(m.start(), f"v{m.group(1)}")
     for m in re.finditer(r"\b([A-Z][a-z]?)_\{?([A-Z][a-z]?)\}?(?![a-z])", text):
-        if _symbol(m.group(1), host) and _symbol(m.group(2), host):
+        if symbol_of(m.group(1), host) and symbol_of(m.group(2), host):
             add(m.start(), f"{m.group(1)}_{m.group(2)}")
     vac = rf"\b({el})(?:[\s-]+atoms?)?[\s-]+(?:(di|double|tri|triple|single|mono)[\s-]?)?vacanc(?:y|ies)"
     for m in re.finditer(vac, text):
-        s = _symbol(m.group(1), host)
+        s = symbol_of(m.group(1), host)
         if s:
             n = NUMBER_PREFIX.get((m.group(2) or "").lower()) or count_before(text, m.start())
             if re.match(r"\s*(?:pairs?|dimers?)", text[m.end() :], re.IGNORECASE):
@@ -243,7 +124,7 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
         rf"\b({el})[\s-]+poor\b",
     ):
         for m in re.finditer(pat, text):
-            if s := _symbol(m.group(1), host):
+            if s := symbol_of(m.group(1), host):
                 add(m.start(), f"v{s}", count_before(text, m.start()))
     subs = [
         (
@@ -259,7 +140,7 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
     placed: set[int] = set()
     for pat, gi_new, gi_old in subs:
         for m in re.finditer(pat, text):
-            new, old = _symbol(m.group(gi_new), host), _symbol(m.group(gi_old), host)
+            new, old = symbol_of(m.group(gi_new), host), symbol_of(m.group(gi_old), host)
             if new and old and new != old and old in host_domain()[host]["elements"]:
                 add(m.start(), f"{new}_{old}", count_before(text, m.start()))
                 placed.add(m.start(gi_new))
@@ -271,7 +152,7 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
     ]
     for pat in dopant:
         for m in re.finditer(pat, text):
-            new = _symbol(m.group(1), host)
+            new = symbol_of(m.group(1), host)
             if (
                 not new
                 or m.start(1) in placed
@@ -292,7 +173,7 @@ def _generic_species(text: str, host: str, notes: list[str]) -> list[str]:
     sub = [t for t in types if not t.startswith("v")]
     low = text.lower()
     if re.search(r"vacanc", low) and not re.search(r"substitut|dop|impurit", low):
-        chalc = [t for t in vac if _element(t[1:]).is_chalcogen]
+        chalc = [t for t in vac if element(t[1:]).is_chalcogen]
         pick = chalc[:1] or vac
         notes.append(
             f"no element named: {'the chalcogen vacancy (' + pick[0] + ', the most common)' if chalc else ', '.join(pick)}"
