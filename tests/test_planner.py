@@ -49,7 +49,8 @@ def test_ambiguous_words_are_read_and_the_reading_is_said():
     e = plan("Does carbon doping make hBN magnetic?")
     assert e.species == ["C_B", "C_N"] and e.kind == "comparison" and e.copies == 3
     said = " ".join(e.assumptions)
-    assert "B or N sites" in said and "no magnetization" in said and "fewest" in said
+    assert "B or N sites" in said and "fewest" in said
+    assert e.target == "magnetization"  # the predictor offers magnetization for the spin-polarised hosts
     e = plan("Do sulfur vacancy pairs in monolayer MoS2 lower the HOMO-LUMO gap more when they are close together?")
     assert (e.variable, e.direction, e.copies) == ("pair_distance", "increases", 2)
     assert plan("Does the gap of MoS2 rise or fall as S vacancies accumulate?").direction is None
@@ -161,7 +162,7 @@ def test_off_topic_question_prompts_and_report_never_mention_the_hosts():
     report = finder.find(SEED)
     assert all(c.evidence is not None and not c.evidence.facts for c in report.contexts)
     prompts = finder.llm.chat_model.prompts
-    assert len(prompts) == 5 and not [p for p in prompts if HOSTS.search(p)]
+    assert len(prompts) >= 5 and not [p for p in prompts if HOSTS.search(p)]  # drafts, reviews, revisions, votes
     assert not HOSTS.search(report.model_dump_json()), HOSTS.search(report.model_dump_json())
     assert all(c.hypothesis.validation_request is None for c in report.contexts)
 
