@@ -101,13 +101,17 @@ def test_fake_run_shows_contexts_scores_and_json():
     # Progress box ended as complete, naming the count.
     assert at.status[0].state == "complete" and "Found 3 hypotheses" in at.status[0].label
     # Seed layout: "Context i. Role / Framework::Concept / score", then Representation and Hypothesis.
-    heads = [h.value for h in at.subheader]
+    heads = [h.value for h in at.subheader if h.value != "Ranking"]
     titles = [context_title(i, r) for i, r in enumerate(report.contexts, 1)]
     assert heads[:4] == titles + ["Representation and Hypothesis"]
     text = "\n".join(m.value for m in at.markdown)
     for r in report.contexts:
         assert f"**Summary.** {r.summary}" in text and f"**Review.** {r.review.text}" in text
-    assert [m.value for m in at.metric if m.label == "Score"] == [str(r.review.score) for r in report.contexts]
+    shown = [(m.label, m.value) for m in at.metric if m.label in ("Score", "Rank score")]
+    assert shown == [  # with a tournament (the fake model's default) the rank score, else the review score
+        ("Rank score", f"{r.rank_score:.0f}") if r.elo is not None else ("Score", str(r.review.score))
+        for r in report.contexts
+    ]
     bars = [p.proto.text for p in at.get("progress")]
     assert bars[0] == "Done"  # the run's progress bar, full
     bars = bars[1:]
@@ -145,7 +149,7 @@ def test_no_validation_run_and_history_reopen():
     assert [b.key for b in history] == ["hf_hist_1", "hf_hist_0"]  # newest first
     at.button(key="hf_hist_0").click().run()
     assert shown_report(at) is at.session_state["hf_history"][0]["report"]
-    assert [h.value for h in at.subheader][0] == context_title(1, first.contexts[0])
+    assert [h.value for h in at.subheader if h.value != "Ranking"][0] == context_title(1, first.contexts[0])
     assert "domain walls" in at.markdown[[m.value.startswith("**Question.**") for m in at.markdown].index(True)].value
     at.button(key="hf_hist_clear").click().run()
     assert at.session_state["hf_history"] == [] and "Results" not in [h.value for h in at.header]

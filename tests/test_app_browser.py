@@ -158,7 +158,11 @@ def _drive(browser, app_url: str) -> None:
         lambda d: "1. How can I model" in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
     )
     wait.until(EC.presence_of_element_located((By.XPATH, "//h3[contains(., 'Representation and Hypothesis')]")))
-    wait.until(EC.presence_of_element_located((By.XPATH, "//*[@data-testid='stMetricLabel'][contains(., 'Score')]")))
+    wait.until(
+        EC.presence_of_element_located(
+            (By.XPATH, "//*[@data-testid='stMetricLabel'][contains(., 'Score') or contains(., 'Rank score')]")
+        )
+    )
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
     titles = [h.text for h in browser.find_elements(By.XPATH, "//h3[starts-with(normalize-space(.), 'Context ')]")]
     assert len(titles) == N_CONTEXTS and titles[0].startswith("Context 1. ") and "/ score " in titles[0]

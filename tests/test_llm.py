@@ -204,7 +204,7 @@ def test_real_llama_server_with_schema_enforcement():
         llm = structured("smollm2", url, timeout=120)
         ans = llm.ask(MESSAGES, Small, max_tokens=80, task="t")
     assert isinstance(ans, Small) and 0 <= ans.score <= 100
-    assert llm._modes[0] in ("json_schema", "json_object")
+    assert llm.modes.current in ("json_schema", "json_object") and llm.modes.confirmed
     assert llm.usage.llm_calls == 1  # schema-constrained: valid on the first answer
 
 
@@ -212,5 +212,5 @@ def test_real_llama_server_with_schema_enforcement():
 def test_real_local_model_structured_answer():
     llm = structured("local", n_ctx=2048)
     ans = llm.ask(MESSAGES, ReviewAnswer, max_tokens=200, task="review")
-    assert 0 <= ans.score <= 100 and 20 <= len(ans.review) <= 240
+    assert 0 <= ans.score <= 100 and len(ans.text.split()) >= 4
     assert llm.usage.llm_calls == 1 and llm.usage.completion_tokens > 0

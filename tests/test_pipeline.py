@@ -305,7 +305,14 @@ def test_unsupported_mode_discovered_once_under_concurrency(tmp_path, monkeypatc
     try:
         with scripted_server([_json.dumps(merged)], reject_response_format=True, delay_s=0.2) as (url, requests):
             report = HypothesisFinder(
-                "scripted", base_url=url, contexts=3, validate=False, cache=False, context_source=three_contexts
+                "scripted",
+                base_url=url,
+                contexts=3,
+                validate=False,
+                cache=False,
+                rounds=0,
+                tournament=False,
+                context_source=three_contexts,
             ).find("Magnetic domain walls and magnetoresistance in thin films")
             kinds = [r.get("response_format", {}).get("type") for r in requests]
             assert len(report.contexts) == 3

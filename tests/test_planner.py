@@ -135,7 +135,7 @@ def test_gather_never_raises_and_off_topic_prompt_has_no_defect_talk():
 def _finder():
     from hypofinder.pipeline import HypothesisFinder
 
-    return HypothesisFinder("fake", contexts=2, cache=False)
+    return HypothesisFinder("fake", contexts=2, cache=False, rounds=0, tournament=False)
 
 
 def test_pipeline_gives_every_context_the_planned_numbers_before_generation():

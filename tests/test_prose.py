@@ -161,7 +161,7 @@ def test_pipeline_reports_flags_and_grounds_the_generator():
     from tests.scripted import scripted_model
 
     with scripted_model({"GeneratedHypothesis": [BAD, BAD]}) as name:
-        finder = HypothesisFinder(name, contexts=1, validate=False, cache=False)
+        finder = HypothesisFinder(name, contexts=1, validate=False, cache=False, rounds=0, tournament=False)
         report = finder.find("What limits the critical temperature of cuprate superconductors?")
     ctx = report.contexts[0]
     assert "too short" in ctx.hypothesis.quality_flags["statement"]

@@ -131,7 +131,8 @@ def resolve(model: str | None, base_url: str | None = None) -> ModelSpec:
         parsed = urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise BadInputError(f"base URL must be an http(s) URL, got {base_url!r}")
-        if entry is not None and entry.in_process:
+        if entry is not None and entry.in_process and name.lower() == entry.name:
+            # 'local' / 'fake' name in-process providers; an alias (e.g. 'smollm2') may be what a server serves
             raise BadInputError(f"the {entry.name} model runs in-process: it takes no base URL")
         if server is None:
             raise BadInputError("no provider for served models is registered")
