@@ -82,7 +82,7 @@ def wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float = 
 
 
 def test_sigint_then_sigkill_then_resume_keeps_every_id_once(tmp_path):
-    n = 150
+    n = 400  # enough that the job is still running when the signals arrive
     queries = write_jsonl(
         tmp_path / "q.jsonl", [{"id": f"q{i}", "query": question(i, "kill"), "batch": i % 4} for i in range(n)]
     )

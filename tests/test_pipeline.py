@@ -87,7 +87,7 @@ def test_fake_generator_sees_role_context_and_reviewer_sees_hypothesis():
 def test_report_cache_second_call_makes_no_llm_call(tmp_path):
     question = f"Do domain walls in multiferroics pin magnetoresistance? (run {random.random()})"
     first = HypothesisFinder("fake", contexts=2, validate=False, rounds=0, tournament=False).find(question)
-    assert not first.run.cached and first.run.llm_calls == 5
+    assert not first.run.cached and first.run.llm_calls >= 5  # 5 answers (+ a proofreading re-ask at most)
     again = HypothesisFinder("fake", contexts=2, validate=False, rounds=0, tournament=False)
     second = again.find(question)
     assert second.run.cached and second.run.llm_calls == 0 and again.llm.chat_model.calls == 0
@@ -201,7 +201,7 @@ def test_cli_out_file_written_only_on_success(tmp_path):
         "json",
         "--out",
         str(out),
-        env={"HYPOFINDER_LLM_MAX_RETRIES": "0"},
+        env={"HYPOFINDER_MAX_RETRIES": "0"},
     )
     assert res.returncode != 0
     lines = res.stderr.strip().splitlines()
