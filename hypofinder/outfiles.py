@@ -1,4 +1,5 @@
-"""Output files written safely: checked before any work, replaced atomically after it."""
+"""Files for people: inputs read with one clear error line, outputs checked before any work and replaced
+atomically after it."""
 
 from __future__ import annotations
 
@@ -56,3 +57,17 @@ def check_out_path(out: Path, inputs: Path | None = None) -> None:
         raise BadInputError(f"--out {out} is not writable")
     if inputs is not None and out.exists() and inputs.exists() and out.samefile(inputs):
         raise BadInputError("--out must differ from the question file")
+
+
+def read_input_text(path: Path, what: str) -> str:
+    """The whole UTF-8 text of an input file (a BOM dropped, line ends kept), or one clear line why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"{what} {path} not found" if not path.exists() else f"{path} is not a file")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from hypofinder.errors import BadInputError
+from hypofinder.outfiles import read_input_text
 
 MIN_CLAIM_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
@@ -158,14 +159,7 @@ def read_references(path: str | Path) -> ReferenceSet:
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".ndjson", ".csv"):
         raise BadInputError(f"{path}: give a .jsonl or .csv reference set (id, query, reference_hypothesis)")
-    if not path.is_file():
-        raise BadInputError(f"reference set {path} not found" if not path.exists() else f"{path} is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    text = read_input_text(path, "reference set")
     out, seen = ReferenceSet(source=path.name), {}
     if suffix == ".csv":
         reader = csv.DictReader(text.splitlines(keepends=True))

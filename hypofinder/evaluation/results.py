@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from hypofinder.errors import BadInputError
 from hypofinder.mining import MinedResult
 from hypofinder.models import HypothesisReport
+from hypofinder.outfiles import read_input_text
 
 Pick = Literal["top", "best", "synthesis"]
 PICKS: tuple[str, ...] = ("top", "best", "synthesis")
@@ -111,14 +111,7 @@ class ResultSet:
 def read_results(path: str | Path) -> ResultSet:
     """Read a results file; unreadable files raise BadInputError, bad lines become problems (later ids win)."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"results file {path} not found" if not path.exists() else f"{path} is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    text = read_input_text(path, "results file")
     out = ResultSet()
     for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():

@@ -15,6 +15,7 @@ from hypofinder.evaluation.metrics import EvalScores, QuestionScore, score
 from hypofinder.evaluation.references import ReferenceSet, read_references
 from hypofinder.evaluation.results import Generated, Pick, read_results
 from hypofinder.mining import MinedResult, mine
+from hypofinder.outfiles import read_input_text
 
 Note = Callable[[str], None]
 
@@ -114,12 +115,7 @@ def load_scores(
 ) -> list[QuestionScore]:
     """Per-question scores from a scores JSONL, an ``eval --json`` output, or (with a reference set) a results file."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"{path} not found" if not path.exists() else f"{path} is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"cannot read {path}: {exc}") from None
+    text = read_input_text(path, "scores file")
     try:
         whole = json.loads(text)
     except json.JSONDecodeError:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from hypofinder.errors import BadInputError
 from hypofinder.errors import one_line as _one_line
 from hypofinder.models import HypothesisReport
+from hypofinder.outfiles import read_input_text
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 RESERVED_FIELDS = frozenset(HypothesisReport.model_fields) | {"id", "query", "error", "error_kind"}
@@ -91,15 +92,7 @@ def read_queries(path: str | Path) -> QuerySet:
     suffix = path.suffix.lower()
     if suffix not in JSONL_SUFFIXES and suffix != ".csv":
         raise BadInputError(f"{path}: give a .jsonl or .csv file of questions (columns id, query)")
-    if not path.is_file():
-        raise BadInputError(f"question file {path} not found" if not path.exists() else f"{path} is not a file")
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    text = read_input_text(path, "question file")
     out, seen = QuerySet(source=path.name), {}
     if suffix == ".csv":
         _read_csv(text, path, out, seen)
