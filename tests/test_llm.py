@@ -214,3 +214,43 @@ def test_real_local_model_structured_answer():
     ans = llm.ask(MESSAGES, ReviewAnswer, max_tokens=200, task="review")
     assert 0 <= ans.score <= 100 and len(ans.text.split()) >= 4
     assert llm.usage.llm_calls == 1 and llm.usage.completion_tokens > 0
+
+
+@pytest.mark.slow
+def test_local_grammar_is_checked_per_token_and_always_holds():
+    """The checked sampler keeps llama.cpp's guarantee: the answer matches the grammar even where the model,
+    left free, would write something else (an enum it would never choose), and it constrains only then."""
+    from llama_cpp import LlamaGrammar
+
+    from hypofinder.llm.providers import CheckedGrammarSampler, _load_llama, local_model_path
+
+    llm = _load_llama(local_model_path(), 2048, None)
+    schema = {
+        "type": "object",
+        "properties": {"mineral": {"enum": ["zebra quartzite", "kyanite"]}, "n": {"enum": [17, 4]}},
+        "required": ["mineral", "n"],
+    }
+    samplers = []
+    init = llm._init_sampler
+
+    def spy(*args, **kwargs):
+        samplers.append(init(*args, **kwargs))
+        return samplers[-1]
+
+    llm._init_sampler = spy
+    try:
+        for seed in (1, 2, 3):
+            out = llm.create_completion(
+                "Write a haiku about the sea.\n",
+                max_tokens=40,
+                temperature=0.9,
+                seed=seed,
+                grammar=LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False),
+            )
+            answer = json.loads(out["choices"][0]["text"])
+            assert answer["mineral"] in ("zebra quartzite", "kyanite") and answer["n"] in (17, 4)
+    finally:
+        del llm._init_sampler
+    checked = [s for s in samplers if isinstance(s, CheckedGrammarSampler)]
+    assert len(checked) == 3
+    assert all(0 < s.resampled for s in checked)  # a haiku prompt: the grammar had to step in
