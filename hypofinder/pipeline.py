@@ -50,6 +50,7 @@ from hypofinder.models import (
 from hypofinder.prompts import (
     PlainHypothesis,
     PlainSynthesis,
+    citing,
     evidence_text,
     grounding_block,
     load_prompt,
@@ -292,7 +293,7 @@ class HypothesisFinder(Refinement):
             sources=sources_block(sources or []),
         )
         subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
-        schema = GeneratedHypothesis if facts else PlainHypothesis
+        schema = citing(GeneratedHypothesis if facts else PlainHypothesis, facts=bool(facts), sources=bool(sources))
         answer, flags = ask_checked(
             self.llm,
             messages,

@@ -135,6 +135,40 @@ class PlainRevisedHypothesis(RevisedHypothesis):
     validation_request: SkipJsonSchema[ValidationRequest | None] = None
 
 
+def citing(schema: type[BaseModel], *, facts: bool, sources: bool) -> type[BaseModel]:
+    """``schema`` with prose fields that may cite what the prompt gives: [E1]... for the predictor's facts,
+    [S1]... for library sources. With facts, the rationale must end by citing one (the hypothesis builds on
+    the numbers, and says so). Without either, no marker can be decoded: a model cannot cite what it was
+    not given."""
+    markers = ("E" if facts else "") + ("S" if sources else "")
+    return _citing(schema, markers, "rationale" if facts and "rationale" in schema.model_fields else "")
+
+
+@lru_cache(maxsize=64)
+def _citing(schema: type[BaseModel], markers: str, cited_field: str) -> type[BaseModel]:
+    from copy import copy
+    from typing import Annotated, get_origin
+
+    from pydantic import create_model
+
+    from hypofinder.proofread import prose_fields
+    from hypofinder.quality import sentence_pattern
+
+    if not markers:
+        return schema
+    fields = {}
+    for name in prose_fields(schema):
+        info = schema.model_fields[name]
+        pattern = sentence_pattern(markers, "E" if name == cited_field else "")
+        info = copy(info)
+        if get_origin(info.annotation) is list:
+            fields[name] = (list[Annotated[str, Field(min_length=1, json_schema_extra={"pattern": pattern})]], info)
+        else:
+            info.json_schema_extra = {"pattern": pattern}
+            fields[name] = (str, info)
+    return create_model(schema.__name__, __base__=schema, **fields)  # same title: scripted tests still match
+
+
 class JudgeAnswer(BaseModel):
     """One vote of a tournament match (reason first: the model says why before it chooses)."""
 
@@ -173,15 +207,18 @@ def judge_text(r: ContextResult) -> str:
 
 
 def evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:
-    """What the reviewer sees: the claim check's verdict with its numbers, then the planned facts ([E1], ...)."""
-    claim = claim_text(validation)
-    if evidence is None or not evidence.facts:
-        return claim
-    return (
-        claim
-        + ". Planned evidence the generator was given: "
-        + " ".join(f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts))
-    )
+    """The reviewer's and reviser's evidence line (ends with a newline): the claim check's verdict with its
+    numbers, then the planned facts ([E1], ...); '' when the predictor has nothing to say about the hypothesis
+    (validation off, or out of scope with no planned facts), so plain questions carry no defect talk."""
+    facts = evidence is not None and bool(evidence.facts)
+    if validation is None and not facts or validation is not None and not validation.predictions and not facts:
+        return ""
+    line = f"Predictor evidence: {claim_text(validation)}"
+    if facts:
+        line += ". Planned evidence the generator was given: " + " ".join(
+            f"[{fid}] {f.summary}." for fid, f in zip(evidence.fact_ids(), evidence.facts)
+        )
+    return line + "\n"
 
 
 def claim_text(validation: Validation | None) -> str:

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from hypofinder.quality import SENTENCE_PATTERN, prose_problems
+from hypofinder.quality import CITATION, PROSE_PATTERNS, prose_problems
 
 T = TypeVar("T", bound=BaseModel)
 Flags = dict[str, list[str]]
@@ -68,7 +68,7 @@ def prose_fields(schema: type[BaseModel]) -> list[str]:
     props = schema.model_json_schema().get("properties", {})
     out = []
     for name, p in props.items():
-        if p.get("pattern") == SENTENCE_PATTERN or (p.get("items") or {}).get("pattern") == SENTENCE_PATTERN:
+        if p.get("pattern") in PROSE_PATTERNS or (p.get("items") or {}).get("pattern") in PROSE_PATTERNS:
             out.append(name)
     return out
 
@@ -88,6 +88,8 @@ def field_problems(
             if key and key in seen:
                 problems.append("repeats another field")
             seen.add(key)
+            if any(m.group(0) not in source for m in re.finditer(CITATION, text or "")):
+                problems.append("cites a fact or source it was not given")
             if subject and name in on_topic and not mentions_subject(text, subject):
                 problems.append("names nothing from the question or concept")
             if problems:

@@ -14,15 +14,28 @@ CITATION = r"\[(E|S)\d{1,2}\]"
 # A sentence as a decoder may write it (JSON-schema ``pattern``; llama.cpp turns it into a grammar): a
 # capital or digit first, then 3-30 more words separated by one space or ", " "; " ": ", and a full stop at
 # the end. A word is letters (with digits, ' / + % - inside: MoS2, spin-orbit), or a number with an optional
-# decimal part and unit (0.3, 2D, 5%), optionally in parentheses; citation markers [E1] / [S2] count as
-# words. No braces, quotes, backticks or other brackets can be decoded. Written with ``[.]`` rather than
-# ``\.`` and without ``(?:`` because llama.cpp's pattern converter rejects both.
+# decimal part and unit (0.3, 2D, 5%), optionally in parentheses. Citation markers count as words only where
+# the prompt has something to cite: [E1] for the predictor's facts, [S2] for library sources (``markers``);
+# a field that must cite ends with one (``cite``). No braces, quotes, backticks or other brackets can be
+# decoded. Written with ``[.]`` rather than ``\.`` and without ``(?:`` because llama.cpp's pattern converter
+# rejects both.
 _WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]*"
 _NUMBER_RE = r"[0-9]+([.][0-9]+)?[A-Za-z%]*"
-SENTENCE_PATTERN = (
-    rf"^([A-Z][A-Za-z0-9'/+%-]*|{_NUMBER_RE})"
-    rf"((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?|\[[ES][0-9]{{1,2}}\])){{3,30}}[.]$"
-)
+
+
+def sentence_pattern(markers: str = "", cite: str = "") -> str:
+    """The prose pattern admitting the citation markers of ``markers`` ("", "E", "S", "ES") inside, and
+    ending with a required marker of kind ``cite`` ("" for none, "E")."""
+    marker = rf"|\[[{markers}][0-9]{{1,2}}\]" if markers else ""
+    end = rf" \[{cite}[0-9]{{1,2}}\][.]$" if cite else "[.]$"
+    return (
+        rf"^([A-Z][A-Za-z0-9'/+%-]*|{_NUMBER_RE})"
+        rf"((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?{marker})){{3,30}}{end}"
+    )
+
+
+SENTENCE_PATTERN = sentence_pattern()
+PROSE_PATTERNS = frozenset(sentence_pattern(m, c) for m in ("", "E", "S", "ES") for c in ("", "E"))
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
 _DEBRIS = re.compile(r"[{}`<>\\|]|\"\"|''|,\s*,|:\s*\"|\"\s*:|\[\s*\]")

@@ -10,6 +10,7 @@ from hypofinder.prompts import (
     JudgeAnswer,
     PlainRevisedHypothesis,
     RevisedHypothesis,
+    citing,
     evidence_text,
     judge_text,
     load_prompt,
@@ -37,7 +38,8 @@ class Refinement:
             critique=r.review.text,
             evidence=evidence_text(r.validation, r.evidence),
         )
-        schema = RevisedHypothesis if r.evidence is not None and r.evidence.facts else PlainRevisedHypothesis
+        facts = r.evidence is not None and bool(r.evidence.facts)
+        schema = citing(RevisedHypothesis if facts else PlainRevisedHypothesis, facts=facts, sources=bool(r.sources))
         subject = subject_words(query, r.concepts[0].label)
         answer, flags = ask_checked(
             self.llm,

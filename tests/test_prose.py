@@ -20,10 +20,10 @@ from hypofinder.models import (
 )
 from hypofinder.prompts import grounding_block, load_prompt
 from hypofinder.proofread import ask_checked, field_problems, mentions_subject, prose_fields, subject_words
-from hypofinder.quality import SENTENCE_PATTERN, prose_problems
+from hypofinder.quality import SENTENCE_PATTERN, prose_problems, sentence_pattern
 
 PROSE = [
-    "Sulfur vacancies in MoS2 narrow the band gap by about 0.3 eV [E1].",
+    "Sulfur vacancies in MoS2 narrow the band gap by about 0.3 eV.",
     "Measure the critical temperature of thin YBCO films under strain, then compare with DFT (PBE) results.",
     "Domain walls in BiFeO3 conduct because oxygen vacancies gather there; this raises the local current.",
 ]
@@ -47,6 +47,36 @@ def test_sentence_pattern_and_prose_check_accept_prose(text):
 def test_sentence_pattern_rejects_debris(text):
     assert not re.match(SENTENCE_PATTERN, text)
     assert prose_problems(text)
+
+
+def test_citation_markers_only_where_the_prompt_has_something_to_cite():
+    cited = "Sulfur vacancies in MoS2 narrow the band gap by about 0.3 eV [E1]."
+    assert not re.match(SENTENCE_PATTERN, cited)  # plain questions: no marker can be decoded
+    assert re.match(sentence_pattern("E"), cited) and not re.match(sentence_pattern("S"), cited)
+    assert re.match(sentence_pattern("ES"), "Vacancies [S1] narrow the gap [E2].")
+    required = sentence_pattern("E", cite="E")
+    assert re.match(required, cited)
+    assert not re.match(required, "Sulfur vacancies in MoS2 narrow the band gap by about 0.3 eV.")
+    # the schemas: facts -> the rationale must end by citing one; sources only -> [S] markers may appear
+    from hypofinder.prompts import PlainHypothesis, citing
+
+    with_facts = citing(GeneratedHypothesis, facts=True, sources=False).model_json_schema()["properties"]
+    assert with_facts["rationale"]["pattern"] == required
+    assert with_facts["statement"]["pattern"] == sentence_pattern("E")
+    with_sources = citing(PlainHypothesis, facts=False, sources=True).model_json_schema()
+    assert with_sources["title"] == "GeneratedHypothesis" and "validation_request" not in with_sources["properties"]
+    assert with_sources["properties"]["steps"]["items"]["pattern"] == sentence_pattern("S")
+    assert citing(PlainHypothesis, facts=False, sources=False) is PlainHypothesis
+
+
+def test_a_citation_of_something_not_given_is_flagged():
+    answer = ReviewAnswer(
+        text="The claim rests on the gap narrowing reported in [S2].",
+        rubric={"novelty": 1, "plausibility": 1, "testability": 1, "specificity": 1},
+        score=5,
+    )
+    assert "cites a fact or source it was not given" in field_problems(answer, source="[S1] a passage")["text"]
+    assert field_problems(answer, source="[S1] one; [S2] another") == {}
 
 
 def test_prose_check_knows_physics_words_and_rejects_junk_words():
@@ -186,7 +216,7 @@ def test_local_model_writes_prose_under_the_grammar():
         statement=GOOD["statement"],
         rationale=GOOD["rationale"],
         steps=" ".join(GOOD["steps"]),
-        evidence="none (validation off)",
+        evidence="",
     )
     answer = llm.ask(messages, ReviewAnswer, max_tokens=300, task="review")
     assert re.match(SENTENCE_PATTERN, answer.text), answer.text  # the grammar admits prose only

@@ -208,7 +208,7 @@ def prompt_block(ev: Evidence | None) -> str:
     cite = ", ".join(f"[{i}]" for i in ev.fact_ids())
     lines = [
         "Predictor evidence (defect-property model trained on DFT data; build the hypothesis on these numbers "
-        f"and cite {cite} in the statement and rationale):"
+        f"and cite them as {cite}; end the rationale with one):"
     ]
     lines += [f"[E{i}] {f.summary}" for i, f in enumerate(ev.facts, 1)]
     if ev.assumptions:
