@@ -144,7 +144,9 @@ def test_pipeline_gives_every_context_the_planned_numbers_before_generation():
     q = "Does indium substitution for gallium lower the gap of gallium selenide?"
     finder = _finder()
     report = finder.find(q)
-    gens = [p for p in finder.llm.chat_model.prompts if p.startswith("You write research hypotheses") and "Concept:" in p]
+    gens = [
+        p for p in finder.llm.chat_model.prompts if p.startswith("You write research hypotheses") and "Concept:" in p
+    ]
     assert len(gens) == 2 and all("[E1] " in p and '"validation_request"' in p for p in gens)
     for ctx in report.contexts:
         e = ctx.evidence
