@@ -14,7 +14,11 @@
    one in force.
 Goals (issue 12): >= 20 pages/s ingestion, <= 100 ms per search on 2 cores. Wall time and the
 process's CPU time are both printed: on a shared, loaded machine the CPU time is the better guide to
-what 2 idle cores would do (the embedder runs one thread).
+what 2 idle cores would do (ingestion runs the embedder on 2 threads, a search on one).
+
+Every figure is measured twice in the same run: with the library's int8 embedder (now) and with the
+fp32 one it replaced (previous, ``store.INT8 = False``), each in its own libraries; a summary table
+puts them beside the goals. ``--int8-only`` skips the fp32 pass.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ os.environ["HYPOFINDER_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-library-")
 import numpy as np  # noqa: E402
 
 from hypofinder import library  # noqa: E402
+from hypofinder.library import store  # noqa: E402
 from hypofinder.library.citations import SUPPORT_THRESHOLD, sentences, support  # noqa: E402
 from hypofinder.library.store import embed  # noqa: E402
 from hypofinder.settings import settings  # noqa: E402
@@ -89,7 +94,7 @@ def make_pdf(path: Path, pages: int, rng: random.Random) -> int:
     return words // pages
 
 
-def bench_ingest(records: int, pages: int, rng: random.Random) -> None:
+def bench_ingest(records: int, pages: int, rng: random.Random, tag: str) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-library-files-"))
     jsonl = tmp / "records.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in corpus(records, rng)))
@@ -100,7 +105,7 @@ def bench_ingest(records: int, pages: int, rng: random.Random) -> None:
     print(f"model load: {time.perf_counter() - t0:.1f} s (not counted below)")
 
     cpu0 = time.process_time()
-    rep = library.add("bench", [jsonl])
+    rep = library.add(f"bench-{tag}", [jsonl])
     cpu = time.process_time() - cpu0
     per_s = records / rep.seconds
     print(
@@ -109,7 +114,7 @@ def bench_ingest(records: int, pages: int, rng: random.Random) -> None:
         f"(an abstract is about a third of a page; goal {GOAL_PAGES_S:.0f} pages/s)"
     )
     cpu0 = time.process_time()
-    rep = library.add("bench-pdf", [pdf])
+    rep = library.add(f"bench-pdf-{tag}", [pdf])
     cpu = time.process_time() - cpu0
     per_s = pages / rep.seconds
     flag = "meets" if per_s >= GOAL_PAGES_S else "MISSES"
@@ -118,27 +123,29 @@ def bench_ingest(records: int, pages: int, rng: random.Random) -> None:
         f"{rep.seconds:.1f} s = {per_s:.2f} pages/s; CPU {cpu:.1f} s = {pages / cpu:.2f} pages per CPU-second "
         f"(goal >= {GOAL_PAGES_S:.0f} pages/s: {flag})"
     )
+    return {"pages/s (wall)": per_s, "pages per CPU-second": pages / cpu}
 
 
-def bench_search(queries: int, rng: random.Random) -> None:
+def bench_search(queries: int, rng: random.Random, tag: str) -> dict:
     pool = [s for a in ABSTRACTS for s in sentences(a["abstract"])]
     qs = [" ".join(rng.choice(pool).split()[:12]) for _ in range(queries)]
-    library.search("bench", "warm-up query", k=10)
+    library.search(f"bench-{tag}", "warm-up query", k=10)
     times, cpu0 = [], time.process_time()
     for q in qs:
         t0 = time.perf_counter()
-        library.search("bench", q, k=10)
+        library.search(f"bench-{tag}", q, k=10)
         times.append((time.perf_counter() - t0) * 1000)
     cpu_ms = (time.process_time() - cpu0) / len(qs) * 1000
     med, p95 = statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]
     flag = "meets" if med <= GOAL_SEARCH_MS else "MISSES"
     print(
-        f"search (k=10) on {library.open_library('bench').info().documents} records: median {med:.1f} ms, "
+        f"search (k=10) on {library.open_library(f'bench-{tag}').info().documents} records: median {med:.1f} ms, "
         f"p95 {p95:.1f} ms, CPU {cpu_ms:.1f} ms per search over {queries} queries (goal <= {GOAL_SEARCH_MS:.0f} ms: {flag})"
     )
+    return {"search ms (median)": med, "search CPU ms": cpu_ms}
 
 
-def bench_threshold() -> None:
+def bench_threshold() -> dict:
     """Claims that restate a paper (its title; a hand-written paraphrase of one of its findings) against that
     paper (supported), against the most similar other paper (unsupported, hard) and a random other one."""
     papers = {a["id"]: a for a in ABSTRACTS}
@@ -179,6 +186,49 @@ def bench_threshold() -> None:
     print(f"  best balanced threshold (supported vs closest other) {best:.2f}: {rates(best)}")
     print(f"  threshold in force {SUPPORT_THRESHOLD:.2f}: {rates(SUPPORT_THRESHOLD)}")
 
+    def balanced(t: float) -> float:
+        return ((pos_a >= t).mean() + (hard_a < t).mean()) / 2
+
+    return {
+        "best threshold": best,
+        "balanced acc. at best": balanced(best),
+        f"balanced acc. at {SUPPORT_THRESHOLD:.2f}": balanced(SUPPORT_THRESHOLD),
+    }
+
+
+def paraphrase_top1() -> dict:
+    """The retrieval test's paraphrased queries (tests/test_library.py) on the 24 test abstracts: right paper first?"""
+    import ast
+
+    src = (ROOT / "tests" / "test_library.py").read_text()
+    start = src.index("PARAPHRASES = ") + len("PARAPHRASES = ")
+    pairs = ast.literal_eval(src[start : src.index("\n}\n", start) + 2])
+    name = f"paraphrases-{'int8' if store.INT8 else 'fp32'}"
+    library.add(name, [ROOT / "tests" / "data" / "abstracts.jsonl"])
+    hits = sum(library.search(name, q, k=3)[0].id == want for q, want in pairs.items())
+    print(f"paraphrased queries with the right paper first: {hits}/{len(pairs)}")
+    return {"paraphrase top-1": f"{hits}/{len(pairs)}"}
+
+
+GOALS = {
+    "pages/s (wall)": f">= {GOAL_PAGES_S:.0f}",
+    "pages per CPU-second": "",
+    "search ms (median)": f"<= {GOAL_SEARCH_MS:.0f}",
+    "search CPU ms": "",
+}
+
+
+def table(results: dict[str, dict]) -> None:
+    names = list(results)
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    print(f"\n{'summary':<24}" + "".join(f"{n:>20}" for n in names) + f"{'goal':>12}")
+    for k in keys:
+        cells = []
+        for n in names:
+            v = results[n].get(k, "")
+            cells.append(f"{v:>20.2f}" if isinstance(v, float) else f"{v!s:>20}")
+        print(f"{k:<24}" + "".join(cells) + f"{GOALS.get(k, ''):>12}")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -186,13 +236,24 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--only-threshold", action="store_true", help="Skip the timings.")
+    ap.add_argument("--int8-only", action="store_true", help="Skip the fp32 (previous) pass.")
     args = ap.parse_args()
-    rng = random.Random(12)
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
-    if not args.only_threshold:
-        bench_ingest(args.records, args.pages, rng)
-        bench_search(args.queries, rng)
-    bench_threshold()
+    results: dict[str, dict] = {}
+    for int8 in (True,) if args.int8_only else (False, True):
+        store.INT8 = int8
+        tag = "int8" if int8 else "fp32"
+        label = "now (int8)" if int8 else "previous (fp32)"
+        print(f"\n== {label}")
+        rng = random.Random(12)  # the same records, PDF and queries for both
+        figures: dict = {}
+        if not args.only_threshold:
+            figures |= bench_ingest(args.records, args.pages, rng, tag)
+            figures |= bench_search(args.queries, rng, tag)
+        figures |= bench_threshold()
+        figures |= paraphrase_top1()
+        results[label] = figures
+    table(results)
 
 
 if __name__ == "__main__":

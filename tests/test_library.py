@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hypofinder import library
@@ -225,6 +226,56 @@ def test_pdf_pages_kept_and_bad_pdfs_named(tmp_path):
     assert (hit.id, hit.title, hit.page) == ("defects", "Vacancy pairs in monolayer MoS2", 2)
     info = {i.name: i for i in library.libraries()}["pdfs"]
     assert (info.files, info.documents) == (1, 1)
+
+
+def test_int8_embedder_stays_close_to_fp32():
+    """The library's int8 model (made once into the cache) gives vectors within cosine 0.98 of the fp32 ones,
+    on short queries and on full ~250-token passages, batched or one by one (as ``embed`` runs a query)."""
+    from hypofinder.library import store
+    from hypofinder.ontology import embedder
+    from hypofinder.settings import settings
+
+    records = [json.loads(line) for line in ABSTRACTS.read_text().splitlines()]
+    texts = list(PARAPHRASES) + [f"{r['title']}. {r['abstract']}" for r in records]
+    cache = settings().cache_dir
+    fp32 = embedder.encoder(cache).encode(texts)
+    int8 = embedder.encoder(cache, int8=True).encode(texts)
+    assert int8.shape == fp32.shape == (len(texts), 384)
+    cos = np.sum(fp32 * int8, axis=1)
+    assert cos.min() >= 0.98, cos.min()
+    assert not np.allclose(fp32, int8)  # really the other model
+    # activations are quantised per batch, so a text's int8 vector shifts slightly with its batch-mates
+    alone = np.concatenate([store.embed([t]) for t in texts[:3]])
+    assert np.sum(alone * int8[:3], axis=1).min() >= 0.98 and np.sum(alone * fp32[:3], axis=1).min() >= 0.98
+    q8, f32 = embedder.int8_path(cache), embedder.onnx_path(cache)
+    assert q8.exists() and q8.stat().st_size < 0.7 * f32.stat().st_size  # word embeddings stay fp32
+
+
+def test_multi_page_pdf_ingests_every_page(tmp_path):
+    """A 12-page PDF made here: every page's text is stored, and a query on one page's finding finds that page."""
+    topics = [
+        "sulfur vacancies narrow the optical gap of monolayer molybdenum disulfide",
+        "carbon impurities in hexagonal boron nitride emit single photons at room temperature",
+        "mobile iodide ions cause current voltage hysteresis in perovskite solar cells",
+        "garnet ceramic electrolytes suppress lithium dendrites in solid state batteries",
+        "twisted bilayer graphene near the magic angle shows flat bands and superconductivity",
+        "hydrogen rich hydrides become superconducting under megabar pressures",
+        "amine functionalised metal organic frameworks capture carbon dioxide from flue gas",
+        "magnetic domain walls in permalloy nanowires add electrical resistance",
+        "graph neural networks on crystal structures predict formation energies and band gaps",
+        "atomistic spin dynamics coupled with micromagnetics describe magnets across length scales",
+        "ferroelectric domain walls in bismuth ferrite conduct electricity",
+        "phonon drag enhances the thermopower of graphene at low temperature",
+    ]
+    filler = "The samples were prepared, annotated and measured following the protocol described in the methods. "
+    pdf = make_pdf(tmp_path / "review.pdf", [f"{filler * 4}We find that {t}. {filler * 4}" for t in topics])
+    report = library.add("pages", [pdf])
+    assert not report.problems and report.added[0].pages == len(topics)
+    for page, topic in enumerate(topics, 1):
+        hit = library.search("pages", topic, k=1)[0]
+        assert hit.page in (page - 1, page), (topic, hit.page)  # a passage keeps the page it starts on
+    stored = library.open_library("pages").texts(["review"])["review"]
+    assert all(t in stored for t in topics)
 
 
 def test_failed_store_leaves_nothing_half_written(tmp_path, monkeypatch):

@@ -27,24 +27,26 @@ PREFIX = "lib-"
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
 LOCK_TIMEOUT_S = 600
 BATCH = 1000
+INT8 = True  # the int8 embedder (benchmarks/bench_library.py sets False to measure the fp32 one beside it)
 
 
 # ----------------------------------------------------------------------------- the embedder (one seam)
 
 
 def embed(texts: list[str], *, batch: bool = False) -> np.ndarray:
-    """Unit-length all-MiniLM-L6-v2 embeddings, one row per text: the ontology room's ONNX embedder
-    (``batch``: its build thread count, for ingestion)."""
+    """Unit-length all-MiniLM-L6-v2 embeddings, one row per text, for passages and queries alike: the
+    ontology room's ONNX embedder in its int8 form (``batch``: its build thread count, for ingestion)."""
     from hypofinder.ontology import embedder
 
     threads = embedder.BUILD_THREADS if batch else embedder.QUERY_THREADS
-    return embedder.encoder(settings().cache_dir, threads).encode(list(texts))
+    return embedder.encoder(settings().cache_dir, threads, int8=INT8).encode(list(texts))
 
 
 def model_fingerprint() -> str:
+    from hypofinder.ontology.embedder import INT8_VERSION
     from hypofinder.ontology.embedder import model_fingerprint as fingerprint
 
-    return fingerprint()
+    return f"{fingerprint()}|int8v{INT8_VERSION}" if INT8 else fingerprint()
 
 
 # ----------------------------------------------------------------------------- paths and names

