@@ -49,7 +49,7 @@ VARIANTS: list[tuple[str, Options]] = [
     ("+ description vectors (max of both)", Options(w_hier=0.1)),
     ("+ stronger hierarchy boost", HYBRID),
     ("+ BM25 fused by rank (RRF)", Options(lexical=True)),
-    ("documents, no sentence split", Options(sentences=False)),
+    ("documents, no clause split", Options(clauses=False)),
 ]
 
 

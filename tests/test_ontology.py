@@ -168,7 +168,7 @@ def test_seed_question_finds_multiscale_modeling(onto):
     hits = ontology.search(SEED, k=10)
     assert len(hits) == 10
     labels = [h.label for h in hits]
-    assert "Multiscale modeling" in labels
+    assert "Multiscale modeling" in labels[:3]  # issue 16: top 3
     hit = hits[labels.index("Multiscale modeling")]
     assert (hit.role, hit.framework, hit.facet) == (
         "Computational Physicist",

@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 
 from hypofinder import ontology
-from hypofinder.ontology import documents, embedder, index, physh
+from hypofinder.ontology import documents, embedder, index, int8, physh
 from hypofinder.ontology.engine import HYBRID, W_LEX, Options
+from hypofinder.ontology.lexical import clauses
 from hypofinder.settings import settings
+from tests.test_ontology import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "benchmarks" / "data" / "ontology_questions.jsonl"
@@ -43,12 +45,22 @@ def test_onnx_embedder_matches_sentence_transformers(built):
     from sentence_transformers import SentenceTransformer
 
     texts = [MOS2, "Vacancies", "Multiscale modeling. A topic within Numerical techniques.", "ß-phase Mössbauer " * 80]
-    onnx = index.encode(texts, Path(settings().cache_dir))
+    cache = Path(settings().cache_dir)
+    onnx = embedder.encoder(cache).encode(texts)
     ref = SentenceTransformer(str(embedder.model_path()), device="cpu").encode(texts, normalize_embeddings=True)
     assert onnx.shape == (4, 384) and onnx.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
     assert np.abs(onnx - ref).max() < 1e-4  # the long text checks truncation at 256 tokens too
-    assert embedder.onnx_path(Path(settings().cache_dir)).exists()
+    assert embedder.onnx_path(cache).exists()
+    # the index and its queries use the int8 copy: same directions, to quantization error
+    q8 = index.encode(texts, cache)
+    assert q8.shape == (4, 384) and q8.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(q8, axis=1), 1.0, atol=1e-5)
+    assert (q8 * ref).sum(axis=1).min() > 0.97
+    assert (
+        int8.int8_path(cache).exists()
+        and int8.int8_path(cache).stat().st_size < 0.7 * embedder.onnx_path(cache).stat().st_size  # MatMul weights int8
+    )
 
 
 def test_fresh_process_searches_without_torch(built):
@@ -94,6 +106,12 @@ def test_recipe_change_renames_the_collection(graph, monkeypatch):
     assert index.collection_name(graph) == before
 
 
+def test_quantization_is_part_of_the_recipe(graph, monkeypatch):
+    before = index.collection_name(graph)
+    monkeypatch.setattr(int8, "VERSION", int8.VERSION + 1)
+    assert index.collection_name(graph) != before
+
+
 def test_index_holds_several_vectors_per_concept(built):
     assert built.count == 3828 and built.entries > built.count
     col = index._client(built.path).get_collection(built.collection, embedding_function=None)
@@ -126,6 +144,26 @@ def test_paraphrases_from_the_issue(built):
         assert len(hits) == 10
         if label:
             assert label in hits, (question, hits)
+
+
+def test_clauses():
+    assert clauses("linking atomistic and continuum descriptions across length scales") == [
+        "linking atomistic",
+        "continuum descriptions",
+        "length scales",
+    ]
+    assert clauses("How do sulfur vacancies change the band gap of monolayer MoS2?") == [
+        "How do sulfur vacancies change the band gap",
+        "monolayer MoS2",
+    ]
+    assert clauses("Vacancies") == ["Vacancies"] and clauses("of the, and") == []
+
+
+def test_seed_question_reaches_multiscale_modeling_through_its_clauses(built):
+    eng = ontology._engine()
+    labels = lambda opts: [n.label for _, n, _ in eng.scored(SEED, options=opts)]  # noqa: E731
+    assert "Multiscale modeling" in labels(HYBRID)[:3]
+    assert "Multiscale modeling" not in labels(Options(clauses=False))[:3]  # the whole question alone misses it
 
 
 def test_variants_change_the_ranking(built):

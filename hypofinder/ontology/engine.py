@@ -2,8 +2,9 @@
 
 Dense similarity of a concept to one query vector
     = (1 - W_DOC) * max(cosine to its label, cosine to its alternative labels) + W_DOC * cosine to its description
-and over the question: the whole question's similarity, or for several sentences a rank fusion of the
-whole question's and each sentence's (``combine_clauses``). Then
+and over the question: the whole question's similarity, or for a long question (CLAUSE_MIN_WORDS) with
+several clauses or noun phrases (``lexical.clauses``) a rank fusion of the whole question's and, weighing W_CLAUSE each, every clause's
+(``combine_clauses``). Then
     score = dense + W_HIER * max(0, best broader/narrower neighbour's dense - HIER_FLOOR)
                   + W_LABEL * label match (a label found word for word in the question)
 With ``lexical`` on, the final order fuses that ranking with BM25 over the concept documents by
@@ -20,14 +21,16 @@ import numpy as np
 
 from hypofinder.models import Context
 from hypofinder.ontology import index as index_mod
-from hypofinder.ontology.lexical import bm25, lexicon, sentences, tokens
+from hypofinder.ontology.lexical import bm25, clauses, lexicon, tokens
 from hypofinder.ontology.models import Concept, ConceptHit, ConceptLink
 from hypofinder.ontology.physh import Node, PhyshGraph
 from hypofinder.ontology.roles import RoleRules
 
 W_LABEL = 0.2
 W_DOC = 0.2
-CLAUSE_K = 5
+CLAUSE_K = 60
+W_CLAUSE = 0.3  # tuned on the tuning half of the labelled questions
+CLAUSE_MIN_WORDS = 20  # a shorter question is one idea: its pieces alone pull towards single words
 W_HIER = 0.3
 HIER_FLOOR = 0.3
 W_LEX = 0.3
@@ -41,7 +44,7 @@ SUPPORT = 2  # supporting concepts per context
 class Options:
     """Which parts of the hybrid score are on (the benchmark switches them one by one)."""
 
-    sentences: bool = True  # score the question's sentences separately too
+    clauses: bool = True  # score the question's clauses / noun phrases separately too
     labels: bool = True  # boost labels found word for word
     hierarchy: bool = True  # boost from broader/narrower neighbours
     alt_labels: bool = True  # alternative-label vectors
@@ -53,15 +56,16 @@ class Options:
 
 HYBRID = Options()
 LABEL_ONLY = Options(alt_labels=False, documents=False, w_hier=0.1)  # the label-only index (before documents)
-EMBEDDING_ONLY = Options(sentences=False, labels=False, hierarchy=False, alt_labels=False, documents=False)
+EMBEDDING_ONLY = Options(clauses=False, labels=False, hierarchy=False, alt_labels=False, documents=False)
 
 
-def combine_clauses(sim: np.ndarray, k: int = CLAUSE_K) -> np.ndarray:
-    """One similarity per concept from columns (whole question, then each sentence).
+def combine_clauses(sim: np.ndarray, k: int = CLAUSE_K, w_clause: float = W_CLAUSE) -> np.ndarray:
+    """One similarity per concept from columns (whole question, then each clause).
 
     One column: itself. Several: each column ranks the concepts as a query of its own and the ranks
-    are fused (reciprocal rank, constant ``k``), so a concept that one sentence asks for comes up even
-    when the whole question is about more; rescaled so the best possible value is the best cosine.
+    are fused (reciprocal rank, constant ``k``; the whole question weighs 1, each clause ``w_clause``),
+    so a concept that one clause asks for comes up even when the whole question is about more;
+    scaled by the best cosine to the whole question (a concept first for it alone gets about that).
     """
     if sim.shape[1] == 1:
         return sim[:, 0]
@@ -69,8 +73,8 @@ def combine_clauses(sim: np.ndarray, k: int = CLAUSE_K) -> np.ndarray:
     for j in range(sim.shape[1]):
         ranks = np.empty(sim.shape[0])
         ranks[np.argsort(-sim[:, j], kind="stable")] = np.arange(sim.shape[0])
-        fused += 1.0 / (k + 1 + ranks)
-    return (fused * (k + 1) / sim.shape[1] * float(sim[:, 0].max())).astype(np.float32)
+        fused += (1.0 if j == 0 else w_clause) / (k + 1 + ranks)
+    return (fused * (k + 1) * float(sim[:, 0].max())).astype(np.float32)
 
 
 class Ontology:
@@ -162,8 +166,8 @@ class Ontology:
         """Candidates as (score, node, matched label), best first (ties: label, id)."""
         idx = self.index()
         texts = [query]
-        if options.sentences:
-            parts = sentences(query)
+        if options.clauses and len(query.split()) >= CLAUSE_MIN_WORDS:
+            parts = clauses(query)
             if len(parts) > 1:
                 texts += parts
         dense = idx.query(

@@ -1,4 +1,4 @@
-"""The persistent Chroma collection of PhySH concept vectors (all-MiniLM-L6-v2 via ONNX, offline).
+"""The persistent Chroma collection of PhySH concept vectors (all-MiniLM-L6-v2 via ONNX, int8, offline).
 
 Each indexable concept has several vectors, all in one collection: its label and a few alternative
 labels (kind ``label``) and its description (kind ``desc``, see ``documents.py``); entry ids are
@@ -22,7 +22,7 @@ import numpy as np
 
 from hypofinder.errors import HypofinderError
 from hypofinder.ontology import documents as docs_mod
-from hypofinder.ontology import embedder
+from hypofinder.ontology import embedder, int8
 from hypofinder.ontology.embedder import MODEL_NAME, model_fingerprint
 from hypofinder.ontology.models import IndexInfo
 from hypofinder.ontology.physh import PhyshGraph
@@ -40,8 +40,8 @@ def _stderr(msg: str) -> None:
 
 
 def encode(texts: list[str], cache_dir: Path, threads: int = embedder.QUERY_THREADS) -> np.ndarray:
-    """Unit-length embeddings (float32, one row per text) from the ONNX encoder."""
-    return embedder.encoder(cache_dir, threads).encode(list(texts))
+    """Unit-length embeddings (float32, one row per text) from the int8 ONNX encoder (``int8.py``)."""
+    return int8.encoder(cache_dir, threads).encode(list(texts))
 
 
 def slug(kind: str, name: str) -> str:
@@ -51,7 +51,7 @@ def slug(kind: str, name: str) -> str:
 
 def recipe_fingerprint(graph: PhyshGraph) -> str:
     """What the stored vectors depend on besides the PhySH file: model, export, documents, schema."""
-    parts = f"{model_fingerprint()}|onnx {embedder.EXPORT_VERSION}|docs {docs_mod.fingerprint(graph)}|schema {SCHEMA}"
+    parts = f"{model_fingerprint()}|onnx {embedder.EXPORT_VERSION}|int8 {int8.VERSION}|docs {docs_mod.fingerprint(graph)}|schema {SCHEMA}"
     return hashlib.sha256(parts.encode()).hexdigest()
 
 
@@ -67,6 +67,9 @@ def _client(path: str):
 
     Path(path).mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
+
+
+_KINDS = {"label0": "label", "desc": "desc"}  # entry id suffix -> kind; the other suffixes are "alt"
 
 
 @dataclass
@@ -97,18 +100,18 @@ class ConceptIndex:
         returned for that query vector, an upper bound of its true value.
         """
         n = max(1, min(n, self.info.entries))
-        res = self.collection.query(
-            query_embeddings=vectors, n_results=n, where=where or None, include=["distances", "metadatas"]
-        )
+        # ids only (``<concept id>|label0``, ``|label<n>`` for alternative labels, ``|desc``): reading the
+        # entries' metadata back took most of a query's time
+        res = self.collection.query(query_embeddings=vectors, n_results=n, where=where or None, include=["distances"])
         pos: dict[str, int] = {}
         rows: list[tuple[int, int, str, float]] = []
         floors = np.zeros(len(vectors), dtype=np.float32)
-        for q, (metas, dists) in enumerate(zip(res["metadatas"], res["distances"])):
+        for q, (ids, dists) in enumerate(zip(res["ids"], res["distances"])):
             floors[q] = 1.0 - max(dists) if dists else 0.0
-            for meta, dist in zip(metas, dists):
-                cid = meta["concept"]
+            for entry, dist in zip(ids, dists):
+                cid, suffix = entry.rsplit("|", 1)
                 i = pos.setdefault(cid, len(pos))
-                rows.append((i, q, meta["kind"], 1.0 - dist))
+                rows.append((i, q, _KINDS.get(suffix, "alt"), 1.0 - dist))
         sims = {kind: np.tile(floors, (len(pos), 1)) for kind in ("label", "alt", "desc")}
         for i, q, kind, sim in rows:
             sims[kind][i, q] = max(sims[kind][i, q], sim)
@@ -144,7 +147,7 @@ def _ready(client, name: str):
 def _build(client, name: str, graph: PhyshGraph, cache_dir: Path, log: Log) -> object:
     from chromadb.errors import NotFoundError
 
-    enc = embedder.encoder(cache_dir, embedder.BUILD_THREADS)  # export/load first: build_seconds is embed + store
+    enc = int8.encoder(cache_dir, embedder.BUILD_THREADS)  # export/quantize/load first: build_seconds is embed + store
     t0 = time.perf_counter()
     try:
         client.delete_collection(name)  # a half-built leftover

@@ -27,10 +27,22 @@ def tokens(text: str) -> list[str]:
     return [stem(w) for w in words if w not in STOP and (len(w) > 1 or w.isdigit())]
 
 
-def sentences(text: str, limit: int = 8) -> list[str]:
-    """The query's sentences (several only when it has several), at most ``limit``."""
-    parts = [p.strip() for p in re.split(r"(?<=[.?!;])\s+|\n+", text) if len(p.strip().split()) >= 2]
-    return parts[:limit]
+# Where a question's clauses and noun phrases part: punctuation, conjunctions, relative words, prepositions.
+_CLAUSE_BREAK = re.compile(
+    r"[,;:.?!()\n]|\b(?:and|or|but|that|which|who|whose|where|when|while|by|with|through|using|via|from|into|"
+    r"across|between|in|on|of|for|to|like|as well as|such as)\b",
+    re.IGNORECASE,
+)
+
+
+def clauses(text: str, limit: int = 12) -> list[str]:
+    """The question's pieces between punctuation, conjunctions and prepositions that hold a content word.
+
+    "linking atomistic and continuum descriptions across length scales" -> ["linking atomistic",
+    "continuum descriptions", "length scales"]; at most ``limit``, in order.
+    """
+    parts = (p.strip() for p in _CLAUSE_BREAK.split(text))
+    return [p for p in parts if p and tokens(p)][:limit]
 
 
 class Lexicon:
