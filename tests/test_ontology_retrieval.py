@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hypofinder import ontology
-from hypofinder.ontology import documents, embedder, index, int8, physh
+from hypofinder.ontology import documents, embedder, index, physh
 from hypofinder.ontology.engine import HYBRID, W_LEX, Options
 from hypofinder.ontology.lexical import clauses
 from hypofinder.settings import settings
@@ -58,8 +58,8 @@ def test_onnx_embedder_matches_sentence_transformers(built):
     np.testing.assert_allclose(np.linalg.norm(q8, axis=1), 1.0, atol=1e-5)
     assert (q8 * ref).sum(axis=1).min() > 0.97
     assert (
-        int8.int8_path(cache).exists()
-        and int8.int8_path(cache).stat().st_size < 0.7 * embedder.onnx_path(cache).stat().st_size  # MatMul weights int8
+        embedder.int8_path(cache).exists()
+        and embedder.int8_path(cache).stat().st_size < 0.7 * embedder.onnx_path(cache).stat().st_size  # MatMul weights int8
     )
 
 
@@ -108,7 +108,7 @@ def test_recipe_change_renames_the_collection(graph, monkeypatch):
 
 def test_quantization_is_part_of_the_recipe(graph, monkeypatch):
     before = index.collection_name(graph)
-    monkeypatch.setattr(int8, "VERSION", int8.VERSION + 1)
+    monkeypatch.setattr(embedder, "INT8_VERSION", embedder.INT8_VERSION + 1)
     assert index.collection_name(graph) != before
 
 

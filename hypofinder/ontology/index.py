@@ -22,7 +22,7 @@ import numpy as np
 
 from hypofinder.errors import HypofinderError
 from hypofinder.ontology import documents as docs_mod
-from hypofinder.ontology import embedder, int8
+from hypofinder.ontology import embedder
 from hypofinder.ontology.embedder import MODEL_NAME, model_fingerprint
 from hypofinder.ontology.models import IndexInfo
 from hypofinder.ontology.physh import PhyshGraph
@@ -40,8 +40,8 @@ def _stderr(msg: str) -> None:
 
 
 def encode(texts: list[str], cache_dir: Path, threads: int = embedder.QUERY_THREADS) -> np.ndarray:
-    """Unit-length embeddings (float32, one row per text) from the int8 ONNX encoder (``int8.py``)."""
-    return int8.encoder(cache_dir, threads).encode(list(texts))
+    """Unit-length embeddings (float32, one row per text) from the int8 ONNX encoder (``embedder.encoder(int8=True)``)."""
+    return embedder.encoder(cache_dir, threads, int8=True).encode(list(texts))
 
 
 def slug(kind: str, name: str) -> str:
@@ -51,7 +51,7 @@ def slug(kind: str, name: str) -> str:
 
 def recipe_fingerprint(graph: PhyshGraph) -> str:
     """What the stored vectors depend on besides the PhySH file: model, export, documents, schema."""
-    parts = f"{model_fingerprint()}|onnx {embedder.EXPORT_VERSION}|int8 {int8.VERSION}|docs {docs_mod.fingerprint(graph)}|schema {SCHEMA}"
+    parts = f"{model_fingerprint()}|onnx {embedder.EXPORT_VERSION}|int8 {embedder.INT8_VERSION}|docs {docs_mod.fingerprint(graph)}|schema {SCHEMA}"
     return hashlib.sha256(parts.encode()).hexdigest()
 
 
@@ -147,7 +147,9 @@ def _ready(client, name: str):
 def _build(client, name: str, graph: PhyshGraph, cache_dir: Path, log: Log) -> object:
     from chromadb.errors import NotFoundError
 
-    enc = int8.encoder(cache_dir, embedder.BUILD_THREADS)  # export/quantize/load first: build_seconds is embed + store
+    enc = embedder.encoder(
+        cache_dir, embedder.BUILD_THREADS, int8=True
+    )  # export/quantize/load first: build_seconds is embed + store
     t0 = time.perf_counter()
     try:
         client.delete_collection(name)  # a half-built leftover
