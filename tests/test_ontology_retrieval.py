@@ -52,14 +52,15 @@ def test_onnx_embedder_matches_sentence_transformers(built):
     np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
     assert np.abs(onnx - ref).max() < 1e-4  # the long text checks truncation at 256 tokens too
     assert embedder.onnx_path(cache).exists()
-    # the index and its queries use the int8 copy: same directions, to quantization error
-    q8 = index.encode(texts, cache)
+    # the concept documents use the int8 copy (questions the fp32 one): same directions, to quantization error
+    q8 = index.encode(texts, cache, int8=True)
     assert q8.shape == (4, 384) and q8.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(q8, axis=1), 1.0, atol=1e-5)
     assert (q8 * ref).sum(axis=1).min() > 0.97
     assert (
         embedder.int8_path(cache).exists()
-        and embedder.int8_path(cache).stat().st_size < 0.7 * embedder.onnx_path(cache).stat().st_size  # MatMul weights int8
+        and embedder.int8_path(cache).stat().st_size
+        < 0.7 * embedder.onnx_path(cache).stat().st_size  # MatMul weights int8
     )
 
 

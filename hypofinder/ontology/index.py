@@ -39,9 +39,12 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def encode(texts: list[str], cache_dir: Path, threads: int = embedder.QUERY_THREADS) -> np.ndarray:
-    """Unit-length embeddings (float32, one row per text) from the int8 ONNX encoder (``embedder.encoder(int8=True)``)."""
-    return embedder.encoder(cache_dir, threads, int8=True).encode(list(texts))
+def encode(texts: list[str], cache_dir: Path, threads: int = embedder.QUERY_THREADS, int8: bool = False) -> np.ndarray:
+    """Unit-length embeddings (float32, one row per text). The concept documents are embedded by the int8
+    encoder (half the build's CPU), questions by the fp32 one: one text costs nothing either way, and the
+    fp32 question vector keeps near-ties in the original order ("domain walls in ferromagnets": Domain walls
+    first, where int8 on both sides put Ferromagnets first)."""
+    return embedder.encoder(cache_dir, threads, int8=int8).encode(list(texts))
 
 
 def slug(kind: str, name: str) -> str:
