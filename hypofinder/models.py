@@ -340,6 +340,9 @@ class RunManifest(BaseModel):
     llm_calls: int = Field(default=0, description="Calls that reached the model (cache misses)")
     cache_hits: int = 0
     seconds: float = 0.0
+    llm_seconds: float = Field(
+        default=0.0, description="Time inside the model's calls (prompt evaluation and decoding), summed over calls"
+    )
     step_seconds: dict[str, float] = Field(default_factory=dict)
     validate_enabled: bool = True
     library: str | None = Field(default=None, description="The literature library the run was grounded in")

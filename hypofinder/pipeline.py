@@ -50,7 +50,7 @@ from hypofinder.models import (
 from hypofinder.prompts import (
     PlainHypothesis,
     PlainSynthesis,
-    citing,
+    constrained,
     evidence_text,
     grounding_block,
     load_prompt,
@@ -235,6 +235,7 @@ class HypothesisFinder(Refinement):
                 completion_tokens=usage.completion_tokens - usage0.completion_tokens,
                 llm_calls=usage.llm_calls - usage0.llm_calls,
                 cache_hits=usage.cache_hits - usage0.cache_hits,
+                llm_seconds=round(usage.seconds - usage0.seconds, 3),
                 seconds=round(time.perf_counter() - t_start, 3),
                 step_seconds=steps,
                 validate_enabled=self.validate_enabled,
@@ -293,7 +294,12 @@ class HypothesisFinder(Refinement):
             sources=sources_block(sources or []),
         )
         subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
-        schema = citing(GeneratedHypothesis if facts else PlainHypothesis, facts=bool(facts), sources=bool(sources))
+        schema = constrained(
+            GeneratedHypothesis if facts else PlainHypothesis,
+            facts=bool(facts),
+            sources=bool(sources),
+            subjects=(ctx.concept.label, *(concept.alt_labels[:3] if concept else ())),
+        )
         answer, flags = ask_checked(
             self.llm,
             messages,
@@ -432,7 +438,7 @@ class HypothesisFinder(Refinement):
         if hit is None:
             return None
         report = HypothesisReport.model_validate(hit[0])
-        report.run = report.run.model_copy(update={"cached": True, "llm_calls": 0, "seconds": 0.0})
+        report.run = report.run.model_copy(update={"cached": True, "llm_calls": 0, "seconds": 0.0, "llm_seconds": 0.0})
         return report
 
     def _store_report(self, key: str | None, report: HypothesisReport) -> None:

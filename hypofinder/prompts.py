@@ -135,17 +135,22 @@ class PlainRevisedHypothesis(RevisedHypothesis):
     validation_request: SkipJsonSchema[ValidationRequest | None] = None
 
 
-def citing(schema: type[BaseModel], *, facts: bool, sources: bool) -> type[BaseModel]:
+def constrained(
+    schema: type[BaseModel], *, facts: bool = False, sources: bool = False, subjects: tuple[str, ...] = ()
+) -> type[BaseModel]:
     """``schema`` with prose fields that may cite what the prompt gives: [E1]... for the predictor's facts,
     [S1]... for library sources. With facts, the rationale must end by citing one (the hypothesis builds on
     the numbers, and says so). Without either, no marker can be decoded: a model cannot cite what it was
-    not given."""
+    not given. Given ``subjects`` (the context's concept label and its alternative labels), the statement
+    starts with one of them, so a small model cannot drift off its concept."""
     markers = ("E" if facts else "") + ("S" if sources else "")
-    return _citing(schema, markers, "rationale" if facts and "rationale" in schema.model_fields else "")
+    cited = "rationale" if facts and "rationale" in schema.model_fields else ""
+    opening = tuple(subjects) if "statement" in schema.model_fields else ()
+    return _constrained(schema, markers, cited, opening)
 
 
-@lru_cache(maxsize=64)
-def _citing(schema: type[BaseModel], markers: str, cited_field: str) -> type[BaseModel]:
+@lru_cache(maxsize=256)
+def _constrained(schema: type[BaseModel], markers: str, cited_field: str, opening: tuple[str, ...]) -> type[BaseModel]:
     from copy import copy
     from typing import Annotated, get_origin
 
@@ -154,12 +159,12 @@ def _citing(schema: type[BaseModel], markers: str, cited_field: str) -> type[Bas
     from hypofinder.proofread import prose_fields
     from hypofinder.quality import sentence_pattern
 
-    if not markers:
+    if not markers and not opening:
         return schema
     fields = {}
     for name in prose_fields(schema):
         info = schema.model_fields[name]
-        pattern = sentence_pattern(markers, "E" if name == cited_field else "")
+        pattern = sentence_pattern(markers, "E" if name == cited_field else "", opening if name == "statement" else ())
         info = copy(info)
         if get_origin(info.annotation) is list:
             fields[name] = (list[Annotated[str, Field(min_length=1, json_schema_extra={"pattern": pattern})]], info)

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from hypofinder.quality import CITATION, PROSE_PATTERNS, prose_problems
+from hypofinder.quality import CITATION, is_prose_pattern, prose_problems
 
 T = TypeVar("T", bound=BaseModel)
 Flags = dict[str, list[str]]
@@ -68,7 +68,7 @@ def prose_fields(schema: type[BaseModel]) -> list[str]:
     props = schema.model_json_schema().get("properties", {})
     out = []
     for name, p in props.items():
-        if p.get("pattern") in PROSE_PATTERNS or (p.get("items") or {}).get("pattern") in PROSE_PATTERNS:
+        if is_prose_pattern(p.get("pattern")) or is_prose_pattern((p.get("items") or {}).get("pattern")):
             out.append(name)
     return out
 

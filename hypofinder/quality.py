@@ -23,19 +23,29 @@ _WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]*"
 _NUMBER_RE = r"[0-9]+([.][0-9]+)?[A-Za-z%]*"
 
 
-def sentence_pattern(markers: str = "", cite: str = "") -> str:
-    """The prose pattern admitting the citation markers of ``markers`` ("", "E", "S", "ES") inside, and
-    ending with a required marker of kind ``cite`` ("" for none, "E")."""
+def sentence_pattern(markers: str = "", cite: str = "", opening: tuple[str, ...] = ()) -> str:
+    """The prose pattern admitting the citation markers of ``markers`` ("", "E", "S", "ES") inside, ending
+    with a required marker of kind ``cite`` ("" for none, "E"), and, given ``opening`` phrases, starting with
+    one of them ("Domain walls ...", "The domain walls ..."): a statement that names its subject."""
     marker = rf"|\[[{markers}][0-9]{{1,2}}\]" if markers else ""
     end = rf" \[{cite}[0-9]{{1,2}}\][.]$" if cite else "[.]$"
-    return (
-        rf"^([A-Z][A-Za-z0-9'/+%-]*|{_NUMBER_RE})"
-        rf"((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?{marker})){{3,30}}{end}"
-    )
+    first = rf"[A-Z][A-Za-z0-9'/+%-]*|{_NUMBER_RE}"
+    phrases = [p for p in opening if _PHRASE.fullmatch(p)]
+    if phrases:
+        first = "|".join(
+            f"(The |A |An )[{p[0].lower()}{p[0].upper()}]{p[1:]}|{p[0].upper()}{p[1:]}" for p in dict.fromkeys(phrases)
+        )
+    return rf"^({first})((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?{marker})){{3,30}}{end}"
 
 
+_PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 '-]{1,40}")  # a label usable inside the pattern as it is
 SENTENCE_PATTERN = sentence_pattern()
-PROSE_PATTERNS = frozenset(sentence_pattern(m, c) for m in ("", "E", "S", "ES") for c in ("", "E"))
+
+
+def is_prose_pattern(pattern: str | None) -> bool:
+    """Is ``pattern`` one of ``sentence_pattern``'s (whatever its markers and opening)?"""
+    return bool(pattern) and pattern.endswith("[.]$") and f"(, |; |: | )(\\(?({_WORD_RE}" in pattern
+
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
 _DEBRIS = re.compile(r"[{}`<>\\|]|\"\"|''|,\s*,|:\s*\"|\"\s*:|\[\s*\]")

@@ -10,7 +10,7 @@ from hypofinder.prompts import (
     JudgeAnswer,
     PlainRevisedHypothesis,
     RevisedHypothesis,
-    citing,
+    constrained,
     evidence_text,
     judge_text,
     load_prompt,
@@ -39,7 +39,12 @@ class Refinement:
             evidence=evidence_text(r.validation, r.evidence),
         )
         facts = r.evidence is not None and bool(r.evidence.facts)
-        schema = citing(RevisedHypothesis if facts else PlainRevisedHypothesis, facts=facts, sources=bool(r.sources))
+        schema = constrained(
+            RevisedHypothesis if facts else PlainRevisedHypothesis,
+            facts=facts,
+            sources=bool(r.sources),
+            subjects=(r.concepts[0].label,),
+        )
         subject = subject_words(query, r.concepts[0].label)
         answer, flags = ask_checked(
             self.llm,

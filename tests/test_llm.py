@@ -111,9 +111,10 @@ def test_cache_serves_repeat_without_model_call(tmp_path):
     cache = AnswerCache(tmp_path / "c.sqlite")
     llm = structured(cache=cache)
     first = llm.ask(MESSAGES, Small, max_tokens=50, task="t")
-    calls = llm.chat_model.calls
+    calls, inside = llm.chat_model.calls, llm.usage.seconds
     second = llm.ask(MESSAGES, Small, max_tokens=50, task="t")
     assert first == second and llm.chat_model.calls == calls
+    assert inside > 0 and llm.usage.seconds == inside  # time inside the model: a cache hit adds none
     assert llm.usage.llm_calls == 1 and llm.usage.cache_hits == 1 and len(cache) == 1
     other = llm.ask([*MESSAGES[:1], ("user", "another question")], Small, max_tokens=50, task="t")
     assert llm.chat_model.calls == calls + 1 and isinstance(other, Small)

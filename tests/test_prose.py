@@ -58,15 +58,29 @@ def test_citation_markers_only_where_the_prompt_has_something_to_cite():
     assert re.match(required, cited)
     assert not re.match(required, "Sulfur vacancies in MoS2 narrow the band gap by about 0.3 eV.")
     # the schemas: facts -> the rationale must end by citing one; sources only -> [S] markers may appear
-    from hypofinder.prompts import PlainHypothesis, citing
+    from hypofinder.prompts import PlainHypothesis, constrained
 
-    with_facts = citing(GeneratedHypothesis, facts=True, sources=False).model_json_schema()["properties"]
+    with_facts = constrained(GeneratedHypothesis, facts=True, sources=False).model_json_schema()["properties"]
     assert with_facts["rationale"]["pattern"] == required
     assert with_facts["statement"]["pattern"] == sentence_pattern("E")
-    with_sources = citing(PlainHypothesis, facts=False, sources=True).model_json_schema()
+    with_sources = constrained(PlainHypothesis, facts=False, sources=True).model_json_schema()
     assert with_sources["title"] == "GeneratedHypothesis" and "validation_request" not in with_sources["properties"]
     assert with_sources["properties"]["steps"]["items"]["pattern"] == sentence_pattern("S")
-    assert citing(PlainHypothesis, facts=False, sources=False) is PlainHypothesis
+    assert constrained(PlainHypothesis, facts=False, sources=False) is PlainHypothesis
+
+
+def test_statement_starts_with_its_subject_where_subjects_are_given():
+    opening = sentence_pattern(opening=("Domain walls", "Magnetic domain walls", "Bad (label)"))
+    assert re.match(opening, "Domain walls raise the resistivity of ferromagnets.")
+    assert re.match(opening, "The magnetic domain walls scatter conduction electrons.")
+    assert not re.match(opening, "Electrons scatter at domain walls in iron.")  # names it, but not first
+    assert not re.match(opening, "domain walls raise the resistivity of ferromagnets.")
+    from hypofinder.prompts import PlainHypothesis, constrained
+
+    schema = constrained(PlainHypothesis, subjects=("Domain walls",)).model_json_schema()["properties"]
+    assert schema["statement"]["pattern"] == sentence_pattern(opening=("Domain walls",))
+    assert schema["rationale"]["pattern"] == SENTENCE_PATTERN  # only the statement
+    assert prose_fields(constrained(PlainHypothesis, subjects=("Domain walls",))) == prose_fields(PlainHypothesis)
 
 
 def test_a_citation_of_something_not_given_is_flagged():

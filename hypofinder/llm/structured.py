@@ -13,6 +13,7 @@ import ast
 import json
 import re
 import threading
+import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +35,7 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     llm_calls: int = 0
     cache_hits: int = 0
+    seconds: float = 0.0  # wall time inside the model's calls (prompt evaluation and decoding)
 
 
 def repair_json(text: str) -> dict:
@@ -196,6 +198,7 @@ class StructuredLLM:
             mode = self.modes.current
             lc = self._lc_messages(messages, schema, mode)
             while True:
+                t_call = time.perf_counter()
                 try:
                     reply = self._invoke(lc, mode, schema, max_tokens)
                 except Exception as exc:  # noqa: BLE001 - classified below
@@ -212,6 +215,7 @@ class StructuredLLM:
                 c_tok = meta.get("output_tokens") or count_tokens(text, self.spec.name)
                 p_total, c_total = p_total + p_tok, c_total + c_tok
                 self._count(llm_calls=1, prompt_tokens=p_tok, completion_tokens=c_tok)
+                self._count(seconds=time.perf_counter() - t_call)
                 try:
                     return schema.model_validate(repair_json(text)), p_total, c_total
                 except (ValueError, ValidationError) as exc:
