@@ -14,13 +14,15 @@ CITATION = r"\[(E|S)\d{1,2}\]"
 # A sentence as a decoder may write it (JSON-schema ``pattern``; llama.cpp turns it into a grammar): a
 # capital or digit first, then 3-30 more words separated by one space or ", " "; " ": ", and a full stop at
 # the end. A word is letters (with digits, ' / + % - inside: MoS2, spin-orbit), or a number with an optional
-# decimal part and unit (0.3, 2D, 5%), optionally in parentheses. Citation markers count as words only where
-# the prompt has something to cite: [E1] for the predictor's facts, [S2] for library sources (``markers``);
-# a field that must cite ends with one (``cite``). No braces, quotes, backticks or other brackets can be
+# decimal part and unit (0.3, 2D, 5%), optionally in parentheses; a word has at most 30 characters (unbounded,
+# SmolLM2 at repeat penalty 1.3 once wrote one "word" until max_tokens: "1 RepRepRewRefDraft..."; the bound
+# did not slow decoding). Citation markers count as words only where the prompt has something to cite: [E1]
+# for the predictor's facts, [S2] for library sources (``markers``); a field that must cite ends with one
+# (``cite``). No braces, quotes, backticks or other brackets can be
 # decoded. Written with ``[.]`` rather than ``\.`` and without ``(?:`` because llama.cpp's pattern converter
 # rejects both.
-_WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]*"
-_NUMBER_RE = r"[0-9]+([.][0-9]+)?[A-Za-z%]*"
+_WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]{0,29}"
+_NUMBER_RE = r"[0-9]{1,9}([.][0-9]{1,6})?[A-Za-z%]{0,5}"
 
 
 def sentence_pattern(markers: str = "", cite: str = "", opening: tuple[str, ...] = ()) -> str:
@@ -29,13 +31,19 @@ def sentence_pattern(markers: str = "", cite: str = "", opening: tuple[str, ...]
     one of them ("Domain walls ...", "The domain walls ..."): a statement that names its subject."""
     marker = rf"|\[[{markers}][0-9]{{1,2}}\]" if markers else ""
     end = rf" \[{cite}[0-9]{{1,2}}\][.]$" if cite else "[.]$"
-    first = rf"[A-Z][A-Za-z0-9'/+%-]*|{_NUMBER_RE}"
+    first = rf"[A-Z][A-Za-z0-9'/+%-]{{0,29}}|{_NUMBER_RE}"
     phrases = [p for p in opening if _PHRASE.fullmatch(p)]
     if phrases:
-        first = "|".join(
-            f"(The |A |An )[{p[0].lower()}{p[0].upper()}]{p[1:]}|{p[0].upper()}{p[1:]}" for p in dict.fromkeys(phrases)
-        )
+        first = "|".join(_openings(p) for p in dict.fromkeys(phrases))
     return rf"^({first})((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?{marker})){{3,30}}{end}"
+
+
+def _openings(phrase: str) -> str:
+    """'Domain walls' -> 'The domain walls|Domain walls'; acronyms keep their case ('The MoS2|MoS2')."""
+    head, rest = phrase[0], phrase[1:]
+    if rest[:1].isupper() or rest[:1].isdigit():
+        return f"The {phrase}|{head.upper()}{rest}"
+    return f"The {head.lower()}{rest}|{head.upper()}{rest}"
 
 
 _PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 '-]{1,40}")  # a label usable inside the pattern as it is

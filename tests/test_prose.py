@@ -49,6 +49,12 @@ def test_sentence_pattern_rejects_debris(text):
     assert prose_problems(text)
 
 
+def test_a_runaway_word_cannot_be_decoded():
+    # measured: unbounded words let SmolLM2 write one "word" until max_tokens, leaving no JSON at all
+    assert not re.match(SENTENCE_PATTERN, "Steps 1 RepRepRewRefDraftRefIvEVBXFdL3SZYT4JM5KEL7AQHN9G8CDFUO026 here.")
+    assert re.match(SENTENCE_PATTERN, "Magnetoelectric heterostructures switch at 0.25 GPa and 300 K.")
+
+
 def test_citation_markers_only_where_the_prompt_has_something_to_cite():
     cited = "Sulfur vacancies in MoS2 narrow the band gap by about 0.3 eV [E1]."
     assert not re.match(SENTENCE_PATTERN, cited)  # plain questions: no marker can be decoded
@@ -75,6 +81,7 @@ def test_statement_starts_with_its_subject_where_subjects_are_given():
     assert re.match(opening, "The magnetic domain walls scatter conduction electrons.")
     assert not re.match(opening, "Electrons scatter at domain walls in iron.")  # names it, but not first
     assert not re.match(opening, "domain walls raise the resistivity of ferromagnets.")
+    assert not re.match(opening, "The Domain walls raise the resistivity of ferromagnets.")
     from hypofinder.prompts import PlainHypothesis, constrained
 
     schema = constrained(PlainHypothesis, subjects=("Domain walls",)).model_json_schema()["properties"]
