@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from hypofinder.prediction import PropertyPrediction as PropertyPrediction  # re-exported: the prediction record
 from hypofinder.prediction import Target as Target
-from hypofinder.quality import SENTENCE_PATTERN
+from hypofinder.quality import REVIEW_OPENINGS, SENTENCE_PATTERN, sentence_pattern
 
 # --------------------------------------------------------------------------- ontology
 
@@ -195,7 +195,9 @@ class GeneratedHypothesis(BaseModel):
 class ReviewAnswer(BaseModel):
     """The reviewer's answer for one hypothesis."""
 
-    text: Sentence = Field(description="The review: main strength and main weakness")
+    text: Annotated[
+        str, Field(min_length=1, json_schema_extra={"pattern": sentence_pattern(opening=REVIEW_OPENINGS)})
+    ] = Field(description="The review: main strength and main weakness")
     rubric: Rubric
     score: int = Field(ge=0, le=100)
 

@@ -145,7 +145,9 @@ def constrained(
     starts with one of them, so a small model cannot drift off its concept."""
     markers = ("E" if facts else "") + ("S" if sources else "")
     cited = "rationale" if facts and "rationale" in schema.model_fields else ""
-    opening = tuple(subjects) if "statement" in schema.model_fields else ()
+    from hypofinder.quality import subject_openings
+
+    opening = subject_openings(tuple(subjects)) if "statement" in schema.model_fields else ()
     return _constrained(schema, markers, cited, opening)
 
 

@@ -28,22 +28,28 @@ _NUMBER_RE = r"[0-9]{1,9}([.][0-9]{1,6})?[A-Za-z%]{0,5}"
 def sentence_pattern(markers: str = "", cite: str = "", opening: tuple[str, ...] = ()) -> str:
     """The prose pattern admitting the citation markers of ``markers`` ("", "E", "S", "ES") inside, ending
     with a required marker of kind ``cite`` ("" for none, "E"), and, given ``opening`` phrases, starting with
-    one of them ("Domain walls ...", "The domain walls ..."): a statement that names its subject."""
+    one of them (e.g. ``subject_openings``: a statement that names its subject)."""
     marker = rf"|\[[{markers}][0-9]{{1,2}}\]" if markers else ""
     end = rf" \[{cite}[0-9]{{1,2}}\][.]$" if cite else "[.]$"
     first = rf"[A-Z][A-Za-z0-9'/+%-]{{0,29}}|{_NUMBER_RE}"
     phrases = [p for p in opening if _PHRASE.fullmatch(p)]
     if phrases:
-        first = "|".join(_openings(p) for p in dict.fromkeys(phrases))
+        first = "|".join(dict.fromkeys(phrases))
     return rf"^({first})((, |; |: | )(\(?({_WORD_RE}|{_NUMBER_RE})\)?{marker})){{3,30}}{end}"
 
 
-def _openings(phrase: str) -> str:
-    """'Domain walls' -> 'The domain walls|Domain walls'; acronyms keep their case ('The MoS2|MoS2')."""
-    head, rest = phrase[0], phrase[1:]
-    if rest[:1].isupper() or rest[:1].isdigit():
-        return f"The {phrase}|{head.upper()}{rest}"
-    return f"The {head.lower()}{rest}|{head.upper()}{rest}"
+def subject_openings(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """Sentence openings naming a subject: 'Domain walls' -> 'The domain walls', 'Domain walls'; acronyms
+    keep their case ('The MoS2', 'MoS2')."""
+    out: list[str] = []
+    for label in labels:
+        head, rest = label[:1], label[1:]
+        the = label if rest[:1].isupper() or rest[:1].isdigit() else head.lower() + rest
+        out += [f"The {the}", head.upper() + rest]
+    return tuple(dict.fromkeys(out))
+
+
+REVIEW_OPENINGS = ("Its strength is", "Its main strength is")  # SmolLM2 otherwise copied the instruction line
 
 
 _PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 '-]{1,40}")  # a label usable inside the pattern as it is

@@ -76,7 +76,9 @@ def test_citation_markers_only_where_the_prompt_has_something_to_cite():
 
 
 def test_statement_starts_with_its_subject_where_subjects_are_given():
-    opening = sentence_pattern(opening=("Domain walls", "Magnetic domain walls", "Bad (label)"))
+    from hypofinder.quality import subject_openings
+
+    opening = sentence_pattern(opening=subject_openings(("Domain walls", "Magnetic domain walls", "Bad (label)")))
     assert re.match(opening, "Domain walls raise the resistivity of ferromagnets.")
     assert re.match(opening, "The magnetic domain walls scatter conduction electrons.")
     assert not re.match(opening, "Electrons scatter at domain walls in iron.")  # names it, but not first
@@ -85,7 +87,7 @@ def test_statement_starts_with_its_subject_where_subjects_are_given():
     from hypofinder.prompts import PlainHypothesis, constrained
 
     schema = constrained(PlainHypothesis, subjects=("Domain walls",)).model_json_schema()["properties"]
-    assert schema["statement"]["pattern"] == sentence_pattern(opening=("Domain walls",))
+    assert schema["statement"]["pattern"] == sentence_pattern(opening=("The domain walls", "Domain walls"))
     assert schema["rationale"]["pattern"] == SENTENCE_PATTERN  # only the statement
     assert prose_fields(constrained(PlainHypothesis, subjects=("Domain walls",))) == prose_fields(PlainHypothesis)
 
