@@ -143,10 +143,10 @@ def constrained(
     the numbers, and says so). Without either, no marker can be decoded: a model cannot cite what it was
     not given. Given ``subjects`` (the context's concept label and its alternative labels), the statement
     starts with one of them, so a small model cannot drift off its concept."""
-    markers = ("E" if facts else "") + ("S" if sources else "")
-    cited = "rationale" if facts and "rationale" in schema.model_fields else ""
     from hypofinder.quality import subject_openings
 
+    markers = ("E" if facts else "") + ("S" if sources else "")
+    cited = "rationale" if facts and "rationale" in schema.model_fields else ""
     opening = subject_openings(tuple(subjects)) if "statement" in schema.model_fields else ()
     return _constrained(schema, markers, cited, opening)
 

@@ -18,9 +18,8 @@ CITATION = r"\[(E|S)\d{1,2}\]"
 # SmolLM2 at repeat penalty 1.3 once wrote one "word" until max_tokens: "1 RepRepRewRefDraft..."; the bound
 # did not slow decoding). Citation markers count as words only where the prompt has something to cite: [E1]
 # for the predictor's facts, [S2] for library sources (``markers``); a field that must cite ends with one
-# (``cite``). No braces, quotes, backticks or other brackets can be
-# decoded. Written with ``[.]`` rather than ``\.`` and without ``(?:`` because llama.cpp's pattern converter
-# rejects both.
+# (``cite``). No braces, quotes, backticks or other brackets can be decoded. Written with ``[.]`` rather than
+# ``\.`` and without ``(?:`` because llama.cpp's pattern converter rejects both.
 _WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]{0,29}"
 _NUMBER_RE = r"[0-9]{1,9}([.][0-9]{1,6})?[A-Za-z%]{0,5}"
 
