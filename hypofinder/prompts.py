@@ -216,9 +216,11 @@ def judge_text(r: ContextResult) -> str:
 def evidence_text(validation: Validation | None, evidence: Evidence | None = None) -> str:
     """The reviewer's and reviser's evidence line (ends with a newline): the claim check's verdict with its
     numbers, then the planned facts ([E1], ...); '' when the predictor has nothing to say about the hypothesis
-    (validation off, or out of scope with no planned facts), so plain questions carry no defect talk."""
+    (validation off, or no numbers, no planned facts and no defect request from the model), so plain questions
+    carry no defect talk."""
     facts = evidence is not None and bool(evidence.facts)
-    if validation is None and not facts or validation is not None and not validation.predictions and not facts:
+    said = validation is not None and (bool(validation.predictions) or validation.request is not None)
+    if not facts and not said:
         return ""
     line = f"Predictor evidence: {claim_text(validation)}"
     if facts:

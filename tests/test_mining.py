@@ -8,6 +8,7 @@ the session's temporary HYPOFINDER_CACHE_DIR (tests/conftest.py) holds the index
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from hypofinder.settings import PROJECT_ROOT
 from tests.servers import llama_server, scripted_server
 
 FAKE = ["-m", "fake", "--no-validate", "-n", "1"]
-TIMING = ("seconds", "step_seconds")
+TIMING = ("seconds", "step_seconds", "llm_seconds")
 
 
 def question(i: int, tag: str) -> str:
@@ -403,9 +404,19 @@ def test_ray_engine_gives_the_same_reports_as_local(tmp_path):
             out[d["id"]] = d
         return out
 
+    def same(a, b) -> bool:
+        """Equal, floats to 1e-6: the predictor's sums may differ in the last bits with the thread count."""
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        if isinstance(a, float) and isinstance(b, float):
+            return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+        return a == b
+
     ray_lines, local_lines = by_id(ray_out), by_id(local_out)
     assert sorted(ray_lines) == [f"r{i}" for i in range(6)]
-    assert ray_lines == local_lines
+    assert same(ray_lines, local_lines)
     # resume works the same: a rerun on Ray has nothing left to do and writes nothing
     before = ray_out.read_bytes()
     assert cli("mine", queries, "--out", ray_out, "--engine", "ray", *common) == 0

@@ -40,7 +40,7 @@ ANSWER = json.dumps(
     }
 )
 HTTP = httpx.Client(timeout=120)  # the machine may be loaded: a warming server answers slowly
-REPORT_RUN_VOLATILE = {"seconds", "step_seconds", "cached", "llm_calls", "cache_hits", "git_sha"}
+REPORT_RUN_VOLATILE = {"seconds", "step_seconds", "llm_seconds", "cached", "llm_calls", "cache_hits", "git_sha"}
 
 
 def start(tmp: Path, port: int, **env: str) -> subprocess.Popen:
