@@ -70,7 +70,9 @@ def rubric_text(r: ContextResult) -> str:
 
 
 def evidence_lines(v: Validation | None) -> list[str]:
-    if v is None:
+    """The claim check with its numbers; nothing when the predictor had nothing to say (no numbers and no
+    defect request: a plain question's "out of scope" stays in the JSON, not in the reading)."""
+    if v is None or not v.predictions and v.request is None:
         return []
     lines = [f"Evidence: {v.verdict} — {v.summary}"]
     for p in v.predictions[:8]:
@@ -127,7 +129,7 @@ def to_markdown(report: HypothesisReport) -> str:
         out += [f"**Hypothesis.** {r.hypothesis.statement}", "", f"**Rationale.** {r.hypothesis.rationale}", ""]
         out += [f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)] + [""]
         out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
-        out += evidence_lines(r.validation) + ([""] if r.validation else [])
+        out += evidence_lines(r.validation) + ([""] if evidence_lines(r.validation) else [])
         out += [f"_{x}_" for x in flags_line(r.quality_flags)] + ([""] if r.quality_flags else [])
         out += source_lines(r) + ([""] if r.sources or r.novelty else [])
         record = record_lines(report, r)

@@ -167,6 +167,11 @@ def test_off_topic_question_prompts_and_report_never_mention_the_hosts():
     assert len(prompts) >= 5 and not [p for p in prompts if HOSTS.search(p)]  # drafts, reviews, revisions, votes
     assert not HOSTS.search(report.model_dump_json()), HOSTS.search(report.model_dump_json())
     assert all(c.hypothesis.validation_request is None for c in report.contexts)
+    # the verdict stays in the JSON; the reading carries no defect talk
+    from hypofinder.render import to_markdown
+
+    assert all(c.validation.verdict == "out of scope" for c in report.contexts)
+    assert "point defects" not in to_markdown(report) and "Evidence:" not in to_markdown(report)
 
 
 def test_no_validate_means_no_planned_evidence():
