@@ -12,19 +12,18 @@ Parts (each a new interpreter, so nothing is warm but the OS file cache and the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-SEED_QUESTION = (
-    "How can I model a material properties like magnetic resistivity and electronic bands that depend on material "
-    "atomic structure as well as higher-level mesoscopic configuration like phase domains and its walls in a unified "
-    "holistic way. Such computational model should be able to generalize descriptions between different scales and "
-    "help to reason about exhibited properties."
-)
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_pipeline import SEED_QUESTION, ask  # noqa: E402
+
 TIMED = "import time as _t; _t0 = _t.perf_counter()\n{code}\nprint('SECONDS', _t.perf_counter() - _t0)"
 PLAIN_TOKS = """
 from hypofinder.llm.providers import _load_llama, local_model_path
@@ -46,20 +45,6 @@ def python(code: str, env: dict) -> tuple[float, float, str]:
         sys.exit(f"failed: {code!r}: {res.stderr.strip()[-500:]}")
     inner = float(next(x for x in res.stdout.splitlines() if x.startswith("SECONDS")).split()[1])
     return wall, inner, res.stdout
-
-
-def ask(args: list[str], env: dict) -> tuple[float, dict]:
-    t = time.perf_counter()
-    res = subprocess.run(
-        [sys.executable, "-m", "hypofinder.cli", "ask", SEED_QUESTION, "--format", "json", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    wall = time.perf_counter() - t
-    if res.returncode != 0:
-        sys.exit(f"ask failed: {res.stderr.strip()}")
-    return wall, json.loads(res.stdout)
 
 
 class Rows(list):
