@@ -99,6 +99,11 @@ class Validation(BaseModel):
     summary: str = Field(description="One sentence with the reason for the verdict")
     trend: float | None = Field(default=None, description="Slope of target vs variable (eV per unit)")
 
+    @property
+    def applies(self) -> bool:
+        """The predictor had something to say: numbers, or a defect request (a bad one says why it failed)."""
+        return bool(self.predictions) or self.request is not None
+
 
 # --------------------------------------------------------------------------- library (literature grounding)
 

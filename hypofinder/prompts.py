@@ -219,8 +219,7 @@ def evidence_text(validation: Validation | None, evidence: Evidence | None = Non
     (validation off, or no numbers, no planned facts and no defect request from the model), so plain questions
     carry no defect talk."""
     facts = evidence is not None and bool(evidence.facts)
-    said = validation is not None and (bool(validation.predictions) or validation.request is not None)
-    if not facts and not said:
+    if not facts and not (validation is not None and validation.applies):
         return ""
     line = f"Predictor evidence: {claim_text(validation)}"
     if facts:

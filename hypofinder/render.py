@@ -72,7 +72,7 @@ def rubric_text(r: ContextResult) -> str:
 def evidence_lines(v: Validation | None) -> list[str]:
     """The claim check with its numbers; nothing when the predictor had nothing to say (no numbers and no
     defect request: a plain question's "out of scope" stays in the JSON, not in the reading)."""
-    if v is None or not v.predictions and v.request is None:
+    if v is None or not v.applies:
         return []
     lines = [f"Evidence: {v.verdict} — {v.summary}"]
     for p in v.predictions[:8]:
@@ -125,11 +125,13 @@ def to_markdown(report: HypothesisReport) -> str:
     out = [f"# Hypotheses for: {report.query}", ""]
     for i, r in enumerate(report.contexts, 1):
         out += [f"## {context_title(i, r)}", "", f"**Summary.** {r.summary}", ""]
-        out += planned_lines(r.evidence) + ([""] if planned_lines(r.evidence) else [])
+        planned = planned_lines(r.evidence)
+        out += planned + ([""] if planned else [])
         out += [f"**Hypothesis.** {r.hypothesis.statement}", "", f"**Rationale.** {r.hypothesis.rationale}", ""]
         out += [f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)] + [""]
         out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
-        out += evidence_lines(r.validation) + ([""] if evidence_lines(r.validation) else [])
+        checked = evidence_lines(r.validation)
+        out += checked + ([""] if checked else [])
         out += [f"_{x}_" for x in flags_line(r.quality_flags)] + ([""] if r.quality_flags else [])
         out += source_lines(r) + ([""] if r.sources or r.novelty else [])
         record = record_lines(report, r)
