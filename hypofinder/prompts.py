@@ -7,12 +7,13 @@ hypofinder.models); they are re-exported here because a prompt and its schema be
 
 from __future__ import annotations
 
+from copy import copy
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import SkipJsonSchema
 
 from hypofinder.errors import DataNotFoundError
@@ -27,6 +28,8 @@ from hypofinder.models import (
     Validation,
     ValidationRequest,
 )
+from hypofinder.proofread import prose_fields
+from hypofinder.quality import sentence_pattern, subject_openings
 from hypofinder.settings import settings
 
 __all__ = [
@@ -143,8 +146,6 @@ def constrained(
     the numbers, and says so). Without either, no marker can be decoded: a model cannot cite what it was
     not given. Given ``subjects`` (the context's concept label and its alternative labels), the statement
     starts with one of them, so a small model cannot drift off its concept."""
-    from hypofinder.quality import subject_openings
-
     markers = ("E" if facts else "") + ("S" if sources else "")
     cited = "rationale" if facts and "rationale" in schema.model_fields else ""
     opening = subject_openings(tuple(subjects)) if "statement" in schema.model_fields else ()
@@ -153,14 +154,6 @@ def constrained(
 
 @lru_cache(maxsize=256)
 def _constrained(schema: type[BaseModel], markers: str, cited_field: str, opening: tuple[str, ...]) -> type[BaseModel]:
-    from copy import copy
-    from typing import Annotated, get_origin
-
-    from pydantic import create_model
-
-    from hypofinder.proofread import prose_fields
-    from hypofinder.quality import sentence_pattern
-
     if not markers and not opening:
         return schema
     fields = {}
