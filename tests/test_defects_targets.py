@@ -177,3 +177,29 @@ def test_screening_graphs_built_as_arrays_equal_per_graph_graphs():
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     for f in ("height", "distance", "dz"):
         np.testing.assert_allclose(getattr(a, f), getattr(b, f), atol=1e-9)
+
+
+def test_edge_table_equals_the_direct_edge_embedding():
+    """The network embeds each distinct (distance, |dz|) pair once and gathers it: the same as
+    embedding every edge of every graph (an oracle on real high-density graphs)."""
+    import torch
+
+    from hypofinder.defects.gnn import D_CENTRES, D_WIDTH, H_CENTRES, H_WIDTH, Padded, rbf, train_gnn
+
+    graphs = load_subset(DMD / "high_WSe2").graphs[:40]
+    batch = GraphBatch.from_graphs(graphs)
+    model = train_gnn(batch, {"formation_energy_per_site": np.ones(len(graphs))}, epochs=1, d=16, blocks=1, de=8)
+    pad = Padded(batch, model.type_ids, model.subset_ids)
+    assert len(pad.pairs) < len(batch.distance) / 10  # lattice distances repeat
+    types, height, mask, edge, pairs, subset, glob = pad.tensors(np.arange(len(graphs)))
+    with torch.no_grad():
+        table = model.net.e_in(
+            torch.cat([rbf(pairs[:, 0], D_CENTRES, D_WIDTH), rbf(pairs[:, 1], H_CENTRES, H_WIDTH)], -1)
+        )
+        d = torch.from_numpy(batch.distance.astype(np.float32))
+        dz = torch.from_numpy(np.abs(batch.dz).astype(np.float32))
+        direct = model.net.e_in(torch.cat([rbf(d, D_CENTRES, D_WIDTH), rbf(dz, H_CENTRES, H_WIDTH)], -1))
+    b = batch.edge_graph
+    gathered = table[edge[b, pad.e_i, pad.e_j]]
+    torch.testing.assert_close(gathered, direct, rtol=1e-5, atol=1e-6)
+    assert int((edge == len(pairs)).sum()) == edge.numel() - len(b)  # padding and the diagonal: no edge

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 
 from hypofinder.defects.graph import DefectGraph, inplane_distance, site_positions
 from hypofinder.defects.hosts import Host
@@ -117,6 +118,13 @@ class GraphBatch:
             dz=self.dz[edges],
             edge_graph=e_graph,
         )
+
+
+def distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values in order of first appearance, index of each value among them): a hash
+    table (pandas.factorize), not a sort. Defects sit on a lattice, so distances repeat a lot."""
+    codes, uniques = pd.factorize(np.asarray(values))
+    return np.asarray(uniques), codes.astype(np.int64)
 
 
 def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -163,7 +163,7 @@ class ModelBundle:
         for sub in np.unique(subs):
             if sub in self.gbm:
                 idx = np.nonzero(subs == sub)[0]
-                for t, v in self.gbm[sub].predict(batch.select(idx)).items():
+                for t, v in self.gbm[sub].predict(_part(batch, idx)).items():
                     out[t][0, idx] = v
         if rows > 1:
             done = np.zeros(G, dtype=bool)
@@ -171,7 +171,7 @@ class ModelBundle:
                 known = np.isin(subs, model.subsets) & ~done
                 if known.any():
                     idx = np.nonzero(known)[0]
-                    for t, v in model.predict(batch.select(idx)).items():
+                    for t, v in model.predict(_part(batch, idx)).items():
                         out[t][1, idx] = v
                     done |= known
         return out
@@ -221,6 +221,11 @@ class ModelBundle:
         """The targets the shipped models predict for ``subset``."""
         model = self.gbm.get(subset)
         return [t for t in TARGETS if model is not None and t in model.targets]
+
+
+def _part(batch: GraphBatch, idx: np.ndarray) -> GraphBatch:
+    """The graphs ``idx`` (sorted) of ``batch``: the batch itself when that is all of it."""
+    return batch if len(idx) == batch.n_graphs else batch.select(idx)
 
 
 def blend(m: np.ndarray, w_net) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from scipy import sparse
 
-from hypofinder.defects.batch import GraphBatch
+from hypofinder.defects.batch import GraphBatch, distinct
 
 FEATURE_VERSION = 2  # bump when the feature layout changes (old weights then refuse to load)
 CENTRES = np.arange(1.0, 16.01, 0.75)  # Å
@@ -109,28 +110,23 @@ class FeatureSpec:
         n = batch.n_nodes.astype(float)
         t = self._type_ids(batch)
         ok = t >= 0
-        counts = np.zeros((G, T))
-        np.add.at(counts, (batch.node_graph[ok], t[ok]), 1.0)
+        counts = _sum_by(batch.node_graph[ok] * T + t[ok], (G, T))
         frac = counts / np.maximum(n, 1)[:, None]
         nid = _lookup(
             _node_code(np.array(self.node_keys, dtype=np.int64).reshape(-1, 2).T), _node_code((t, _hkey(batch.height)))
         )
-        nodes = np.zeros((G, len(self.node_keys)))
-        m = nid >= 0
-        np.add.at(nodes, (batch.node_graph[m], nid[m]), 1.0)
-        # pair histograms
+        K, m = len(self.node_keys), nid >= 0
+        nodes = _sum_by(batch.node_graph[m] * K + nid[m], (G, K))
+        # pair histograms: the Gaussian weights of each distinct distance, summed per (graph, pair key)
         src, dst = batch.edge_index
         keep = src < dst
         raw = self._pair_raw(batch, t)
         pid = _lookup(_pair_code(np.array(self.pair_keys, dtype=np.int64).reshape(-1, 3).T), _pair_code(raw))
-        d = batch.distance[keep]
-        eg = batch.edge_graph[keep]
-        B = len(CENTRES)
-        hist = np.zeros((G, len(self.pair_keys), B))
-        m = pid >= 0
-        if m.any():
-            w = np.exp(-(((d[m, None] - CENTRES[None]) / WIDTH) ** 2))
-            np.add.at(hist, (eg[m], pid[m]), w)
+        P, m = len(self.pair_keys), pid >= 0
+        d, inv = distinct(batch.distance[keep][m])
+        w = np.exp(-(((d[:, None] - CENTRES[None]) / WIDTH) ** 2))
+        rows = batch.edge_graph[keep][m] * P + pid[m]
+        hist = sparse.csr_matrix((np.ones(len(rows)), (rows, inv)), shape=(G * P, len(d))) @ w
         # nearest other defect per node -> per type minimum
         near = np.full(len(t), FAR)
         if len(batch.distance):
@@ -139,9 +135,7 @@ class FeatureSpec:
         np.minimum.at(nearest, (batch.node_graph[ok], t[ok]), near[ok])
         mind = np.full(G, FAR)
         np.minimum.at(mind, batch.node_graph, near)
-        meann = np.zeros(G)
-        np.add.at(meann, batch.node_graph, near)
-        meann /= np.maximum(n, 1)
+        meann = np.bincount(batch.node_graph, weights=near, minlength=G) / np.maximum(n, 1)
         dq = electron_change(batch)
         return np.concatenate(
             [
@@ -150,7 +144,7 @@ class FeatureSpec:
                 counts,
                 frac,
                 nodes,
-                hist.reshape(G, -1),
+                np.asarray(hist).reshape(G, -1),
                 nearest,
                 mind[:, None],
                 meann[:, None],
@@ -164,6 +158,9 @@ class FeatureSpec:
 def electron_change(batch: GraphBatch) -> np.ndarray:
     """Sum over defects of Z(new) - Z(original) per graph: its parity is the parity of the change in
     valence-electron count, i.e. whether the supercell becomes open-shell (odd)."""
-    dq = np.zeros(batch.n_graphs)
-    np.add.at(dq, batch.node_graph, (batch.z_to - batch.z_from).astype(float))
-    return dq
+    return np.bincount(batch.node_graph, weights=(batch.z_to - batch.z_from).astype(float), minlength=batch.n_graphs)
+
+
+def _sum_by(cell: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Counts of flat cell indices ``cell`` (row * columns + column) as a ``shape`` array."""
+    return np.bincount(cell, minlength=shape[0] * shape[1]).reshape(shape).astype(float)
