@@ -188,7 +188,8 @@ def test_edge_table_equals_the_direct_edge_embedding():
 
     graphs = load_subset(DMD / "high_WSe2").graphs[:40]
     batch = GraphBatch.from_graphs(graphs)
-    model = train_gnn(batch, {"formation_energy_per_site": np.ones(len(graphs))}, epochs=1, d=16, blocks=1, de=8)
+    y = {"formation_energy_per_site": np.ones(len(graphs)), "homo_lumo_gap": np.linspace(0, 1, len(graphs))}
+    model = train_gnn(batch, y, epochs=1, d=16, blocks=1, de=8)
     pad = Padded(batch, model.type_ids, model.subset_ids)
     assert len(pad.pairs) < len(batch.distance) / 10  # lattice distances repeat
     types, height, mask, edge, pairs, subset, glob = pad.tensors(np.arange(len(graphs)))

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from hypofinder.defects.batch import GraphBatch, distinct, ranges
+from hypofinder.defects.features import electron_change
 
 D_CENTRES = torch.linspace(0.0, 16.0, 33)
 D_WIDTH = 0.5
@@ -63,8 +64,7 @@ class Padded:
         keys, self.edge_pair = distinct(np.ascontiguousarray(pair).view(np.uint64).ravel())
         self.pairs = torch.from_numpy(keys.view(np.float32).reshape(-1, 2).copy())
         self.subset = np.array([subset_ids.get(s, 0) for s in batch.subsets], dtype=np.int64)
-        dq = np.zeros(G)
-        np.add.at(dq, batch.node_graph, (batch.z_to - batch.z_from).astype(float))
+        dq = electron_change(batch)
         self.glob = np.stack([np.mod(dq, 2), dq / 10.0], 1).astype(np.float32)
 
     def tensors(self, idx: np.ndarray):
