@@ -121,21 +121,23 @@ def flags_line(flags: dict[str, list[str]]) -> list[str]:
     return ["Weak text: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(flags.items()))]
 
 
+def _block(lines: list[str]) -> list[str]:
+    """A Markdown block: its lines and a blank line after them, or nothing when there are none."""
+    return [*lines, ""] if lines else []
+
+
 def to_markdown(report: HypothesisReport) -> str:
     out = [f"# Hypotheses for: {report.query}", ""]
     for i, r in enumerate(report.contexts, 1):
         out += [f"## {context_title(i, r)}", "", f"**Summary.** {r.summary}", ""]
-        planned = planned_lines(r.evidence)
-        out += planned + ([""] if planned else [])
+        out += _block(planned_lines(r.evidence))
         out += [f"**Hypothesis.** {r.hypothesis.statement}", "", f"**Rationale.** {r.hypothesis.rationale}", ""]
         out += [f"{j}. {s}" for j, s in enumerate(r.hypothesis.steps, 1)] + [""]
         out += [f"**Review.** {r.review.text} ({rubric_text(r)})", "", f"**Score.** {r.review.score}", ""]
-        checked = evidence_lines(r.validation)
-        out += checked + ([""] if checked else [])
-        out += [f"_{x}_" for x in flags_line(r.quality_flags)] + ([""] if r.quality_flags else [])
-        out += source_lines(r) + ([""] if r.sources or r.novelty else [])
-        record = record_lines(report, r)
-        out += record + ([""] if record else [])
+        out += _block(evidence_lines(r.validation))
+        out += _block([f"_{x}_" for x in flags_line(r.quality_flags)])
+        out += _block(source_lines(r))
+        out += _block(record_lines(report, r))
     if report.tournament is not None:
         out += ["## Tournament", "", *tournament_lines(report.tournament, report), ""]
     s = report.synthesis
