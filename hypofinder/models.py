@@ -177,7 +177,14 @@ class Evidence(BaseModel):
 # pattern is a decoding hint, not a validation rule: a server's answer that breaks it is re-asked once
 # and then flagged (``quality_flags``) by hypofinder.proofread, never rejected.
 
-Sentence = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": SENTENCE_PATTERN})]
+
+def sentence_type(pattern: str = SENTENCE_PATTERN):
+    """A non-empty string that must match ``pattern`` (a JSON-schema pattern: a grammar for local models)."""
+    return Annotated[str, Field(min_length=1, json_schema_extra={"pattern": pattern})]
+
+
+Sentence = sentence_type()
+ReviewSentence = sentence_type(sentence_pattern(opening=REVIEW_OPENINGS))  # opens "Its strength is ..."
 
 
 class Rubric(BaseModel):
@@ -200,9 +207,7 @@ class GeneratedHypothesis(BaseModel):
 class ReviewAnswer(BaseModel):
     """The reviewer's answer for one hypothesis."""
 
-    text: Annotated[
-        str, Field(min_length=1, json_schema_extra={"pattern": sentence_pattern(opening=REVIEW_OPENINGS)})
-    ] = Field(description="The review: main strength and main weakness")
+    text: ReviewSentence = Field(description="The review: main strength and main weakness")
     rubric: Rubric
     score: int = Field(ge=0, le=100)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from copy import copy
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal, get_origin
+from typing import Literal, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -27,6 +27,7 @@ from hypofinder.models import (
     SynthesisAnswer,
     Validation,
     ValidationRequest,
+    sentence_type,
 )
 from hypofinder.proofread import prose_fields
 from hypofinder.quality import sentence_pattern, subject_openings
@@ -162,7 +163,7 @@ def _constrained(schema: type[BaseModel], markers: str, cited_field: str, openin
         pattern = sentence_pattern(markers, "E" if name == cited_field else "", opening if name == "statement" else ())
         info = copy(info)
         if get_origin(info.annotation) is list:
-            fields[name] = (list[Annotated[str, Field(min_length=1, json_schema_extra={"pattern": pattern})]], info)
+            fields[name] = (list[sentence_type(pattern)], info)
         else:
             info.json_schema_extra = {"pattern": pattern}
             fields[name] = (str, info)

@@ -20,7 +20,8 @@ CITATION = r"\[(E|S)\d{1,2}\]"
 # for the predictor's facts, [S2] for library sources (``markers``); a field that must cite ends with one
 # (``cite``). No braces, quotes, backticks or other brackets can be decoded. Written with ``[.]`` rather than
 # ``\.`` and without ``(?:`` because llama.cpp's pattern converter rejects both.
-_WORD_RE = r"[A-Za-z][A-Za-z0-9'/+%-]{0,29}"
+_WORD_TAIL = r"[A-Za-z0-9'/+%-]{0,29}"
+_WORD_RE = rf"[A-Za-z]{_WORD_TAIL}"
 _NUMBER_RE = r"[0-9]{1,9}([.][0-9]{1,6})?[A-Za-z%]{0,5}"
 
 
@@ -30,7 +31,7 @@ def sentence_pattern(markers: str = "", cite: str = "", opening: tuple[str, ...]
     one of them (e.g. ``subject_openings``: a statement that names its subject)."""
     marker = rf"|\[[{markers}][0-9]{{1,2}}\]" if markers else ""
     end = rf" \[{cite}[0-9]{{1,2}}\][.]$" if cite else "[.]$"
-    first = rf"[A-Z][A-Za-z0-9'/+%-]{{0,29}}|{_NUMBER_RE}"
+    first = rf"[A-Z]{_WORD_TAIL}|{_NUMBER_RE}"
     phrases = [p for p in opening if _PHRASE.fullmatch(p)]
     if phrases:
         first = "|".join(dict.fromkeys(phrases))
