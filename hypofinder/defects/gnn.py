@@ -62,14 +62,14 @@ class Padded:
         # distinct (distance, |dz|) pairs as one 64-bit key each; an edge holds its pair's index
         pair = np.stack([batch.distance.astype(np.float32), np.abs(batch.dz).astype(np.float32)], 1)
         keys, self.edge_pair = distinct(np.ascontiguousarray(pair).view(np.uint64).ravel())
-        self.pairs = torch.from_numpy(keys.view(np.float32).reshape(-1, 2).copy())
+        self.pair_values = torch.from_numpy(keys.view(np.float32).reshape(-1, 2).copy())
         self.subset = np.array([subset_ids.get(s, 0) for s in batch.subsets], dtype=np.int64)
         dq = electron_change(batch)
         self.glob = np.stack([np.mod(dq, 2), dq / 10.0], 1).astype(np.float32)
 
     def tensors(self, idx: np.ndarray):
-        """(types, height, mask, edge, pairs, subset, glob) of graphs ``idx``, padded to their largest
-        count; ``edge`` (B, n, n) indexes ``pairs`` (distance, |dz|), len(pairs) where there is no edge."""
+        """(types, height, mask, edge, pair_values, subset, glob) of graphs ``idx``, padded to their largest
+        count; ``edge`` (B, n, n) indexes ``pair_values`` (distance, |dz|); len(pair_values): no edge."""
         idx = np.asarray(idx, dtype=np.int64)
         B, counts = len(idx), self.n[idx]
         n = max(int(counts.max()), 1) if B else 1
@@ -83,10 +83,10 @@ class Padded:
         mask = np.zeros((B, n), dtype=np.float32)
         p = self.pos[nodes]
         types[b_node, p], height[b_node, p], mask[b_node, p] = self.types[nodes], self.height[nodes], 1.0
-        edge = np.full((B, n, n), len(self.pairs), dtype=np.int64)
+        edge = np.full((B, n, n), len(self.pair_values), dtype=np.int64)
         edge[b_edge, self.e_i[edges], self.e_j[edges]] = self.edge_pair[edges]
         t = [torch.from_numpy(a) for a in (types, height, mask, edge, self.subset[idx], self.glob[idx])]
-        return (*t[:4], self.pairs, *t[4:])
+        return (*t[:4], self.pair_values, *t[4:])
 
     def chunks(self, budget: int = BUDGET) -> list[np.ndarray]:
         """Graph indices sorted by defect count, cut so that B * n_max^2 <= budget."""
