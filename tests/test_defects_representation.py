@@ -77,6 +77,32 @@ def test_fast_path_equals_pymatgen(subset):
         assert fast.n_defects > 0
 
 
+@pytest.mark.parametrize("subset", ["high_BN", "high_GaSe", "high_MoS2", "high_P"])
+def test_broken_bond_histogram_equals_pymatgen_neighbours(dataset, subset):
+    """Oracle: the vectorised broken-bond histogram of real 2DMD graphs vs each atom's first shell
+    found by pymatgen in the pristine supercell, counted one atom at a time."""
+    from hypofinder.defects.batch import GraphBatch
+    from hypofinder.defects.features import LOST, SHELL, coordination
+
+    s = dataset[subset]
+    pristine = pristine_supercell(s.host)
+    d = pristine.distance_matrix
+    shell = [{n.index for n in nbrs} for nbrs in pristine.get_all_neighbors(SHELL * d[d > 0].min())]
+    elements = sorted({site.specie.Z for site in pristine})
+    graphs = s.graphs[:: len(s.graphs) // 10]
+    got = coordination(GraphBatch.from_graphs(graphs), s.host, elements)
+    got = got.reshape(len(graphs), len(elements), 2, LOST, LOST)
+    assert got[:, :, :, 1:].sum() > 0  # some atoms did lose neighbours
+    for g, hist in zip(graphs, got):
+        vac, sub = set(g.site[g.z_to == 0].tolist()), set(g.site[g.z_to != 0].tolist())
+        want = np.zeros_like(hist)
+        for i, site in enumerate(pristine):
+            if i not in vac:
+                lost_v, lost_s = min(len(shell[i] & vac), LOST - 1), min(len(shell[i] & sub), LOST - 1)
+                want[elements.index(site.specie.Z), int(i in sub), lost_v, lost_s] += 1
+        np.testing.assert_array_equal(hist, want)
+
+
 def test_cell_notations_and_hosts():
     assert parse_cell("[8, 8, 1]") == parse_cell("(8, 8, 1)") == (8, 8)
     hosts = hosts_from_dir(DMD)

@@ -173,7 +173,7 @@ def test_screening_graphs_built_as_arrays_equal_per_graph_graphs():
     rows, _, _ = configurations(space, dset, max_configs=200)
     a = GraphBatch.from_graphs([graph_from_sites(h, h.supercell, r, dset.z_to) for r in rows])
     b = GraphBatch.from_sites(h, h.supercell, rows, dset.z_to)
-    for f in ("n_nodes", "z_from", "z_to", "node_graph", "edge_index", "edge_graph"):
+    for f in ("n_nodes", "supercell", "site", "z_from", "z_to", "node_graph", "edge_index", "edge_graph"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     for f in ("height", "distance", "dz"):
         np.testing.assert_allclose(getattr(a, f), getattr(b, f), atol=1e-9)

@@ -1,8 +1,9 @@
 """Gradient-boosting baseline on graph features (LightGBM), one model per subset and target.
 
-Formation energy: a ridge regression on the TOTAL formation energy (per site x defect count,
-an almost additive quantity: single-defect terms + pair terms) with LightGBM on its residual,
-divided back by the defect count. Every other target (gap, levels, magnetization): LightGBM directly.
+Formation energy: a bond-counting model, a ridge regression of the TOTAL formation energy (per
+site x defect count) on the defect counts and the broken-bond histogram (``FeatureSpec.ridge_columns``:
+what each defect costs, and what each remaining atom pays for the neighbours it lost), with
+LightGBM on its residual over all the features, divided back by the defect count. Every other target (gap, levels, magnetization): LightGBM directly.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from hypofinder.defects.batch import GraphBatch
 from hypofinder.defects.features import FeatureSpec
+from hypofinder.defects.hosts import Host
 
 LGB_PARAMS = dict(
     n_estimators=400,
@@ -93,28 +95,28 @@ class GBMSubsetModel:
         return list(self.boosters)
 
     @classmethod
-    def fit(cls, batch: GraphBatch, targets: dict[str, np.ndarray], seed: int = 0, n_jobs: int = 1):
-        """``targets``: name -> values (NaN rows are left out of that target's fit)."""
+    def fit(cls, batch: GraphBatch, host: Host, targets: dict[str, np.ndarray], seed: int = 0, n_jobs: int = 1):
+        """Graphs on ``host``; ``targets``: name -> values (NaN rows are left out of that target's fit)."""
         import lightgbm as lgb
 
-        spec = FeatureSpec.fit(batch)
-        X = spec.transform(batch)
+        spec = FeatureSpec.fit(batch, host)
+        X = spec.transform(batch, host)
         n = batch.n_nodes.astype(float)
         params = dict(LGB_PARAMS, random_state=seed, n_jobs=n_jobs)
         total = targets[ENERGY] * n
-        ridge = Ridge.fit(X, total)
+        ridge = Ridge.fit(X[:, spec.ridge_columns], total)
         boosters = {}
         for name, y in targets.items():
-            y = total - ridge.predict(X) if name == ENERGY else np.asarray(y, dtype=float)
+            y = total - ridge.predict(X[:, spec.ridge_columns]) if name == ENERGY else np.asarray(y, dtype=float)
             ok = np.isfinite(y)
             boosters[name] = lgb.LGBMRegressor(**params).fit(X[ok], y[ok]).booster_
         return cls(spec, ridge, boosters)
 
-    def predict(self, batch: GraphBatch) -> dict[str, np.ndarray]:
-        X = self.spec.transform(batch)
+    def predict(self, batch: GraphBatch, host: Host) -> dict[str, np.ndarray]:
+        X = self.spec.transform(batch, host)
         n = np.maximum(batch.n_nodes.astype(float), 1.0)
         out = {name: b.predict(X) for name, b in self.boosters.items()}
-        out[ENERGY] = (self.ridge.predict(X) + out[ENERGY]) / n
+        out[ENERGY] = (self.ridge.predict(X[:, self.spec.ridge_columns]) + out[ENERGY]) / n
         return out
 
     def to_json(self) -> dict:

@@ -15,11 +15,14 @@ from hypofinder.defects.hosts import Host
 @dataclass
 class GraphBatch:
     """Concatenated graphs: node arrays (N,), edge arrays (E,), ``node_graph`` / ``edge_graph``
-    map nodes/edges to their graph; ``edge_index`` indexes the concatenated nodes."""
+    map nodes/edges to their graph; ``edge_index`` indexes the concatenated nodes; ``site`` is a
+    node's index in its graph's pristine supercell, ``supercell`` (G, 2) that supercell's size."""
 
     subsets: list[str]
     hosts: list[str]
     n_nodes: np.ndarray  # (G,)
+    supercell: np.ndarray  # (G, 2)
+    site: np.ndarray
     z_from: np.ndarray
     z_to: np.ndarray
     height: np.ndarray
@@ -52,6 +55,8 @@ class GraphBatch:
             subsets=[g.subset for g in graphs],
             hosts=[g.host for g in graphs],
             n_nodes=n,
+            supercell=np.array([g.extra["supercell"] for g in graphs], dtype=np.int64).reshape(-1, 2),
+            site=cat("site", np.int64),
             z_from=cat("z_from", np.int64),
             z_to=cat("z_to", np.int64),
             height=cat("height", np.float64),
@@ -81,6 +86,8 @@ class GraphBatch:
             subsets=[host.subset] * M,
             hosts=[host.name] * M,
             n_nodes=np.full(M, k, dtype=np.int64),
+            supercell=np.tile(np.asarray(size, dtype=np.int64), (M, 1)),
+            site=sites.ravel(),
             z_from=host.unit_numbers[sites % len(host.unit_numbers)].ravel().astype(np.int64),
             z_to=z_new.ravel(),
             height=h.ravel(),
@@ -109,6 +116,8 @@ class GraphBatch:
             subsets=[self.subsets[i] for i in idx],
             hosts=[self.hosts[i] for i in idx],
             n_nodes=n_new,
+            supercell=self.supercell[idx],
+            site=self.site[nodes],
             z_from=self.z_from[nodes],
             z_to=self.z_to[nodes],
             height=self.height[nodes],

@@ -163,7 +163,7 @@ class ModelBundle:
         for sub in np.unique(subs):
             if sub in self.gbm:
                 idx = np.nonzero(subs == sub)[0]
-                for t, v in self.gbm[sub].predict(_part(batch, idx)).items():
+                for t, v in self.gbm[sub].predict(_part(batch, idx), self.hosts[sub]).items():
                     out[t][0, idx] = v
         if rows > 1:
             done = np.zeros(G, dtype=bool)

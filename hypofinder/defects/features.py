@@ -1,23 +1,33 @@
 """Fixed-length features of defect graphs for the gradient-boosting baseline.
 
 Per graph: subset one-hot, defect count, counts per defect type and per (type, |height|),
-soft histograms of pair distances per (type pair, |Δz|) key, and nearest-defect distances per
-type. The vocabulary (``FeatureSpec``) is learnt from the training graphs and saved as JSON.
+soft histograms of pair distances per (type pair, |Δz|) key, nearest-defect distances per
+type, and the broken-bond histogram (``coordination``): how many of the host's remaining atoms
+of each element have lost how many first-shell neighbours to vacancies and to substitutions.
+The vocabulary (``FeatureSpec``) is learnt from the training graphs and saved as JSON.
+
+The defect counts and the broken-bond histogram (``FeatureSpec.ridge_columns``) are the inputs of
+a bond-counting model of the total formation energy (``hypofinder.defects.baseline``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
 
 from hypofinder.defects.batch import GraphBatch, distinct
+from hypofinder.defects.graph import inplane_distance, site_positions
+from hypofinder.defects.hosts import Host
 
-FEATURE_VERSION = 2  # bump when the feature layout changes (old weights then refuse to load)
+FEATURE_VERSION = 3  # bump when the feature layout changes (old weights then refuse to load)
 CENTRES = np.arange(1.0, 16.01, 0.75)  # Å
 WIDTH = 0.5  # Å
 FAR = 30.0  # Å, "no other defect of this kind"
+SHELL = 1.15  # first-neighbour shell: pairs closer than SHELL x the host's shortest interatomic distance
+LOST = 7  # broken-bond histogram bins: 0 .. 6 (or more) neighbours lost
 
 
 def _hkey(h: np.ndarray) -> np.ndarray:
@@ -49,10 +59,11 @@ class FeatureSpec:
     types: list[tuple[int, int]] = field(default_factory=list)  # (z_from, z_to)
     node_keys: list[tuple[int, int]] = field(default_factory=list)  # (type, |h| bucket)
     pair_keys: list[tuple[int, int, int]] = field(default_factory=list)  # (type_i <= type_j, |dz| bucket)
+    elements: list[int] = field(default_factory=list)  # the host's Z, sorted (the broken-bond histogram's rows)
 
     @classmethod
-    def fit(cls, batch: GraphBatch) -> FeatureSpec:
-        spec = cls(subsets=sorted(set(batch.subsets)))
+    def fit(cls, batch: GraphBatch, host: Host) -> FeatureSpec:
+        spec = cls(subsets=sorted(set(batch.subsets)), elements=sorted({int(z) for z in host.unit_numbers}))
         spec.types = sorted({(int(a), int(b)) for a, b in zip(batch.z_from, batch.z_to)})
         t = spec._type_ids(batch)
         spec.node_keys = sorted({(int(a), int(b)) for a, b in zip(t, _hkey(batch.height))})
@@ -76,6 +87,7 @@ class FeatureSpec:
             types=[tuple(x) for x in d["types"]],
             node_keys=[tuple(x) for x in d["node_keys"]],
             pair_keys=[tuple(x) for x in d["pair_keys"]],
+            elements=list(d["elements"]),
         )
 
     def _type_ids(self, batch: GraphBatch) -> np.ndarray:
@@ -96,10 +108,24 @@ class FeatureSpec:
         out += [f"node{k}" for k in self.node_keys]
         out += [f"pair{k}@{c:.2f}" for k in self.pair_keys for c in CENTRES]
         out += [f"nearest{t}" for t in self.types] + ["min_distance", "mean_nearest"]
-        return out + ["delta_electrons", "odd_electrons"]
+        out += ["delta_electrons", "odd_electrons"]
+        return out + [
+            f"{z}{'*' if sub else ''}:lost{v}v{s}"
+            for z in self.elements
+            for sub in (0, 1)
+            for v in range(LOST)
+            for s in range(LOST)
+        ]
 
-    def transform(self, batch: GraphBatch) -> np.ndarray:
-        """(G, F) float32 feature matrix."""
+    @property
+    def ridge_columns(self) -> np.ndarray:
+        """Defect counts and the broken-bond histogram: the bond-counting model's inputs."""
+        counts = len(self.subsets) + 1 + np.arange(len(self.types))
+        width = len(self.elements) * 2 * LOST * LOST
+        return np.concatenate([counts, len(self.names) - width + np.arange(width)])
+
+    def transform(self, batch: GraphBatch, host: Host) -> np.ndarray:
+        """(G, F) float32 feature matrix of graphs on ``host``."""
         G = batch.n_graphs
         T, S = len(self.types), len(self.subsets)
         sidx = {s: i for i, s in enumerate(self.subsets)}
@@ -150,9 +176,68 @@ class FeatureSpec:
                 meann[:, None],
                 dq[:, None],
                 np.mod(dq, 2)[:, None],
+                coordination(batch, host, self.elements),
             ],
             axis=1,
         ).astype(np.float32)
+
+
+def coordination(batch: GraphBatch, host: Host, elements: list[int]) -> np.ndarray:
+    """(G, len(elements) * 2 * LOST²) broken-bond histogram: per graph, the number of remaining host
+    atoms of each element, pristine or substituted, that lost v first-shell neighbours to vacancies and
+    s to substitutions (v, s capped at LOST - 1). Only the defects' neighbours leave bin (0, 0)."""
+    G, E, B = batch.n_graphs, len(elements), LOST * LOST
+    cells, weights = [], []
+
+    def add(g, rank, sub, cell, weight):  # histogram[g, rank, sub, cell] += weight
+        cells.append(((g * E + rank) * 2 + sub) * B + cell)
+        weights.append(np.broadcast_to(np.asarray(weight, dtype=float), np.shape(cells[-1])))
+
+    for size in {tuple(s) for s in batch.supercell.tolist()}:
+        nb, z = first_shell(host, size)
+        N, rank = len(z), np.searchsorted(elements, z)  # the host's elements are ``elements``
+        graphs = np.all(batch.supercell == size, axis=1)
+        nodes = np.nonzero(graphs[batch.node_graph])[0]
+        g, site, vac = batch.node_graph[nodes], batch.site[nodes], batch.z_to[nodes] == 0
+        # bin (0, 0): every pristine atom, less the defect sites, plus the substituted ones
+        per = np.bincount(rank, minlength=E).astype(float)
+        gs = np.nonzero(graphs)[0]
+        add(np.repeat(gs, E), np.tile(np.arange(E), len(gs)), 0, 0, np.tile(per, len(gs)))
+        add(g, rank[site], 0, 0, -1.0)
+        add(g, rank[site], 1, 0, ~vac)
+        # the defects' first-shell neighbours: how many of their neighbours are vacancies / substitutions
+        pairs = nb[site]  # (n, K), -1 = padding
+        keep = pairs >= 0
+        keys, inv = distinct((g[:, None] * N + pairs)[keep])
+        from_vac = np.broadcast_to(vac[:, None], pairs.shape)[keep]
+        lost_v = np.minimum(np.bincount(inv, weights=from_vac, minlength=len(keys)), LOST - 1).astype(np.int64)
+        lost_s = np.minimum(np.bincount(inv, weights=~from_vac, minlength=len(keys)), LOST - 1).astype(np.int64)
+        defect = g * N + site
+        alive = ~np.isin(keys, defect[vac])
+        kg, kr, ks = keys[alive] // N, rank[keys[alive] % N], np.isin(keys[alive], defect[~vac]).astype(np.int64)
+        add(kg, kr, ks, 0, -1.0)  # moved out of bin (0, 0)
+        add(kg, kr, ks, (lost_v * LOST + lost_s)[alive], 1.0)
+    if not cells:
+        return np.zeros((G, E * 2 * B))
+    return np.bincount(np.concatenate(cells), np.concatenate(weights), minlength=G * E * 2 * B).reshape(G, -1)
+
+
+@lru_cache(maxsize=32)
+def first_shell(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(neighbours (N, K) padded with -1, Z (N,)) of the pristine ``size`` supercell's sites: the
+    sites closer than SHELL x the shortest interatomic distance (3D, minimum image in plane)."""
+    xy, h = site_positions(host, size)
+    N = len(xy)
+    sup = host.unit_lattice[:2, :2] * np.array([[size[0]], [size[1]]])
+    d2 = inplane_distance((xy[None] - xy[:, None]).reshape(-1, 2), sup).reshape(N, N) ** 2
+    d = np.sqrt(d2 + (h[None] - h[:, None]) ** 2)
+    np.fill_diagonal(d, np.inf)
+    near = d < SHELL * d.min()
+    K = max(int(near.sum(1).max()), 1)
+    nb = np.full((N, K), -1, dtype=np.int64)
+    i, j = np.nonzero(near)
+    nb[i, np.arange(len(i)) - np.searchsorted(i, i)] = j  # j's place among i's neighbours
+    return nb, host.unit_numbers[np.arange(N) % len(host.unit_numbers)].astype(np.int64)
 
 
 def electron_change(batch: GraphBatch) -> np.ndarray:

@@ -76,7 +76,7 @@ def _fit_members(
         t0 = time.perf_counter()
         graphs = [s.graphs[i] for i in sel[name]]
         gbm[name] = GBMSubsetModel.fit(
-            GraphBatch.from_graphs(graphs), {t: v[sel[name]] for t, v in s.targets.items()}, seed=seed
+            GraphBatch.from_graphs(graphs), s.host, {t: v[sel[name]] for t, v in s.targets.items()}, seed=seed
         )
         hosts[name] = s.host
         domain[name] = domain_of(graphs)
