@@ -3,7 +3,8 @@
 Formation energy: a bond-counting model, a ridge regression of the TOTAL formation energy (per
 site x defect count) on the defect counts and the broken-bond histogram (``FeatureSpec.ridge_columns``:
 what each defect costs, and what each remaining atom pays for the neighbours it lost), with
-LightGBM on its residual over all the features, divided back by the defect count. Every other target (gap, levels, magnetization): LightGBM directly.
+LightGBM on its residual over all the features, divided back by the defect count. Every other
+target (gap, levels, magnetization): LightGBM directly.
 """
 
 from __future__ import annotations
