@@ -82,7 +82,7 @@ def test_broken_bond_histogram_equals_pymatgen_neighbours(dataset, subset):
     """Oracle: the vectorised broken-bond histogram of real 2DMD graphs vs each atom's first shell
     found by pymatgen in the pristine supercell, counted one atom at a time."""
     from hypofinder.defects.batch import GraphBatch
-    from hypofinder.defects.features import LOST, SHELL, coordination
+    from hypofinder.defects.features import LOST, SHELL, FeatureSpec, coordination
 
     s = dataset[subset]
     pristine = pristine_supercell(s.host)
@@ -101,6 +101,14 @@ def test_broken_bond_histogram_equals_pymatgen_neighbours(dataset, subset):
                 lost_v, lost_s = min(len(shell[i] & vac), LOST - 1), min(len(shell[i] & sub), LOST - 1)
                 want[elements.index(site.specie.Z), int(i in sub), lost_v, lost_s] += 1
         np.testing.assert_array_equal(hist, want)
+    # the bond-counting ridge reads the defect counts and this histogram, nothing else
+    spec = FeatureSpec.fit(GraphBatch.from_graphs(graphs), s.host)
+    X = spec.transform(GraphBatch.from_graphs(graphs), s.host)
+    names = [spec.names[i] for i in spec.ridge_columns]
+    assert X.shape[1] == len(spec.names)
+    assert all(n.startswith("count(") or ":lost" in n for n in names)
+    assert sum(":lost" in n for n in names) == got[0].size
+    np.testing.assert_array_equal(X[:, spec.ridge_columns[-got[0].size :]], got.reshape(len(graphs), -1))
 
 
 def test_cell_notations_and_hosts():
