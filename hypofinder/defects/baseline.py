@@ -105,10 +105,11 @@ class GBMSubsetModel:
         n = batch.n_nodes.astype(float)
         params = dict(LGB_PARAMS, random_state=seed, n_jobs=n_jobs)
         total = targets[ENERGY] * n
-        ridge = Ridge.fit(X[:, spec.ridge_columns], total)
+        bonds = X[:, spec.ridge_columns]
+        ridge = Ridge.fit(bonds, total)
         boosters = {}
         for name, y in targets.items():
-            y = total - ridge.predict(X[:, spec.ridge_columns]) if name == ENERGY else np.asarray(y, dtype=float)
+            y = total - ridge.predict(bonds) if name == ENERGY else np.asarray(y, dtype=float)
             ok = np.isfinite(y)
             boosters[name] = lgb.LGBMRegressor(**params).fit(X[ok], y[ok]).booster_
         return cls(spec, ridge, boosters)

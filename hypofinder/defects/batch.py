@@ -77,7 +77,7 @@ class GraphBatch:
         order = np.argsort(rows, axis=1, kind="stable")
         sites = np.take_along_axis(rows, order, 1)
         z_new = np.asarray(z_to, dtype=np.int64)[order]
-        height, dist = _site_tables(host, tuple(size))
+        height, dist = site_tables(host, tuple(size))
         src, dst = np.nonzero(~np.eye(k, dtype=bool))
         off = (np.arange(M) * k)[:, None]
         s_src, s_dst = sites[:, src], sites[:, dst]
@@ -147,7 +147,7 @@ def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _site_tables(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def site_tables(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(height (N,), in-plane minimum-image distance (N, N)) of every pristine-supercell site."""
     xy, height = site_positions(host, size)
     n1, n2 = size

@@ -18,8 +18,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
-from hypofinder.defects.batch import GraphBatch, distinct
-from hypofinder.defects.graph import inplane_distance, site_positions
+from hypofinder.defects.batch import GraphBatch, distinct, site_tables
 from hypofinder.defects.hosts import Host
 
 FEATURE_VERSION = 3  # bump when the feature layout changes (old weights then refuse to load)
@@ -119,10 +118,10 @@ class FeatureSpec:
 
     @property
     def ridge_columns(self) -> np.ndarray:
-        """Defect counts and the broken-bond histogram: the bond-counting model's inputs."""
+        """Defect counts and the broken-bond histogram (the last columns, indexed from the end): the
+        bond-counting model's inputs."""
         counts = len(self.subsets) + 1 + np.arange(len(self.types))
-        width = len(self.elements) * 2 * LOST * LOST
-        return np.concatenate([counts, len(self.names) - width + np.arange(width)])
+        return np.concatenate([counts, np.arange(-len(self.elements) * 2 * LOST * LOST, 0)])
 
     def transform(self, batch: GraphBatch, host: Host) -> np.ndarray:
         """(G, F) float32 feature matrix of graphs on ``host``."""
@@ -226,11 +225,9 @@ def coordination(batch: GraphBatch, host: Host, elements: list[int]) -> np.ndarr
 def first_shell(host: Host, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(neighbours (N, K) padded with -1, Z (N,)) of the pristine ``size`` supercell's sites: the
     sites closer than SHELL x the shortest interatomic distance (3D, minimum image in plane)."""
-    xy, h = site_positions(host, size)
-    N = len(xy)
-    sup = host.unit_lattice[:2, :2] * np.array([[size[0]], [size[1]]])
-    d2 = inplane_distance((xy[None] - xy[:, None]).reshape(-1, 2), sup).reshape(N, N) ** 2
-    d = np.sqrt(d2 + (h[None] - h[:, None]) ** 2)
+    h, inplane = site_tables(host, size)
+    N = len(h)
+    d = np.sqrt(inplane**2 + (h[None] - h[:, None]) ** 2)
     np.fill_diagonal(d, np.inf)
     near = d < SHELL * d.min()
     K = max(int(near.sum(1).max()), 1)
