@@ -200,7 +200,7 @@ class GeneratedHypothesis(BaseModel):
     summary: Sentence = Field(description="The question framed from the context's point of view")
     statement: Sentence = Field(description="The hypothesis, one sentence")
     rationale: Sentence = Field(description="Why it may hold")
-    steps: list[Sentence] = Field(min_length=3, max_length=3, description="Three steps to test it")
+    steps: list[Sentence] = Field(min_length=3, max_length=6, description="Steps to test it, in order")
     validation_request: ValidationRequest | None = None
 
 
@@ -217,7 +217,7 @@ class SynthesisAnswer(BaseModel):
 
     representation: Sentence = Field(description="The unified representation / model proposed")
     hypothesis: Sentence = Field(description="One combined, testable hypothesis")
-    steps: list[Sentence] = Field(min_length=3, max_length=3, description="Steps to test it, in order")
+    steps: list[Sentence] = Field(min_length=3, max_length=6, description="Steps to test it, in order")
     validation_request: ValidationRequest | None = None
 
 
@@ -360,6 +360,7 @@ class RunManifest(BaseModel):
     library: str | None = Field(default=None, description="The literature library the run was grounded in")
     rounds: int = Field(default=0, description="Revision rounds run")
     tournament_enabled: bool = False
+    capability: str = Field(default="tiny", description="The answer profile the run used (hypofinder.profiles)")
     cached: bool = Field(default=False, description="The whole report was served from the cache")
 
 

@@ -47,10 +47,10 @@ from hypofinder.models import (
     Validation,
     ValidationRequest,
 )
+from hypofinder.profiles import profile_for
 from hypofinder.prompts import (
     PlainHypothesis,
     PlainSynthesis,
-    constrained,
     evidence_text,
     grounding_block,
     load_prompt,
@@ -113,9 +113,12 @@ class HypothesisFinder(Refinement):
         cfg = settings()
         self.config = (config or cfg.run).merged(model=model, **options)
         self.spec = resolve(self.config.model, self.config.base_url)
+        self.profile = profile_for(self.spec.entry.profile, self.config.capability)
         self.n_contexts, self.temperature, self.seed = self.config.contexts, self.config.temperature, self.config.seed
         self.validate_enabled = self.config.validate_claims
-        self.rounds, self.tournament_enabled = self.config.refinement(self.spec.entry.options)
+        self.rounds, self.tournament_enabled = self.config.refinement(
+            self.profile.model_dump(), self.spec.entry.options
+        )
         self.cache = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if self.config.cache else None
         self._modes_path = cfg.cache_dir / "endpoints.json"
         self._context_source = context_source
@@ -242,6 +245,7 @@ class HypothesisFinder(Refinement):
                 library=self.library.name if self.library else None,
                 rounds=self.rounds,
                 tournament_enabled=self.tournament_enabled,
+                capability=self.profile.name,
             ),
         )
         self._store_report(report_key, report)
@@ -285,6 +289,7 @@ class HypothesisFinder(Refinement):
         concept = physh_concept(ctx.concept.id)
         facts = prompt_block(evidence)
         messages = load_prompt("generator").messages(
+            self.profile.name,
             role=ctx.role,
             framework=ctx.framework,
             concept=ctx.concept.label,
@@ -294,7 +299,7 @@ class HypothesisFinder(Refinement):
             sources=sources_block(sources or []),
         )
         subject = subject_words(query, ctx.concept.label, *(concept.alt_labels if concept else ()))
-        schema = constrained(
+        schema = self.profile.schema(
             GeneratedHypothesis if facts else PlainHypothesis,
             facts=bool(facts),
             sources=bool(sources),
@@ -304,7 +309,7 @@ class HypothesisFinder(Refinement):
             self.llm,
             messages,
             schema,
-            max_tokens=600,
+            max_tokens=self.profile.max_tokens(600),
             task=f"generate[{ctx.concept.label}]",
             subject=subject,
             on_topic=("statement",),
@@ -330,6 +335,7 @@ class HypothesisFinder(Refinement):
         self, query: str, ctx: Context, gen: Hypothesis, validation: Validation | None, evidence: Evidence | None = None
     ) -> Review:
         messages = load_prompt("reviewer").messages(
+            self.profile.name,
             query=query,
             role=ctx.role,
             framework=ctx.framework,
@@ -339,8 +345,9 @@ class HypothesisFinder(Refinement):
             steps=" ".join(gen.steps),
             evidence=evidence_text(validation, evidence),
         )
+        schema, max_tokens = self.profile.schema(ReviewAnswer), self.profile.max_tokens(300)
         answer, flags = ask_checked(
-            self.llm, messages, ReviewAnswer, max_tokens=300, task=f"review[{ctx.concept.label}]"
+            self.llm, messages, schema, max_tokens=max_tokens, task=f"review[{ctx.concept.label}]"
         )
         return Review(**dict(answer), quality_flags=flags)
 
@@ -372,11 +379,17 @@ class HypothesisFinder(Refinement):
             lines.append(
                 f"{i}. {r.hypothesis.statement} ({r.role}, {r.concepts[0].label}, score {r.review.score}{verdict})"
             )
-        messages = load_prompt("synthesizer").messages(query=query, hypotheses="\n".join(lines))
+        messages = load_prompt("synthesizer").messages(self.profile.name, query=query, hypotheses="\n".join(lines))
         subject = subject_words(query, *(r.concepts[0].label for r in results))
-        schema = SynthesisAnswer if with_evidence else PlainSynthesis
+        schema = self.profile.schema(SynthesisAnswer if with_evidence else PlainSynthesis)
         answer, flags = ask_checked(
-            self.llm, messages, schema, max_tokens=600, task="synthesize", subject=subject, on_topic=("hypothesis",)
+            self.llm,
+            messages,
+            schema,
+            max_tokens=self.profile.max_tokens(600),
+            task="synthesize",
+            subject=subject,
+            on_topic=("hypothesis",),
         )
         return Synthesis(**dict(answer), quality_flags=flags)
 
@@ -427,6 +440,7 @@ class HypothesisFinder(Refinement):
             validate=self.validate_enabled,
             rounds=self.rounds,
             tournament=self.tournament_enabled,
+            capability=self.profile.name,
             prompts=prompt_versions(),
             version=__version__,
             inputs=input_fingerprint(self.validate_enabled),

@@ -73,12 +73,16 @@ class Prompt(BaseModel):
     system: str
     human: str
     optional: list[str] = Field(default_factory=list, description="Blocks rendered empty when not given")
+    profiles: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Blocks per capability profile (tiny, capable): hypofinder.profiles"
+    )
 
-    def messages(self, **values: str) -> list[tuple[str, str]]:
-        """Render with LangChain's ChatPromptTemplate; returns (role, text) pairs."""
+    def messages(self, capability: str = "tiny", **values: str) -> list[tuple[str, str]]:
+        """Render with LangChain's ChatPromptTemplate, with the blocks of ``capability``'s profile; returns
+        (role, text) pairs."""
         from langchain_core.prompts import ChatPromptTemplate  # here: a cached answer needs no LangChain
 
-        values = {**dict.fromkeys(self.optional, ""), **values}
+        values = {**dict.fromkeys(self.optional, ""), **self.profiles.get(capability, {}), **values}
         template = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.human)])
         return [
             ("system" if m.type == "system" else "user", str(m.content)) for m in template.format_messages(**values)
@@ -140,29 +144,40 @@ class PlainRevisedHypothesis(RevisedHypothesis):
 
 
 def constrained(
-    schema: type[BaseModel], *, facts: bool = False, sources: bool = False, subjects: tuple[str, ...] = ()
+    schema: type[BaseModel],
+    *,
+    facts: bool = False,
+    sources: bool = False,
+    subjects: tuple[str, ...] = (),
+    steps: tuple[int, int] = (3, 3),
 ) -> type[BaseModel]:
     """``schema`` with prose fields that may cite what the prompt gives: [E1]... for the predictor's facts,
     [S1]... for library sources. With facts, the rationale must end by citing one (the hypothesis builds on
     the numbers, and says so). Without either, no marker can be decoded: a model cannot cite what it was
     not given. Given ``subjects`` (the context's concept label and its alternative labels), the statement
-    starts with one of them, so a small model cannot drift off its concept."""
+    starts with one of them, so a small model cannot drift off its concept. Lists of prose (steps) hold
+    ``steps`` = (fewest, most) items."""
     markers = ("E" if facts else "") + ("S" if sources else "")
     cited = "rationale" if facts and "rationale" in schema.model_fields else ""
     opening = subject_openings(tuple(subjects)) if "statement" in schema.model_fields else ()
-    return _constrained(schema, markers, cited, opening)
+    return _constrained(schema, markers, cited, opening, steps)
 
 
 @lru_cache(maxsize=256)
-def _constrained(schema: type[BaseModel], markers: str, cited_field: str, opening: tuple[str, ...]) -> type[BaseModel]:
-    if not markers and not opening:
+def _constrained(
+    schema: type[BaseModel], markers: str, cited_field: str, opening: tuple[str, ...], steps: tuple[int, int]
+) -> type[BaseModel]:
+    names = prose_fields(schema)
+    lists = [n for n in names if get_origin(schema.model_fields[n].annotation) is list]
+    if not markers and not opening and not lists:
         return schema
     fields = {}
-    for name in prose_fields(schema):
+    for name in names:
         info = schema.model_fields[name]
         pattern = sentence_pattern(markers, "E" if name == cited_field else "", opening if name == "statement" else ())
         info = copy(info)
-        if get_origin(info.annotation) is list:
+        if name in lists:
+            info = Field(min_length=steps[0], max_length=steps[1], description=info.description)
             fields[name] = (list[sentence_type(pattern)], info)
         else:
             info.json_schema_extra = {"pattern": pattern}

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from hypofinder.quality import CITATION, is_prose_pattern, prose_problems
+from hypofinder.quality import CITATION, debris_problems, is_prose_pattern, prose_problems
 
 T = TypeVar("T", bound=BaseModel)
 Flags = dict[str, list[str]]
@@ -34,6 +34,7 @@ material materials property properties model models modeling physics physical ef
 systems way ways different new based higher lower level help reason describe description descriptions
 """.split()
 )
+_SENTENCE_BREAK = re.compile(r"[.!?] +[A-Z]")  # under the tiny grammar a full stop only ends the field
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*")
 
 
@@ -64,7 +65,11 @@ def mentions_subject(text: str, subject: set[str]) -> bool:
 
 
 def prose_fields(schema: type[BaseModel]) -> list[str]:
-    """Names of the schema's free-text fields (those carrying the prose pattern)."""
+    """Names of the schema's free-text fields: those carrying the prose pattern (tiny profile), or those a
+    capable profile's schema names (``hypofinder.profiles.free_schema``)."""
+    free = getattr(schema, "__prose__", None)
+    if free is not None:
+        return list(free)
     props = schema.model_json_schema().get("properties", {})
     out = []
     for name, p in props.items():
@@ -79,11 +84,16 @@ def field_problems(
     """Field path (e.g. 'steps[1]') -> problems, for every free-text field of ``answer`` that fails."""
     flags: Flags = {}
     seen: set[str] = set()
+    # a sentence-patterned field (tiny profile) gets the whole prose check and must be one sentence (a server may
+    # not decode under the pattern); free text (capable profile) only the debris check
+    free = hasattr(type(answer), "__prose__")
     for name in prose_fields(type(answer)):
         value = getattr(answer, name)
         items = [(f"{name}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else [(name, value)]
         for path, text in items:
-            problems = prose_problems(text, source=source)
+            problems = debris_problems(text, source=source) if free else prose_problems(text, source=source)
+            if not free and _SENTENCE_BREAK.search(text or ""):
+                problems.append("more than one sentence")
             key = " ".join((text or "").lower().split())
             if key and key in seen:
                 problems.append("repeats another field")
@@ -120,12 +130,15 @@ def _merge(first: T, second: T, flags1: Flags, flags2: Flags) -> tuple[T, Flags]
     return type(first).model_validate(data), kept
 
 
-def retry_note(flags: Flags) -> str:
+def retry_note(flags: Flags, free: bool = False) -> str:
     parts = "; ".join(f"{path}: {', '.join(problems)}" for path, problems in sorted(flags.items()))
-    return (
-        f"A first answer had weak fields ({parts}). Write each field as one plain English sentence in your "
-        "own words, starting with a capital letter and ending with a full stop."
+    how = (
+        "as plain prose in your own words, with no JSON, brackets or text copied from the prompt"
+        if free
+        else "as one plain English sentence in your own words, starting with a capital letter and ending with a "
+        "full stop"
     )
+    return f"A first answer had weak fields ({parts}). Write each field {how}."
 
 
 def ask_checked(
@@ -148,7 +161,7 @@ def ask_checked(
     if not flags:
         return answer, {}
     role, content = messages[-1]
-    again = [*messages[:-1], (role, f"{content}\n{retry_note(flags)}")]
+    again = [*messages[:-1], (role, f"{content}\n{retry_note(flags, hasattr(schema, '__prose__'))}")]
     second = llm.ask(again, schema, max_tokens=max_tokens, task=f"{task}:again")
     flags2 = field_problems(second, source=source, subject=subject, on_topic=on_topic)
     return _merge(answer, second, flags, flags2)

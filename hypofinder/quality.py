@@ -64,6 +64,7 @@ def is_prose_pattern(pattern: str | None) -> bool:
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']*")
 _DEBRIS = re.compile(r"[{}`<>\\|]|\"\"|''|,\s*,|:\s*\"|\"\s*:|\[\s*\]")
 _BRACKET = re.compile(r"\[[^\]]*\]")
+_JSON_DEBRIS = re.compile(r"[{}`]|,\s*,|:\s*\"|\"\s*:|\[\s*\]")  # for free prose: '<', '|', quotes are physics
 
 
 @lru_cache(maxsize=1)
@@ -125,6 +126,37 @@ def prose_problems(text: str | None, *, min_words: int = 4, source: str = "") ->
         lowered = [w.lower() for w in words]
         if len(lowered) >= 6 and len(set(lowered)) / len(lowered) < 0.5:
             problems.append("repeated words")
+    if source and len(text) >= 40 and " ".join(text.lower().split()) in " ".join(source.lower().split()):
+        problems.append("copied from the prompt")
+    return problems
+
+
+_MARKDOWN = (
+    (re.compile(r"^\s{0,3}#{1,6}\s+", re.M), ""),  # headings
+    (re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+", re.M), ""),  # bullets and numbered items
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])[*_]([^*_\n]+)[*_](?![\w*])"), r"\1"),  # italics
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # inline code
+)
+
+
+def strip_markdown(text: str) -> str:
+    """Markdown formatting a served model adds (headings, bullets, bold, italics, inline code) removed: it is
+    formatting, not junk."""
+    for pattern, repl in _MARKDOWN:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def debris_problems(text: str | None, *, source: str = "", **_: object) -> list[str]:
+    """What is debris for any model (the capable profile's check): an empty field, JSON or bracket debris
+    left after Markdown is stripped, or text copied from the prompt."""
+    text = strip_markdown((text or "").strip())
+    if not text:
+        return ["empty"]
+    problems = []
+    if _JSON_DEBRIS.search(text) or any(not re.fullmatch(CITATION, b) for b in _BRACKET.findall(text)):
+        problems.append("JSON or bracket debris")
     if source and len(text) >= 40 and " ".join(text.lower().split()) in " ".join(source.lower().split()):
         problems.append("copied from the prompt")
     return problems

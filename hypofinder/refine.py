@@ -10,7 +10,6 @@ from hypofinder.prompts import (
     JudgeAnswer,
     PlainRevisedHypothesis,
     RevisedHypothesis,
-    constrained,
     evidence_text,
     judge_text,
     load_prompt,
@@ -20,13 +19,14 @@ from hypofinder.settings import settings
 
 
 class Refinement:
-    """Steps after review; uses the finder's ``llm``, ``seed``, ``validate_hypothesis``, ``appraise``, ``review``
+    """Steps after review; uses the finder's ``llm``, ``profile``, ``seed``, ``validate_hypothesis``, ``appraise``, ``review``
     and ``_map``."""
 
     def revise(self, query: str, r: ContextResult) -> ContextResult:
         """The context's own role revises its hypothesis after the critique and the evidence; reviewed again."""
         h = r.hypothesis
         messages = load_prompt("reviser").messages(
+            self.profile.name,
             role=r.role,
             framework=r.framework,
             concept=r.concepts[0].label,
@@ -39,7 +39,7 @@ class Refinement:
             evidence=evidence_text(r.validation, r.evidence),
         )
         facts = r.evidence is not None and bool(r.evidence.facts)
-        schema = constrained(
+        schema = self.profile.schema(
             RevisedHypothesis if facts else PlainRevisedHypothesis,
             facts=facts,
             sources=bool(r.sources),
@@ -50,7 +50,7 @@ class Refinement:
             self.llm,
             messages,
             schema,
-            max_tokens=600,
+            max_tokens=self.profile.max_tokens(600),
             task=f"revise[{r.concepts[0].label}]",
             subject=subject,
             on_topic=("statement",),
@@ -98,7 +98,10 @@ class Refinement:
 
         def judge(first: str, second: str) -> JudgeAnswer:
             messages = load_prompt("judge").messages(query=query, first=shown[first], second=shown[second])
-            return self.llm.ask(messages, JudgeAnswer, max_tokens=120, task=f"judge[{first} vs {second}]")
+            schema = self.profile.schema(JudgeAnswer)
+            return self.llm.ask(
+                messages, schema, max_tokens=self.profile.max_tokens(120), task=f"judge[{first} vs {second}]"
+            )
 
         seed = self.seed or 0
         matches, ratings, pairing, rounds = tourney.run(list(shown), judge, mapper=self._map, seed=seed)

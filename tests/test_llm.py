@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from hypofinder.errors import BadInputError, LLMError
 from hypofinder.llm import StructuredLLM, resolve
 from hypofinder.llm.cache import AnswerCache
-from hypofinder.llm.providers import FakeChatModel, grammar_friendly
+from hypofinder.llm.providers import FakeChatModel
+from hypofinder.llm.schemas import grammar_friendly
 from hypofinder.llm.structured import repair_json
 from hypofinder.llm.tokens import count_tokens, seed_tiktoken_cache, truncate_to_tokens
 from hypofinder.prompts import GeneratedHypothesis, ReviewAnswer, SynthesisAnswer

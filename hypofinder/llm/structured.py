@@ -23,8 +23,8 @@ from pydantic import BaseModel, ValidationError
 from hypofinder.errors import LLMError, one_line
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.llm.modes import ModeMemory
-from hypofinder.llm.providers import grammar_friendly
 from hypofinder.llm.registry import ModelSpec
+from hypofinder.llm.schemas import response_format
 from hypofinder.llm.tokens import count_messages, count_tokens, truncate_to_tokens
 
 T = TypeVar("T", bound=BaseModel)
@@ -148,16 +148,8 @@ class StructuredLLM:
 
     @staticmethod
     def _bind_kwargs(mode: str, schema: type[BaseModel], max_tokens: int) -> dict:
-        js = schema.model_json_schema()
-        kwargs: dict = {"max_tokens": max_tokens}
-        if mode == "json_schema":
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": js.get("title", "answer"), "schema": js},
-            }
-        elif mode == "json_object":  # llama.cpp style: its grammar ignores minimum/maximum
-            kwargs["response_format"] = {"type": "json_object", "schema": grammar_friendly(js)}
-        return kwargs
+        fmt = response_format(mode, schema)  # one adapter per mode: hypofinder.llm.schemas
+        return {"max_tokens": max_tokens, **({"response_format": fmt} if fmt else {})}
 
     @staticmethod
     def _lc_messages(messages, schema, mode):
