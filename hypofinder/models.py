@@ -105,6 +105,32 @@ class Validation(BaseModel):
         return bool(self.predictions) or self.request is not None
 
 
+# --------------------------------------------------------------------------- plan (PhySH facts for the generator)
+
+
+class PlanFact(BaseModel):
+    """One planned fact: a PhySH concept the hypothesis should build on, numbered for the prompt ([T1] ...)."""
+
+    id: str = Field(description="Y1 system, P1 property, T1.. technique")
+    kind: Literal["system", "property", "technique"]
+    label: str
+    concept_id: str = Field(description="PhySH DOI URI")
+    facet: str = Field(description="The PhySH facet it was picked from")
+    note: str = Field(default="", description="PhySH scope note, cut short ('' where PhySH has none)")
+
+
+class Plan(BaseModel):
+    """What PhySH says a question is about, picked before generation (hypofinder.ontology.plan)."""
+
+    systems: list[PlanFact] = Field(default_factory=list)
+    properties: list[PlanFact] = Field(default_factory=list)
+    techniques: list[PlanFact] = Field(default_factory=list)
+
+    @property
+    def facts(self) -> list[PlanFact]:
+        return [*self.systems, *self.properties, *self.techniques]
+
+
 # --------------------------------------------------------------------------- library (literature grounding)
 
 
@@ -235,7 +261,14 @@ class Hypothesis(GeneratedHypothesis, QualityFlagged):
 
 
 class Review(ReviewAnswer, QualityFlagged):
-    """A review as reported."""
+    """A review as reported: ``score`` and ``rubric`` computed from the model's rubric and what can be checked
+    (hypofinder.scoring); the model's own numbers kept beside them."""
+
+    model_score: int | None = Field(default=None, description="The reviewer model's own overall score")
+    model_rubric: Rubric | None = Field(default=None, description="The reviewer model's own rubric")
+    checks: dict[str, int] = Field(
+        default_factory=dict, description="Checked values 0-100 (specificity, testability, plausibility, novelty)"
+    )
 
 
 class Synthesis(SynthesisAnswer, QualityFlagged):
@@ -260,6 +293,7 @@ class ContextResult(BaseModel):
     concepts: list[ConceptRef]
     hypothesis: Hypothesis
     review: Review
+    plan: Plan | None = Field(default=None, description="The PhySH facts the generator was given ([Y1] [P1] [T1]...)")
     evidence: Evidence | None = Field(default=None, description="What the generator was given before writing")
     validation: Validation | None = None
     sources: list[Source] = Field(default_factory=list, description="Library passages given as [S1]..., best first")

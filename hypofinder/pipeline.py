@@ -1,6 +1,6 @@
 """The hypothesis pipeline, top to bottom:
 
-    contexts -> evidence -> ground -> generate -> validate -> appraise -> review
+    contexts -> plan -> evidence -> ground -> generate -> validate -> appraise -> review
              -> revise (N rounds: revise, validate, appraise, review) -> deduplicate -> tournament -> rank
              -> synthesize -> validate
 
@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from hypofinder import __version__
+from hypofinder import __version__, scoring
 from hypofinder import tournament as tourney
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.llm.registry import resolve
@@ -38,6 +38,7 @@ from hypofinder.models import (
     Hypothesis,
     HypothesisReport,
     Novelty,
+    Plan,
     Review,
     ReviewAnswer,
     RunManifest,
@@ -47,6 +48,7 @@ from hypofinder.models import (
     Validation,
     ValidationRequest,
 )
+from hypofinder.ontology.plan import plan_for
 from hypofinder.profiles import profile_for
 from hypofinder.prompts import (
     PlainHypothesis,
@@ -55,6 +57,8 @@ from hypofinder.prompts import (
     grounding_block,
     load_prompt,
     physh_concept,
+    plan_block,
+    plan_checks,
     prompt_versions,
     sources_block,
 )
@@ -67,6 +71,7 @@ EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
 
 Step = Literal[
     "contexts",
+    "plan",
     "evidence",
     "ground",
     "generate",
@@ -166,6 +171,9 @@ class HypothesisFinder(Refinement):
             notify(Progress(step="contexts", message="searching PhySH"))
             contexts = self.contexts(query)
         labels = [c.concept.label for c in contexts]
+        with timed(steps, "plan"):
+            notify(Progress(step="plan", message="planning PhySH facts"))
+            plans = [plan_for(query, c.concept.label) for c in contexts]
         with timed(steps, "evidence"):
             notify(Progress(step="evidence", message="planning predictor evidence"))
             evidence = self.evidence(query, contexts)
@@ -173,7 +181,7 @@ class HypothesisFinder(Refinement):
             sources = self.ground(query, contexts, notify)
         with timed(steps, "generate"):
             generated = self._each(
-                list(zip(contexts, evidence, sources)),
+                list(zip(contexts, evidence, sources, plans)),
                 "generate",
                 notify,
                 lambda item: self.generate(query, *item),
@@ -191,7 +199,7 @@ class HypothesisFinder(Refinement):
                 lambda item: self.review(query, *item),
                 labels,
             )
-        results = self.assemble(contexts, generated, validations, reviews, evidence, sources, appraisals)
+        results = self.assemble(contexts, generated, validations, reviews, evidence, sources, appraisals, plans)
         with timed(steps, "revise"):
             for n in range(self.rounds):
                 results = self._each(
@@ -282,7 +290,12 @@ class HypothesisFinder(Refinement):
         ]
 
     def generate(
-        self, query: str, ctx: Context, evidence: Evidence | None = None, sources: list[Source] | None = None
+        self,
+        query: str,
+        ctx: Context,
+        evidence: Evidence | None = None,
+        sources: list[Source] | None = None,
+        plan: Plan | None = None,
     ) -> Hypothesis:
         from hypofinder.bridge.facts import prompt_block
 
@@ -295,6 +308,7 @@ class HypothesisFinder(Refinement):
             concept=ctx.concept.label,
             query=query,
             grounding=grounding_block(concept, [c.label for c in ctx.concepts[1:]]),
+            plan=plan_block(plan),
             evidence=f"{facts}\n" if facts else "",
             sources=sources_block(sources or []),
         )
@@ -304,6 +318,7 @@ class HypothesisFinder(Refinement):
             facts=bool(facts),
             sources=bool(sources),
             subjects=(ctx.concept.label, *(concept.alt_labels[:3] if concept else ())),
+            techniques=tuple(f.label for f in plan.techniques) if plan else (),
         )
         answer, flags = ask_checked(
             self.llm,
@@ -313,6 +328,7 @@ class HypothesisFinder(Refinement):
             task=f"generate[{ctx.concept.label}]",
             subject=subject,
             on_topic=("statement",),
+            named=plan_checks(plan),
         )
         return Hypothesis(**dict(answer), quality_flags=flags)
 
@@ -351,7 +367,7 @@ class HypothesisFinder(Refinement):
         )
         return Review(**dict(answer), quality_flags=flags)
 
-    def assemble(self, contexts, generated, validations, reviews, evidence, sources, appraisals) -> list[ContextResult]:
+    def assemble(self, contexts, generated, validations, reviews, evidence, sources, appraisals, plans):
         """One result per context, with ids H1, H2, ... in generation order."""
         return [
             ContextResult(
@@ -360,17 +376,30 @@ class HypothesisFinder(Refinement):
                 framework=ctx.framework,
                 concepts=ctx.concepts,
                 hypothesis=gen,
-                review=rev,
+                review=self.scored(rev, gen, plan, val, flags, nov),
+                plan=plan,
                 evidence=ev,
                 validation=val,
                 sources=srcs,
                 citation_flags=flags,
                 novelty=nov,
             )
-            for i, (ctx, gen, val, rev, ev, srcs, (flags, nov)) in enumerate(
-                zip(contexts, generated, validations, reviews, evidence, sources, appraisals), 1
+            for i, (ctx, gen, val, rev, ev, srcs, (flags, nov), plan) in enumerate(
+                zip(contexts, generated, validations, reviews, evidence, sources, appraisals, plans), 1
             )
         ]
+
+    def scored(self, review, gen, plan, validation, citation_flags, novelty) -> Review:
+        """The review's score computed from its rubric and what can be checked (hypofinder.scoring)."""
+        return scoring.scored(
+            review,
+            gen,
+            plan=plan,
+            validation=validation,
+            weight=self.profile.model_weight,
+            citation_flags=citation_flags,
+            novelty=novelty,
+        )
 
     def synthesize(self, query: str, results: list[ContextResult], with_evidence: bool = True) -> Synthesis:
         lines = []

@@ -36,14 +36,24 @@ class Profile(BaseModel, frozen=True):
     tournament: bool = Field(description="Tournament on by default")
     steps: tuple[int, int] = Field(description="Fewest and most steps a hypothesis or synthesis has")
     token_scale: float = Field(description="Answer budget relative to the tiny profile's max_tokens")
+    model_weight: float = Field(description="Weight of the reviewer model's own rubric in the score (scoring.py)")
 
     def schema(
-        self, base: type[BaseModel], *, facts: bool = False, sources: bool = False, subjects: tuple[str, ...] = ()
+        self,
+        base: type[BaseModel],
+        *,
+        facts: bool = False,
+        sources: bool = False,
+        subjects: tuple[str, ...] = (),
+        techniques: tuple[str, ...] = (),
     ) -> type[BaseModel]:
         """The answer schema asked of this profile's models: ``base`` with its prose fields constrained (tiny:
-        sentence grammar, citations, opening) or freed (capable)."""
+        sentence grammar, citations, the statement opening with its concept, each step with a planned
+        technique) or freed (capable)."""
         if self.name == "tiny":
-            return constrained(base, facts=facts, sources=sources, subjects=subjects, steps=self.steps)
+            return constrained(
+                base, facts=facts, sources=sources, subjects=subjects, steps=self.steps, techniques=techniques
+            )
         return free_schema(base, self.steps)
 
     def max_tokens(self, tiny_budget: int) -> int:
@@ -56,8 +66,8 @@ def profile_for(provider_capability: str, run_capability: str | None) -> Profile
 
 
 PROFILES: dict[str, Profile] = {
-    "tiny": Profile(name="tiny", rounds=0, tournament=False, steps=(3, 3), token_scale=1.0),
-    "capable": Profile(name="capable", rounds=1, tournament=True, steps=(3, 6), token_scale=2.5),
+    "tiny": Profile(name="tiny", rounds=0, tournament=False, steps=(3, 3), token_scale=1.0, model_weight=0.2),
+    "capable": Profile(name="capable", rounds=1, tournament=True, steps=(3, 6), token_scale=2.5, model_weight=0.5),
 }
 
 

@@ -7,6 +7,7 @@ hypofinder.models); they are re-exported here because a prompt and its schema be
 
 from __future__ import annotations
 
+import re
 from copy import copy
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from hypofinder.models import (
     ContextResult,
     Evidence,
     GeneratedHypothesis,
+    Plan,
     ReviewAnswer,
     Sentence,
     Source,
@@ -30,7 +32,7 @@ from hypofinder.models import (
     sentence_type,
 )
 from hypofinder.proofread import prose_fields
-from hypofinder.quality import sentence_pattern, subject_openings
+from hypofinder.quality import sentence_pattern, subject_openings, technique_openings
 from hypofinder.settings import settings
 
 __all__ = [
@@ -77,16 +79,31 @@ class Prompt(BaseModel):
         default_factory=dict, description="Blocks per capability profile (tiny, capable): hypofinder.profiles"
     )
 
-    def messages(self, capability: str = "tiny", **values: str) -> list[tuple[str, str]]:
+    def messages(self, capability: str = "tiny", **values: str) -> Rendered:
         """Render with LangChain's ChatPromptTemplate, with the blocks of ``capability``'s profile; returns
-        (role, text) pairs."""
+        (role, text) pairs that also carry the prompt's own fixed text (``Rendered.literals``)."""
         from langchain_core.prompts import ChatPromptTemplate  # here: a cached answer needs no LangChain
 
-        values = {**dict.fromkeys(self.optional, ""), **self.profiles.get(capability, {}), **values}
+        blocks = self.profiles.get(capability, {})
+        values = {**dict.fromkeys(self.optional, ""), **blocks, **values}
         template = ChatPromptTemplate.from_messages([("system", self.system), ("human", self.human)])
-        return [
+        pairs = [
             ("system" if m.type == "system" else "user", str(m.content)) for m in template.format_messages(**values)
         ]
+        fixed = [self.system, self.human, *blocks.values()]
+        literals = [
+            p.replace("{{", "{").replace("}}", "}") for t in fixed for p in re.split(r"(?<!\{)\{\w+\}(?!\})", t)
+        ]
+        return Rendered(pairs, literals=tuple(p for p in literals if p.strip()))
+
+
+class Rendered(list):
+    """A rendered prompt: (role, text) pairs, plus ``literals``, the prompt file's own text between its
+    placeholders (the copy check tells text copied from the prompt from text taken from the question)."""
+
+    def __init__(self, pairs, literals: tuple[str, ...] = ()):
+        super().__init__(pairs)
+        self.literals = literals
 
 
 @lru_cache(maxsize=16)
@@ -150,22 +167,28 @@ def constrained(
     sources: bool = False,
     subjects: tuple[str, ...] = (),
     steps: tuple[int, int] = (3, 3),
+    techniques: tuple[str, ...] = (),
 ) -> type[BaseModel]:
     """``schema`` with prose fields that may cite what the prompt gives: [E1]... for the predictor's facts,
     [S1]... for library sources. With facts, the rationale must end by citing one (the hypothesis builds on
     the numbers, and says so). Without either, no marker can be decoded: a model cannot cite what it was
     not given. Given ``subjects`` (the context's concept label and its alternative labels), the statement
     starts with one of them, so a small model cannot drift off its concept. Lists of prose (steps) hold
-    ``steps`` = (fewest, most) items."""
+    ``steps`` = (fewest, most) items, each opening with one of the planned ``techniques`` ('Use ...')."""
     markers = ("E" if facts else "") + ("S" if sources else "")
     cited = "rationale" if facts and "rationale" in schema.model_fields else ""
     opening = subject_openings(tuple(subjects)) if "statement" in schema.model_fields else ()
-    return _constrained(schema, markers, cited, opening, steps)
+    return _constrained(schema, markers, cited, opening, steps, technique_openings(tuple(techniques)))
 
 
 @lru_cache(maxsize=256)
 def _constrained(
-    schema: type[BaseModel], markers: str, cited_field: str, opening: tuple[str, ...], steps: tuple[int, int]
+    schema: type[BaseModel],
+    markers: str,
+    cited_field: str,
+    opening: tuple[str, ...],
+    steps: tuple[int, int],
+    step_opening: tuple[str, ...] = (),
 ) -> type[BaseModel]:
     names = prose_fields(schema)
     lists = [n for n in names if get_origin(schema.model_fields[n].annotation) is list]
@@ -174,7 +197,8 @@ def _constrained(
     fields = {}
     for name in names:
         info = schema.model_fields[name]
-        pattern = sentence_pattern(markers, "E" if name == cited_field else "", opening if name == "statement" else ())
+        starts = opening if name == "statement" else step_opening if name in lists else ()
+        pattern = sentence_pattern(markers, "E" if name == cited_field else "", starts)
         info = copy(info)
         if name in lists:
             info = Field(min_length=steps[0], max_length=steps[1], description=info.description)
@@ -204,6 +228,35 @@ def physh_concept(concept_id: str):
         return get_concept(concept_id)
     except HypofinderError:
         return None
+
+
+_KIND = {"system": "physical system", "property": "property", "technique": "technique"}
+
+
+def plan_block(plan: Plan | None) -> str:
+    """The generator's numbered PhySH facts ([Y1] system, [P1] property, [T1].. techniques), '' without any."""
+    if plan is None or not plan.facts:
+        return ""
+    lines = [f"[{f.id}] {f.label} ({_KIND[f.kind]}){': ' + f.note if f.note else ''}" for f in plan.facts]
+    return (
+        "Planned from PhySH: name the system and the property in the statement, and one technique in each step.\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+def plan_checks(plan: Plan | None) -> dict[str, tuple[tuple[str, ...], str]]:
+    """What the checker asks of an answer built on ``plan``: each step names a planned technique, the statement
+    the planned system or property (``proofread.field_problems``'s ``named``)."""
+    if plan is None:
+        return {}
+    checks = {}
+    if plan.techniques:
+        checks["steps"] = (tuple(f.label for f in plan.techniques), "names no planned technique")
+    if plan.systems or plan.properties:
+        labels = tuple(f.label for f in plan.systems + plan.properties)
+        checks["statement"] = (labels, "names neither the planned system nor the property")
+    return checks
 
 
 def sources_block(sources: list[Source]) -> str:

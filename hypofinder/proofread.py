@@ -15,7 +15,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from hypofinder.quality import CITATION, debris_problems, is_prose_pattern, prose_problems
+from hypofinder.ontology.plan import names
+from hypofinder.quality import CITATION, copied_run, debris_problems, is_prose_pattern, prose_problems
 
 T = TypeVar("T", bound=BaseModel)
 Flags = dict[str, list[str]]
@@ -78,10 +79,20 @@ def prose_fields(schema: type[BaseModel]) -> list[str]:
     return out
 
 
+Named = dict[str, tuple[tuple[str, ...], str]]  # field -> (labels, one of which it must name; the problem if not)
+
+
 def field_problems(
-    answer: BaseModel, *, source: str, subject: set[str] | None = None, on_topic: tuple[str, ...] = ()
+    answer: BaseModel,
+    *,
+    source: str,
+    subject: set[str] | None = None,
+    on_topic: tuple[str, ...] = (),
+    named: Named | None = None,
+    literals: tuple[str, ...] = (),
 ) -> Flags:
-    """Field path (e.g. 'steps[1]') -> problems, for every free-text field of ``answer`` that fails."""
+    """Field path (e.g. 'steps[1]') -> problems, for every free-text field of ``answer`` that fails. ``named``:
+    fields that must name one of the plan's labels (a step its technique, a statement its system)."""
     flags: Flags = {}
     seen: set[str] = set()
     # a sentence-patterned field (tiny profile) gets the whole prose check and must be one sentence (a server may
@@ -102,6 +113,12 @@ def field_problems(
                 problems.append("cites a fact or source it was not given")
             if subject and name in on_topic and not mentions_subject(text, subject):
                 problems.append("names nothing from the question or concept")
+            run = copied_run(text or "", source, literals)
+            if run and "copied from the prompt" not in problems:
+                problems.append(f"copies the prompt ('{run}')")
+            labels, problem = (named or {}).get(name, ((), ""))
+            if labels and not any(names(text or "", label) for label in labels):
+                problems.append(problem)
             if problems:
                 flags[path] = problems
     return flags
@@ -150,6 +167,7 @@ def ask_checked(
     task: str,
     subject: set[str] | None = None,
     on_topic: tuple[str, ...] = (),
+    named: Named | None = None,
 ) -> tuple[T, Flags]:
     """Ask ``llm`` (a StructuredLLM) for ``schema``; regenerate once if a free-text field fails the check.
 
@@ -157,11 +175,12 @@ def ask_checked(
     """
     source = "\n".join(text for _, text in messages)
     answer = llm.ask(messages, schema, max_tokens=max_tokens, task=task)
-    flags = field_problems(answer, source=source, subject=subject, on_topic=on_topic)
+    literals = getattr(messages, "literals", ())  # a prompts.Rendered prompt knows its own fixed text
+    flags = field_problems(answer, source=source, subject=subject, on_topic=on_topic, named=named, literals=literals)
     if not flags:
         return answer, {}
     role, content = messages[-1]
     again = [*messages[:-1], (role, f"{content}\n{retry_note(flags, hasattr(schema, '__prose__'))}")]
     second = llm.ask(again, schema, max_tokens=max_tokens, task=f"{task}:again")
-    flags2 = field_problems(second, source=source, subject=subject, on_topic=on_topic)
+    flags2 = field_problems(second, source=source, subject=subject, on_topic=on_topic, named=named, literals=literals)
     return _merge(answer, second, flags, flags2)

@@ -49,6 +49,18 @@ def subject_openings(labels: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def technique_openings(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """Step openings naming a planned technique: 'Band structure methods' -> 'Use band structure methods'
+    (acronyms and names keep their case: 'Use STM', 'Use Raman spectroscopy')."""
+    out = []
+    for label in labels:
+        head, rest = label[:1], label[1:]
+        keep = rest[:1].isupper() or rest[:1].isdigit() or label.split()[0] in _NAMED
+        out.append(f"Use {label if keep else head.lower() + rest}")
+    return tuple(dict.fromkeys(out))
+
+
+_NAMED = frozenset("Raman Monte Hall Kerr Brillouin Mossbauer Auger Bloch Hubbard Landau Ising Heisenberg".split())
 REVIEW_OPENINGS = ("Its strength is", "Its main strength is")  # SmolLM2 otherwise copied the instruction line
 
 
@@ -160,6 +172,28 @@ def debris_problems(text: str | None, *, source: str = "", **_: object) -> list[
     if source and len(text) >= 40 and " ".join(text.lower().split()) in " ".join(source.lower().split()):
         problems.append("copied from the prompt")
     return problems
+
+
+COPY_RUN = 4  # words: a field sharing a run this long with the prompt's own text (not the question's) copied it
+_RUN_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _runs(text: str, n: int = COPY_RUN) -> set[tuple[str, ...]]:
+    words = _RUN_WORD.findall(text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def copied_run(text: str, prompt: str, literals: tuple[str, ...]) -> str | None:
+    """A run of ``COPY_RUN`` words that ``text`` shares with the prompt's own text (``literals``: instructions,
+    worked example) and that is not in what the prompt was filled with (question, facts, sources), or None."""
+    if not literals:
+        return None
+    filled = prompt
+    for literal in sorted(literals, key=len, reverse=True):
+        filled = filled.replace(literal, "\n")
+    fixed = set().union(*(_runs(lit) for lit in literals))
+    shared = (_runs(text) & fixed) - _runs(filled)
+    return " ".join(min(shared)) if shared else None
 
 
 def is_prose(text: str | None, **kw) -> bool:

@@ -13,6 +13,7 @@ from hypofinder.prompts import (
     evidence_text,
     judge_text,
     load_prompt,
+    plan_checks,
 )
 from hypofinder.proofread import ask_checked, subject_words
 from hypofinder.settings import settings
@@ -44,6 +45,7 @@ class Refinement:
             facts=facts,
             sources=bool(r.sources),
             subjects=(r.concepts[0].label,),
+            techniques=tuple(f.label for f in r.plan.techniques) if r.plan else (),
         )
         subject = subject_words(query, r.concepts[0].label)
         answer, flags = ask_checked(
@@ -54,12 +56,14 @@ class Refinement:
             task=f"revise[{r.concepts[0].label}]",
             subject=subject,
             on_topic=("statement",),
+            named=plan_checks(r.plan),
         )
         gen = Hypothesis(**dict(answer), quality_flags=flags)
         validation = self.validate_hypothesis(gen)
         citation_flags, novelty = self.appraise(gen, r.sources)
         ctx = Context(role=r.role, framework=r.framework, concepts=r.concepts)
-        review = self.review(query, ctx, gen, validation, r.evidence)
+        review = self.scored(self.review(query, ctx, gen, validation, r.evidence), gen, r.plan, validation,
+                             citation_flags, novelty)  # fmt: skip
         earlier = Revision(
             statement=h.statement,
             score=r.review.score,

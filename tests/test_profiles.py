@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -121,22 +122,49 @@ def test_a_rich_capable_answer_is_accepted_unflagged_and_the_tiny_profile_flags_
     assert {"summary", "statement", "rationale"} <= set(tiny_flags)
 
 
+def _rich_from_plan(prompt: str) -> dict:
+    """A capable model's answer built on the planned facts it was shown ([Y1] system, [P1] property, [T1]...)."""
+    facts = dict(re.findall(r"^\[([YPT]\d)\] (.+?) \(", prompt, re.M))
+    techniques = [label for fid, label in facts.items() if fid.startswith("T")]
+    subject = " and ".join(label for fid, label in facts.items() if fid[0] in "YP") or "cobalt films"
+    steps = [
+        f"Use {techniques[i % len(techniques)].lower()} on film {i + 1} to measure the resistivity excess per wall. "
+        "Repeat it at 4 K and 300 K."
+        for i in range(5)
+    ]
+    return {**RICH, "statement": f"In {subject}, each wall adds resistance. {RICH['statement']}", "steps": steps}
+
+
 def test_capable_run_through_the_pipeline_keeps_rich_text_and_takes_up_to_six_steps():
+    with scripted_model({"GeneratedHypothesis": _rich_from_plan}) as name:
+        finder = HypothesisFinder(name, capability="capable", contexts=1, cache=False, validate=False, rounds=0)
+        report = finder.find("How do domain walls change the electrical resistivity of ferromagnets?")
+    r = report.contexts[0]
+    h, techniques = r.hypothesis, [f.label for f in r.plan.techniques]
+    assert r.plan.systems and r.plan.properties and len(techniques) >= 2, r.plan
+    assert report.run.capability == "capable" and h.quality_flags == {}, h.quality_flags
+    assert len(h.steps) == 5 and h.rationale == RICH["rationale"] and h.steps[0].count(".") == 2
+    assert 3 <= len(report.synthesis.steps) <= 6
+    # the score follows what can be checked: every planned fact used, a quantity and a direction stated
+    assert r.review.checks["specificity"] == 100 and r.review.checks["testability"] >= 70
+    assert r.review.model_score is not None and r.review.score == round(sum(dict(r.review.rubric).values()) / 4)
+
+
+def test_a_step_without_a_planned_technique_is_re_asked_then_flagged():
     with scripted_model({"GeneratedHypothesis": RICH}) as name:
         finder = HypothesisFinder(name, capability="capable", contexts=1, cache=False, validate=False, rounds=0)
-        report = finder.find("How do domain walls change the magnetoresistance of cobalt films?")
-    h = report.contexts[0].hypothesis
-    assert report.run.capability == "capable" and h.quality_flags == {}
-    assert h.steps == RICH["steps"] and h.rationale == RICH["rationale"]
-    assert 3 <= len(report.synthesis.steps) <= 6
+        report = finder.find("How do domain walls change the electrical resistivity of ferromagnets?")
+    flags = report.contexts[0].hypothesis.quality_flags
+    assert flags["steps[0]"] == ["names no planned technique"]
+    assert report.contexts[0].review.checks["specificity"] < 100
 
 
-def test_prompts_differ_by_profile_and_only_the_tiny_one_has_a_worked_example():
+def test_prompts_differ_by_profile_and_only_the_tiny_one_has_a_structural_example():
     values = dict(role="Physicist", framework="Condensed Matter", concept="Domain walls", query="Why?")
     tiny = "\n".join(t for _, t in load_prompt("generator").messages("tiny", **values))
     capable = "\n".join(t for _, t in load_prompt("generator").messages("capable", **values))
-    assert "Example answer" in tiny and "one plain sentence" in tiny
-    assert "Example" not in capable and "falsify" in capable and "units" in capable
+    assert "placeholders" in tiny and "one plain sentence" in tiny
+    assert "placeholder" not in capable and "falsify" in capable and "units" in capable
 
 
 def test_refinement_follows_the_capability_unless_the_run_or_provider_says_otherwise():

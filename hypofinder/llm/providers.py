@@ -239,6 +239,8 @@ class _FakeFiller:
     def __init__(self, prompt: str, root: dict):
         self.root = root
         self.topic = _topic(prompt)
+        # the planned PhySH facts it was shown ([Y1] system, [P1] property, [T1].. techniques): written from them
+        self.planned = dict(re.findall(r"^\[([YPT]\d)\] (.+?) \(", prompt, re.M))
         self.seed = int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16)
 
     def _num(self, key: str, lo: int, hi: int) -> int:
@@ -266,5 +268,13 @@ class _FakeFiller:
         if kind == "boolean":
             return bool(self._num(key, 0, 1))
         field = key.split(".")[-1].split("[")[0]
-        text = f"{field.replace('_', ' ').capitalize()} on {self.topic}, variant {self._num(key, 1, 999)}."
+        text = f"{field.replace('_', ' ').capitalize()} on {self.topic}"
+        index = int(key.rsplit("[", 1)[1].rstrip("]")) if key.endswith("]") else 0
+        techniques = [v for k, v in self.planned.items() if k[0] == "T"]
+        if field == "steps" and techniques:
+            text = f"Use {techniques[index % len(techniques)].lower()} for step {index + 1} on {self.topic}"
+        elif field in ("statement", "hypothesis") and self.planned:
+            named = " and ".join(v for k, v in self.planned.items() if k[0] in "YP")
+            text += f" in {named.lower()}" if named else ""
+        text += f", variant {self._num(key, 1, 999)}."
         return text[: schema.get("maxLength", len(text))]
