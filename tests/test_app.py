@@ -290,7 +290,7 @@ def test_evidence_frame_and_chart_follow_the_predictions(evidence_report):
     for row, p in zip(rows, v.predictions, strict=True):
         assert row["x"] == p.variable_value and row["lo"] == pytest.approx(p.homo_lumo_gap - p.homo_lumo_gap_std)
         assert row["hi"] == pytest.approx(p.homo_lumo_gap + p.homo_lumo_gap_std)
-    assert "HOMO–LUMO gap (eV)" in json.dumps(spec, ensure_ascii=False)
+    assert "HOMO-LUMO gap (eV)" in json.dumps(spec, ensure_ascii=False)
     assert "Defect pair distance (Å)" in json.dumps(spec, ensure_ascii=False)
 
 

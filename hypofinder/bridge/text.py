@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from hypofinder.models import ValidationRequest
+from hypofinder.prediction import registry
 
 KNOWN_LIST = "MoS2, WSe2, h-BN, GaSe, InSe, black phosphorus"
 
@@ -231,13 +232,10 @@ def _relation(text: str) -> tuple[str, str | None]:
     return "defect_count", "decreases" if effect == "down" else "increases"
 
 
-def _target(text: str) -> str:
-    low = text.lower()
-    gap = re.search(r"gap|homo|lumo|band\s*edge", low)
-    energy = re.search(r"formation\s+energ|stabilit|\bstable\b|energetic", low)
-    if energy and (not gap or energy.start() < gap.start()):
-        return "formation_energy_per_site"
-    return "homo_lumo_gap"
+def _target(text: str, host: str) -> str:
+    """The property the text names first (one the host's data carry), else the gap."""
+    named = registry().named_in(text)
+    return named.name if named is not None and named.carried_by(host) else "homo_lumo_gap"
 
 
 def read_text(text: str) -> TextReading:
@@ -290,7 +288,7 @@ def read_text(text: str) -> TextReading:
     request = ValidationRequest(
         host=host,
         defects=tokens[:12],
-        target=_target(text),
+        target=_target(text, host),
         variable=variable,
         direction=direction or "no_change",
     )
