@@ -90,6 +90,9 @@ def _site_for(new: str, host: str, notes: list[str]) -> list[str]:
     return same[:1]
 
 
+BEING = r"(?:\s+(?:is|are|was|were|gets?|got|being|been|partially|partly|randomly))*"  # "X is (partly) replaced by Y"
+
+
 def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int]:
     """Defect tokens the question names for ``host`` (first mention first) and the largest count stated."""
     _, el = element_table()
@@ -131,7 +134,13 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
             1,
             2,
         ),
-        (rf"\b({el})(?:\s+atoms?|\s+sites?)?\s+(?:substituted|replaced)\s+(?:by|with)\s+({el})", 2, 1),
+        (rf"\b({el})(?:\s+atoms?|\s+sites?)?{BEING}\s+(?:substituted|replaced)\s+(?:by|with)\s+({el})", 2, 1),
+        (
+            rf"\b(?:replac|substitut)(?:e|es|ing)\s+(?:the\s+|some\s+|\w+\s+of\s+the\s+)?({el})(?:\s+atoms?|\s+sites?)?"
+            rf"\s+(?:by|with)\s+({el})",
+            2,
+            1,
+        ),
         (rf"substitution\s+of\s+(?:the\s+)?({el})(?:\s+atoms?)?\s+(?:by|with)\s+({el})", 2, 1),
         (rf"\b({el})\s+substitution(?:s|al\w*)?\s+(?:for|of|at|on)\s+(?:the\s+)?({el})", 1, 2),
     ]

@@ -25,7 +25,7 @@ HOST_PATTERNS = {
     "P": r"black\s+phosphorus|phosphorene|\bblack\s+P\b",
 }
 OTHER_HOSTS = r"\b(graphene|silicene|germanene|stanene|borophene|MXenes?|WS[2₂]|MoSe[2₂]|MoTe[2₂]|WTe[2₂]|SnS[2₂]|ReS[2₂]|PtSe[2₂]|hafnia|perovskites?)\b"
-DEFECT_WORDS = r"vacanc|substitut|dopant|dop(?:ed|ing)\b|anti-?sites?|point[\s-]+defects?|divacanc"
+DEFECT_WORDS = r"vacanc|substitut|replac(?:ed|es|ing)\b|in\s+place\s+of|dopant|dop(?:ed|ing)\b|anti-?sites?|point[\s-]+defects?|divacanc"
 DEFECT_TOKENS = r"\bv(?:Se|Mo|Ga|In|S|W|B|N|P)\b|\bV_\{?[A-Z][a-z]?\b|\b[A-Z][a-z]?_\{?[A-Z][a-z]?\}?(?![a-z])"
 UNSUPPORTED_DEFECTS = r"interstitial|adatom|grain\s+boundar|dislocation|edge\s+state|Frenkel"
 
@@ -177,7 +177,13 @@ def find_defects(text: str, host: str) -> tuple[list[str], list[str]]:
             1,
             2,
         ),
-        (rf"\b({_EL})(?:\s+atoms?|\s+sites?)?\s+(?:substituted|replaced)\s+(?:by|with)\s+({_EL})\b", 2, 1),
+        (
+            rf"\b({_EL})(?:\s+atoms?|\s+sites?)?(?:\s+(?:is|are|was|were|partially|partly))*\s+(?:substituted|replaced)"
+            rf"\s+(?:by|with)\s+({_EL})\b",
+            2,
+            1,
+        ),
+        (rf"\b(?:replac|substitut)(?:e|es|ing)\s+(?:the\s+)?({_EL})(?:\s+atoms?)?\s+(?:by|with)\s+({_EL})\b", 2, 1),
         (rf"\b({_EL})\s+substitution(?:s|al\s+\w+)?\s+(?:for|of|at|on)\s+(?:the\s+)?({_EL})\b", 1, 2),
     ]
     for pat, gi_new, gi_old in sub:
