@@ -417,20 +417,20 @@ class HypothesisFinder(Refinement):
     def _report_key(self, query: str) -> str | None:
         if self.cache is None or self._custom_parts:
             return None
+        resolved = {  # what is in force where an option leaves it to the model's defaults or the library's files
+            "model": self.spec.cache_key,
+            "rounds": self.rounds,
+            "tournament": self.tournament_enabled,
+            "library": f"{self.library.name}:{self.library.fingerprint()}" if self.library else None,
+        }
+        options = {k: resolved.get(k, getattr(self.config, k)) for k in RunConfig.output_fields()}
         return AnswerCache.key(
             kind="report",
             query=query,
-            model=self.spec.cache_key,
-            temperature=self.temperature,
-            seed=self.seed,
-            contexts=self.n_contexts,
-            validate=self.validate_enabled,
-            rounds=self.rounds,
-            tournament=self.tournament_enabled,
             prompts=prompt_versions(),
             version=__version__,
             inputs=input_fingerprint(self.validate_enabled),
-            **({"library": f"{self.library.name}:{self.library.fingerprint()}"} if self.library else {}),
+            **options,
         )
 
     def _cached_report(self, key: str | None) -> HypothesisReport | None:
