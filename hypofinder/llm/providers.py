@@ -41,7 +41,7 @@ _llama_lock = threading.Lock()
 
 
 @lru_cache(maxsize=2)
-def _load_llama(path: str, n_ctx: int, n_threads: int | None):
+def load_llama(path: str, n_ctx: int, n_threads: int | None):
     from llama_cpp import Llama
 
     class CheckedLlama(Llama):
@@ -156,7 +156,7 @@ class ChatLocalLlama(BaseChatModel):
         return {"model_path": os.path.basename(self.model_path), "n_ctx": self.n_ctx}
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
-        llm = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        llm = load_llama(self.model_path, self.n_ctx, self.n_threads)
         response_format = kwargs.get("response_format")
         if response_format and "schema" in response_format:
             response_format = {"type": "json_object", "schema": grammar_friendly(response_format["schema"])}
