@@ -208,8 +208,8 @@ def read_property(text: str, host: str | None = None) -> tuple[str | None, str, 
         return (
             named.name,
             fallback.name,
-            f"the {HOST_NAMES.get(host, host)} training data carry no {named.title} (only "
-            f"{', '.join(HOST_NAMES.get(h, h) for h in named.hosts)}'s do): the {fallback.title} and {beside} "
+            f"the {HOST_NAMES.get(host, host)} training data carry no {named.title} (2DMD has it for "
+            f"{', '.join(HOST_NAMES.get(h, h) for h in named.hosts)} only): the {fallback.title} and {beside} "
             "are given instead",
         )
     return named.name, named.name, None
