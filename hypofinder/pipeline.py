@@ -424,14 +424,8 @@ class HypothesisFinder(Refinement):
             "library": f"{self.library.name}:{self.library.fingerprint()}" if self.library else None,
         }
         options = {k: resolved.get(k, getattr(self.config, k)) for k in RunConfig.output_fields()}
-        return AnswerCache.key(
-            kind="report",
-            query=query,
-            prompts=prompt_versions(),
-            version=__version__,
-            inputs=input_fingerprint(self.validate_enabled),
-            **options,
-        )
+        options["inputs"] = input_fingerprint(self.validate_enabled)
+        return AnswerCache.key(kind="report", query=query, prompts=prompt_versions(), version=__version__, **options)
 
     def _cached_report(self, key: str | None) -> HypothesisReport | None:
         hit = self.cache.get(key) if key else None
