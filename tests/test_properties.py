@@ -110,3 +110,21 @@ def test_a_toy_property_walks_from_the_question_to_the_chart(toy_predictor):
     assert "Toy hardness (GPa)" in dumped and chart["title"].startswith("Predicted toy hardness vs number")
     rows = next(iter(chart["datasets"].values()))
     assert [r["y"] for r in rows] == [p.toy_hardness for p in planned.facts[0].predictions]
+
+
+def test_screen_and_single_configuration_facts_carry_every_property_in_its_unit():
+    from hypofinder.bridge import evidence_for
+
+    e = evidence_for("Which arrangement of three boron vacancies in h-BN gives the largest magnetization?")
+    (f,) = e.facts
+    assert e.kind == "screen" and f.request.target == "magnetization"
+    assert all(None not in (p.magnetization, p.homo, p.lumo, p.homo_lumo_gap) for p in f.predictions)  # all five
+    best = max(f.predictions, key=lambda p: p.magnetization)
+    assert f"highest {best.magnetization:.2f} ± {best.magnetization_std:.2f} μB" in f.summary and " eV" not in f.summary
+    for fact in evidence_for("Does carbon doping make hBN magnetic?").facts:  # 3 C per configuration, 20 each
+        y = [p.magnetization for p in fact.predictions]
+        assert f"total magnetization {min(y):.2f} to {max(y):.2f} μB" in fact.summary
+    w, se = evidence_for("Is the HOMO of MoS2 higher with W on Mo sites or with Se on S sites?").facts
+    for fact in (w, se):
+        (p,) = fact.predictions  # one configuration: value ± uncertainty, in eV
+        assert f"HOMO level {p.homo:.2f} ± {p.homo_std:.2f} eV" in fact.summary

@@ -130,7 +130,7 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
     subs = [
         (
             rf"\b({el})(?:\s+atoms?)?\s+(?:dopants?\s+|impurit(?:y|ies)\s+)?(?:substitut\w*|replac\w*|on|at|in\s+place\s+of)"
-            rf"\s+(?:for\s+)?(?:the\s+)?({el})(?:\s+(?:atoms?|sites?))?",
+            rf"\s+(?:for\s+)?(?:the\s+|an?\s+)?({el})(?:\s+(?:atoms?|sites?))?",
             1,
             2,
         ),
