@@ -68,9 +68,9 @@ def _target(
     columns: tuple[str, ...],
     doc: str,
     words: str,
-    resolution: float = 0.02,
-    no_change: float = 0.1,
-    fmt: str = ".2f",
+    resolution: float = PropertySpec.resolution,
+    no_change: float = PropertySpec.no_change,
+    fmt: str = PropertySpec.fmt,
     hosts: tuple[str, ...] | None = None,
 ):
     """A predicted property field: everything ``PropertySpec`` holds, in the field's schema."""
