@@ -26,10 +26,10 @@ from benchmarks.bench_pipeline import SEED_QUESTION, ask  # noqa: E402
 
 TIMED = "import time as _t; _t0 = _t.perf_counter()\n{code}\nprint('SECONDS', _t.perf_counter() - _t0)"
 PLAIN_TOKS = """
-from hypofinder.llm.providers import _load_llama, local_model_path
+from hypofinder.llm.providers import load_llama, local_model_path
 from hypofinder.settings import settings
 cfg = settings()
-llm = _load_llama(local_model_path(), cfg.local_n_ctx, cfg.local_n_threads)
+llm = load_llama(local_model_path(), cfg.local_n_ctx, cfg.local_n_threads)
 t = _t.perf_counter()
 out = llm.create_completion("Point defects in two-dimensional materials are", max_tokens=128, temperature=0.0)
 print('TOKS', out['usage']['completion_tokens'] / (_t.perf_counter() - t))

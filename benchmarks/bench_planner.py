@@ -1,10 +1,11 @@
 """How well does the evidence planner read defect questions? Precision and recall of host, species and property.
 
-The question set (``benchmarks/data/planner_questions.jsonl``, 50 questions) holds point-defect questions
+The question set (``benchmarks/data/planner_questions.jsonl``, 64 questions) holds point-defect questions
 phrased many ways across all six hosts and their defect types, off-topic questions and near misses (vacancies
 in bulk silicon, oxygen vacancies in SrTiO3, WS2, MoSe2, interstitials, grain boundaries, an untrained
-dopant). Each line gives the expected host, defect species and property, and whether predictor numbers are
-expected at all. A reader's answer counts only where it would give numbers (planner: ``in_scope``; the
+dopant), HOMO, LUMO and magnetization questions and substitutions phrased every way ("replacing X by Y",
+"X is replaced by Y", "Y in place of X"). Each line gives the expected host, defect species and property, and
+whether predictor numbers are expected at all; the planned property's accuracy is also given per property. A reader's answer counts only where it would give numbers (planner: ``in_scope``; the
 baseline, the previous release's text reader ``read_text``: a request read from the words).
 
     python benchmarks/bench_planner.py            # the table; --gather also predicts every plan and times it
@@ -76,6 +77,18 @@ def scores(rows: list[dict], reader) -> dict[str, tuple[float, float]]:
     return {k: (tp[k] / max(tp[k] + fp[k], 1), tp[k] / max(tp[k] + fn[k], 1)) for k in tp}
 
 
+def per_property(rows: list[dict]) -> dict[str, tuple[int, int, int]]:
+    """Per expected property of the defect questions: (questions, planner right, read_text right)."""
+    out: dict[str, list[int]] = {}
+    for row in rows:
+        if row["numbers"]:
+            c = out.setdefault(row["property"], [0, 0, 0])
+            c[0] += 1
+            c[1] += planner(row["query"])["property"] == row["property"]
+            c[2] += baseline(row["query"])["property"] == row["property"]
+    return {k: tuple(v) for k, v in sorted(out.items())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--show", action="store_true", help="print every question with both readings")
@@ -96,6 +109,9 @@ def main() -> None:
     print(f"{'field':10} {'planner P':>10} {'planner R':>10} {'read_text P':>12} {'read_text R':>12}   goal")
     for k in ("numbers", "host", "species", "property"):
         print(f"{k:10} {new[k][0]:10.0%} {new[k][1]:10.0%} {old[k][0]:12.0%} {old[k][1]:12.0%}   ≥ {GOAL:.0%}")
+    print(f"\n{'property':26} {'questions':>9} {'planner':>8} {'read_text':>10}   (planned property right)")
+    for prop, (n, a, b) in per_property(rows).items():
+        print(f"{prop:26} {n:9d} {a / n:8.0%} {b / n:10.0%}")
     print(f"\nplanning time: {t_plan * 1000:.1f} ms per question (after the first)")
     if args.show:
         for r in rows:

@@ -173,7 +173,7 @@ class HypothesisFinder(Refinement):
         labels = [c.concept.label for c in contexts]
         with timed(steps, "plan"):
             notify(Progress(step="plan", message="planning PhySH facts"))
-            plans = [plan_for(query, c.concept.label) for c in contexts]
+            plans = [plan_for(query, c.concept.label) if self.config.plan else None for c in contexts]
         with timed(steps, "evidence"):
             notify(Progress(step="evidence", message="planning predictor evidence"))
             evidence = self.evidence(query, contexts)
@@ -459,22 +459,16 @@ class HypothesisFinder(Refinement):
     def _report_key(self, query: str) -> str | None:
         if self.cache is None or self._custom_parts:
             return None
-        return AnswerCache.key(
-            kind="report",
-            query=query,
-            model=self.spec.cache_key,
-            temperature=self.temperature,
-            seed=self.seed,
-            contexts=self.n_contexts,
-            validate=self.validate_enabled,
-            rounds=self.rounds,
-            tournament=self.tournament_enabled,
-            capability=self.profile.name,
-            prompts=prompt_versions(),
-            version=__version__,
-            inputs=input_fingerprint(self.validate_enabled),
-            **({"library": f"{self.library.name}:{self.library.fingerprint()}"} if self.library else {}),
-        )
+        resolved = {  # what is in force where an option leaves it to the model's defaults or the library's files
+            "model": self.spec.cache_key,
+            "rounds": self.rounds,
+            "tournament": self.tournament_enabled,
+            "capability": self.profile.name,
+            "library": f"{self.library.name}:{self.library.fingerprint()}" if self.library else None,
+        }
+        options = {k: resolved.get(k, getattr(self.config, k)) for k in RunConfig.output_fields()}
+        options["inputs"] = input_fingerprint(self.validate_enabled)
+        return AnswerCache.key(kind="report", query=query, prompts=prompt_versions(), version=__version__, **options)
 
     def _cached_report(self, key: str | None) -> HypothesisReport | None:
         hit = self.cache.get(key) if key else None

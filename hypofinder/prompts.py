@@ -296,9 +296,11 @@ def claim_text(validation: Validation | None) -> str:
         return "none (validation off)"
     if not validation.predictions:
         return f"{validation.verdict}: {validation.summary}"
-    rows = "; ".join(
-        f"{p.label}: gap {p.homo_lumo_gap:.2f}±{p.homo_lumo_gap_std:.2f} eV, "
-        f"Ef/site {p.formation_energy_per_site:.2f} eV"
-        for p in validation.predictions[:6]
-    )
+    from hypofinder.prediction import registry
+
+    names = registry().names()
+    if validation.request is not None:  # the claim's property and the one beside it in facts
+        t = validation.request.target
+        names = (t, registry().companion(t, validation.request.host).name)
+    rows = "; ".join(f"{p.label}: {registry().describe(p, names)}" for p in validation.predictions[:6])
     return f"{validation.verdict}: {validation.summary} ({rows})"

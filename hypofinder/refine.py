@@ -13,6 +13,7 @@ from hypofinder.prompts import (
     evidence_text,
     judge_text,
     load_prompt,
+    plan_block,
     plan_checks,
 )
 from hypofinder.proofread import ask_checked, subject_words
@@ -38,6 +39,7 @@ class Refinement:
             score=str(r.review.score),
             critique=r.review.text,
             evidence=evidence_text(r.validation, r.evidence),
+            plan=plan_block(r.plan),
         )
         facts = r.evidence is not None and bool(r.evidence.facts)
         schema = self.profile.schema(

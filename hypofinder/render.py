@@ -6,6 +6,7 @@ import csv
 import io
 
 from hypofinder.models import ContextResult, Evidence, HypothesisReport, Rating, Tournament, Validation
+from hypofinder.prediction import registry
 
 
 def context_title(i: int, r: ContextResult) -> str:
@@ -75,13 +76,12 @@ def evidence_lines(v: Validation | None) -> list[str]:
     if v is None or not v.applies:
         return []
     lines = [f"Evidence: {v.verdict} — {v.summary}"]
+    first = (v.request.target,) if v.request else ()
+    order = tuple(dict.fromkeys(first + registry().names()))  # the claim's property first, then the others
     for p in v.predictions[:8]:
         x = f" at {p.variable_value:.2f}" if p.variable_value is not None else ""
         flag = "" if p.in_domain else " (out of domain)"
-        lines.append(
-            f"  - {p.label}{x}: gap {p.homo_lumo_gap:.3f} ± {p.homo_lumo_gap_std:.3f} eV, "
-            f"E_f/site {p.formation_energy_per_site:.3f} ± {p.formation_energy_per_site_std:.3f} eV{flag}"
-        )
+        lines.append(f"  - {p.label}{x}: {registry().describe(p, order, fmt='.3f')}{flag}")
     return lines
 
 

@@ -32,19 +32,30 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ENV_PREFIX = "HYPOFINDER_"
 
 
+OUTPUT: dict[str, Any] = {"output": True}  # marks a run option that changes the report (the cache key reads it)
+
+
 class RunConfig(BaseModel):
     """The options of one run of the pipeline: defaults, limits and help text, declared once."""
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, frozen=True)
 
     model: str = Field(
-        default="local", description="'local' (embedded SmolLM2), 'fake' (debug), or a served model name."
+        default="local",
+        description="'local' (embedded SmolLM2), 'fake' (debug), or a served model name.",
+        json_schema_extra=OUTPUT,
     )
-    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-    temperature: float = Field(default=0.7, ge=0.0, le=1.0, description="Generator temperature.")
-    seed: int | None = Field(default=42, description="Sampling seed (reproducible runs).")
-    contexts: int = Field(default=3, ge=1, le=10, description="Number of role contexts.")
-    validate_claims: bool = Field(default=True, alias="validate", description="Check defect claims with the predictor.")
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1", json_schema_extra=OUTPUT
+    )
+    temperature: float = Field(
+        default=0.7, ge=0.0, le=1.0, description="Generator temperature.", json_schema_extra=OUTPUT
+    )
+    seed: int | None = Field(default=42, description="Sampling seed (reproducible runs).", json_schema_extra=OUTPUT)
+    contexts: int = Field(default=3, ge=1, le=10, description="Number of role contexts.", json_schema_extra=OUTPUT)
+    validate_claims: bool = Field(
+        default=True, alias="validate", description="Check defect claims with the predictor.", json_schema_extra=OUTPUT
+    )
     cache: bool = Field(default=True, description="Use the SQLite answer cache.")
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries per model answer (transport and repair).")
     timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Seconds per model request (servers).")
@@ -54,6 +65,7 @@ class RunConfig(BaseModel):
         min_length=1,
         max_length=64,
         description="Ground the run in this literature library (see `hypofinder library`).",
+        json_schema_extra=OUTPUT,
     )
     rounds: int | None = Field(
         default=None,
@@ -61,17 +73,30 @@ class RunConfig(BaseModel):
         le=3,
         description="Critique-and-revise rounds after review (0 = off; unset: the model's default, "
         "1 for capable models, 0 for tiny ones).",
+        json_schema_extra=OUTPUT,
     )
     tournament: bool | None = Field(
         default=None,
         description="Rank by pairwise matches and Elo (unset: the model's default, on for capable models, "
         "off for tiny ones).",
+        json_schema_extra=OUTPUT,
+    )
+    plan: bool = Field(
+        default=True,
+        description="Plan PhySH facts per context (system, property, techniques) for the generator to build on.",
+        json_schema_extra=OUTPUT,
     )
     capability: Literal["tiny", "capable"] | None = Field(
         default=None,
         description="Answer shape: 'tiny' (one-sentence fields under a grammar, 3 steps) or 'capable' (free "
         "prose, 3-6 steps); unset: the model's registry entry (local: tiny, served: capable).",
+        json_schema_extra=OUTPUT,
     )
+
+    @classmethod
+    def output_fields(cls) -> tuple[str, ...]:
+        """The options that change a run's report (marked ``OUTPUT``): a cached report is keyed by them."""
+        return tuple(k for k, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("output"))
 
     @classmethod
     def bounds(cls, name: str) -> tuple[float | None, float | None]:

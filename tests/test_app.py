@@ -290,7 +290,7 @@ def test_evidence_frame_and_chart_follow_the_predictions(evidence_report):
     for row, p in zip(rows, v.predictions, strict=True):
         assert row["x"] == p.variable_value and row["lo"] == pytest.approx(p.homo_lumo_gap - p.homo_lumo_gap_std)
         assert row["hi"] == pytest.approx(p.homo_lumo_gap + p.homo_lumo_gap_std)
-    assert "HOMO–LUMO gap (eV)" in json.dumps(spec, ensure_ascii=False)
+    assert "HOMO-LUMO gap (eV)" in json.dumps(spec, ensure_ascii=False)
     assert "Defect pair distance (Å)" in json.dumps(spec, ensure_ascii=False)
 
 
@@ -414,3 +414,39 @@ def test_defect_page_wrong_host_is_a_per_file_message(mos2_cifs):
     assert not at.exception
     assert len(errors(at)) == 1 and errors(at)[0].startswith(mos2_cifs[0][0] + ": ")
     assert not at.get("vega_lite_chart")
+
+
+# ----------------------------------------------------------------------------- one question per property
+PROPERTY_QUESTIONS = {
+    "formation_energy_per_site": "How does the formation energy of monolayer h-BN change as boron vacancies accumulate?",
+    "homo_lumo_gap": "How does the band gap of monolayer h-BN change as the number of boron vacancies grows?",
+    "homo": "How does the HOMO level of monolayer h-BN move as the number of boron vacancies grows?",
+    "lumo": "How does the LUMO level of monolayer h-BN move as the number of boron vacancies grows?",
+    "magnetization": "How does the magnetization of monolayer h-BN change as the number of boron vacancies grows?",
+}
+
+
+@pytest.mark.parametrize("target", list(PROPERTY_QUESTIONS))
+def test_report_on_each_property_draws_every_chart_in_its_unit(target):
+    """E_f, gap, HOMO, LUMO and magnetization of h-BN: the planned facts, their tables and charts, in μB for
+    magnetization and eV for the rest (the app used to raise KeyError on magnetization)."""
+    from hypofinder.prediction import spec
+
+    at = ask(new_app(), PROPERTY_QUESTIONS[target], contexts=1)
+    assert not at.exception and not errors(at)
+    report = shown_report(at)
+    ev = report.contexts[0].evidence
+    assert ev.target == target and ev.facts and all(f.predictions for f in ev.facts)
+    ps = spec(target)
+    assert ps.unit == ("μB" if target == "magnetization" else "eV")
+    other = "eV" if target == "magnetization" else "μB"
+    for f in ev.facts:
+        claim = f.summary.split("; ")[0]  # the target's own sentence (the companion property follows)
+        assert ps.title in claim and ps.unit in claim and other not in claim, claim
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    axes = [[layer["encoding"]["y"].get("title") for layer in c["layer"] if "y" in layer["encoding"]] for c in charts]
+    drawn = [a for a in axes if ps.label in a]  # a planned fact's chart: the target, in its unit, on the y axis
+    assert len(drawn) == len(ev.facts), axes
+    assert all(other not in title for a in drawn for title in a if title)
+    planned = table(at, "Fact")
+    assert list(planned[ps.header()]) == [ps.of(p)[0] for f in ev.facts for p in f.predictions]

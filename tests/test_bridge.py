@@ -108,7 +108,7 @@ def test_reviewer_sees_the_evidence_numbers(report_and_prompts):
     for ctx in report.contexts:
         v = ctx.validation
         first = v.predictions[0]
-        shown = f"{first.label}: gap {first.homo_lumo_gap:.2f}±{first.homo_lumo_gap_std:.2f} eV"
+        shown = f"{first.label}: Gap {first.homo_lumo_gap:.2f} ± {first.homo_lumo_gap_std:.2f} eV"
         assert any(shown in p and v.summary in p and f"Predictor evidence: {v.verdict}" in p for p in reviews)
     synth = report.synthesis.validation  # the fake synthesizer emits no request: the text decides
     assert synth is not None and synth.verdict in ("out of scope", "inconclusive", "supported", "contradicted")

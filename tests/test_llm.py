@@ -224,9 +224,9 @@ def test_local_grammar_is_checked_per_token_and_always_holds():
     left free, would write something else (an enum it would never choose), and it constrains only then."""
     from llama_cpp import LlamaGrammar
 
-    from hypofinder.llm.providers import CheckedGrammarSampler, _load_llama, local_model_path
+    from hypofinder.llm.providers import CheckedGrammarSampler, load_llama, local_model_path
 
-    llm = _load_llama(local_model_path(), 2048, None)
+    llm = load_llama(local_model_path(), 2048, None)
     schema = {
         "type": "object",
         "properties": {"mineral": {"enum": ["zebra quartzite", "kyanite"]}, "n": {"enum": [17, 4]}},

@@ -146,7 +146,7 @@ def test_server_contexts_run_concurrently():
     merged["steps"] = merged["steps"][:3]
     with scripted_server([json.dumps(merged)], delay_s=0.6) as (url, requests):
         report = HypothesisFinder(
-            "scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=0, tournament=False
+            "scripted", base_url=url, contexts=3, validate=False, cache=False, rounds=0, tournament=False, plan=False
         ).find(SEED_QUESTION)  # revise/tournament: test_tournament.py
     assert len(requests) == 7
     assert report.run.step_seconds["generate"] < 1.5 and report.run.step_seconds["review"] < 1.5

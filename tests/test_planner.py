@@ -205,3 +205,25 @@ def test_app_shows_the_planned_table_and_plot_before_the_hypothesis():
     assert len(at.get("vega_lite_chart")) >= 2
     text = "\n".join(m.value for m in at.markdown)
     assert text.index(fact.summary) < text.index("**Hypothesis.**")
+
+
+@pytest.mark.parametrize(
+    "text, host, defects, target",
+    [
+        (
+            "Replacing tungsten by molybdenum in WSe2 lowers the LUMO as more dopants are added.",
+            "WSe2",
+            ["Mo_W"],
+            "lumo",
+        ),
+        ("In GaSe, the HOMO rises as gallium is replaced by indium.", "GaSe", ["In_Ga"], "homo"),
+        ("Nitrogen in place of phosphorus makes black phosphorus magnetic.", "P", ["N_P"], "magnetization"),
+        ("Sulfur vacancies in MoS2 make it magnetic.", "MoS2", ["vS"], "homo_lumo_gap"),  # no spin data for MoS2
+    ],
+)
+def test_hypothesis_text_reads_substitution_phrasings_and_the_property(text, host, defects, target):
+    from hypofinder.bridge import read_text
+
+    r = read_text(text)
+    assert r.in_scope and r.request is not None, r.reason
+    assert (r.request.host, r.request.defects, r.request.target) == (host, defects, target)

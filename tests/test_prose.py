@@ -123,7 +123,8 @@ def test_answer_schemas_become_a_llama_grammar():
 def test_report_records_are_the_answers_plus_report_fields():
     for answer, record in ((GeneratedHypothesis, Hypothesis), (ReviewAnswer, Review), (SynthesisAnswer, Synthesis)):
         assert issubclass(record, answer)
-        assert set(record.model_fields) - set(answer.model_fields) <= {"quality_flags", "validation"}
+        report_only = {"quality_flags", "validation", "model_score", "model_rubric", "checks"}
+        assert set(record.model_fields) - set(answer.model_fields) <= report_only
         assert "quality_flags" not in answer.model_json_schema()["properties"]  # the model never writes flags
     assert prose_fields(GeneratedHypothesis) == ["summary", "statement", "rationale", "steps"]
     assert prose_fields(ReviewAnswer) == ["text"]

@@ -134,3 +134,65 @@ def test_registered_provider_is_a_model_choice():
     assert spec.entry.name == name  # a finder built with it keeps working
     with pytest.raises(BadInputError, match="unknown model"):
         resolve(name)
+
+
+def test_run_options_are_generated_from_run_config_for_ask_mine_and_eval(monkeypatch):
+    """Every run option of RunConfig on `ask`, `mine` and `eval run` (eval used to lack --library, --rounds,
+    --tournament), passed through to the run's configuration."""
+    import typer
+    from typer.testing import CliRunner
+
+    import hypofinder.evaluation
+    from hypofinder.cli import app
+    from hypofinder.cli.options import CLI_FIELDS
+
+    root = typer.main.get_command(app)
+    commands = {
+        "ask": root.commands["ask"],
+        "mine": root.commands["mine"],
+        "eval run": root.commands["eval"].commands["run"],
+    }
+    flags = {name: {o for p in cmd.params for o in p.opts + p.secondary_opts} for name, cmd in commands.items()}
+    expected = {
+        "--model",
+        "--base-url",
+        "--temperature",
+        "--seed",
+        "--contexts",
+        "--validate",
+        "--no-validate",
+        "--cache",
+    }
+    expected |= {"--max-retries", "--timeout", "--library", "--rounds", "--tournament", "--no-tournament"}
+    assert all(expected <= f for f in flags.values()), {k: expected - f for k, f in flags.items()}
+    assert all(sum(p.name in CLI_FIELDS for p in cmd.params) == len(CLI_FIELDS) for cmd in commands.values())
+    help_text = CliRunner().invoke(app, ["eval", "run", "--help"], env={"COLUMNS": "200"}).output
+    assert all(f in help_text for f in ("--rounds", "--tournament", "--library"))
+
+    seen = {}
+
+    def fake_evaluate(refs, config, **kw):
+        seen["config"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr(hypofinder.evaluation, "evaluate", fake_evaluate)
+    args = ["eval", "run", "refs.jsonl", "--model", "fake", "--rounds", "0", "--no-tournament", "-n", "2", "--json"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    cfg = seen["config"]
+    assert (cfg.model, cfg.rounds, cfg.tournament, cfg.contexts) == ("fake", 0, False, 2)
+
+
+def test_cached_report_key_reads_the_options_that_change_output():
+    from hypofinder.pipeline import HypothesisFinder
+    from hypofinder.settings import RunConfig
+
+    assert {"model", "temperature", "seed", "contexts", "validate_claims", "library", "rounds", "tournament"} <= set(
+        RunConfig.output_fields()
+    )
+    assert not {"cache", "max_retries", "timeout_s", "max_query_chars"} & set(RunConfig.output_fields())
+    q = "Do sulfur vacancies lower the gap of MoS2?"
+    key = HypothesisFinder("fake", contexts=2)._report_key(q)
+    assert HypothesisFinder("fake", contexts=2, max_retries=5, timeout_s=30)._report_key(q) == key
+    for change in ({"contexts": 3}, {"temperature": 0.1}, {"seed": 7}, {"validate": False}, {"rounds": 0}):
+        assert HypothesisFinder("fake", **{"contexts": 2, **change})._report_key(q) != key, change

@@ -270,7 +270,9 @@ def scripted_finder(responses: dict, n: int = 4, **kwargs) -> HypothesisFinder:
         "score": 60,
     }
     with scripted_model({"ReviewAnswer": review, **responses}) as model:
-        return HypothesisFinder(model, contexts=n, validate=False, cache=False, rounds=0, tournament=True, **kwargs)
+        return HypothesisFinder(  # scripted answers follow no PhySH plan
+            model, contexts=n, validate=False, cache=False, rounds=0, tournament=True, plan=False, **kwargs
+        )
 
 
 def test_scripted_judge_that_prefers_one_hypothesis_ranks_it_first():

@@ -3,19 +3,19 @@
 Trend: least-squares slope of the target against the claimed variable; its uncertainty adds the
 uncertainty of the predictions (propagated) and the scatter of the points about the
 line (ordinary least-squares standard error). A trend counts when |slope| > 2 sigma and the
-fitted change over the sampled range is at least ``RESOLUTION`` (eV, or μB for magnetization).
+fitted change over the sampled range is at least the property's ``resolution``; 'no change' is supported
+when a change of its ``no_change`` would have been resolved (both in the property's own unit:
+``hypofinder.prediction.PropertySpec``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hypofinder.models import ConfigurationPrediction, PropertyPrediction, ValidationRequest, Verdict
+from hypofinder.models import ConfigurationPrediction, ValidationRequest, Verdict
+from hypofinder.prediction import PropertySpec, spec
 
-RESOLUTION = 0.02  # eV (μB for magnetization): smaller fitted changes are not called a trend
-NO_CHANGE_TOL = 0.1  # eV (μB): 'no_change' is supported when a change this large would have been resolved
 MIN_IN_DOMAIN = 0.5  # below this share of in-domain configurations the evidence is inconclusive
-TARGET_NAMES = {t: PropertyPrediction.title(t) for t in PropertyPrediction.targets()}  # for sentences
 
 
 def fit(x: np.ndarray, y: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
@@ -38,9 +38,12 @@ def judge(
     claim: bool = True,
 ) -> tuple[Verdict, str, float | None]:
     """(verdict, one-sentence reason with numbers, slope or None); ``claim=False``: numbers only."""
-    tname, u = PropertyPrediction.title(req.target), PropertyPrediction.unit(req.target)
-    y_all = np.array([getattr(p, req.target) for p in preds])
-    span = f"predicted {tname} {y_all.min():.2f}-{y_all.max():.2f} {u} over {len(preds)} configurations"
+    ps = spec(req.target)
+    y_all = np.array([ps.of(p)[0] for p in preds], dtype=float)
+    span = (
+        f"predicted {ps.title} {ps.value(np.nanmin(y_all), unit=False)}-{ps.value(np.nanmax(y_all))} "
+        f"over {len(preds)} configurations"
+    )
     inside = [p for p in preds if p.in_domain]
     if len(inside) < max(1, MIN_IN_DOMAIN * len(preds)):
         why = f" ({notes[0]})" if notes else ""
@@ -54,8 +57,8 @@ def judge(
         )
     use = inside
     x = np.array([np.nan if p.variable_value is None else p.variable_value for p in use], dtype=float)
-    y = np.array([getattr(p, req.target) for p in use])
-    s = np.array([getattr(p, req.target + "_std") for p in use])
+    y = np.array([ps.of(p)[0] for p in use], dtype=float)
+    s = np.array([ps.of(p)[1] for p in use], dtype=float)
     verdicts: list[str] = []
     clauses: list[str] = []
     slope = None
@@ -65,11 +68,11 @@ def judge(
             verdicts.append("inconclusive")
             clauses.append(f"{span}, too few distinct {req.variable.replace('_', ' ')} values for a trend")
         else:
-            v, clause, slope = _trend(req, x[ok], y[ok], s[ok], tname, pair_name, claim)
+            v, clause, slope = _trend(req, x[ok], y[ok], s[ok], ps, pair_name, claim)
             verdicts.append(v)
             clauses.append(clause)
     if claim and (req.claimed_min is not None or req.claimed_max is not None):
-        v, clause = _range(req, y, s, tname)
+        v, clause = _range(req, y, s, ps)
         verdicts.append(v)
         clauses.append(clause)
     if not verdicts:
@@ -84,8 +87,8 @@ def judge(
     return verdict, "; ".join(clauses), slope
 
 
-def _trend(req, x, y, s, tname: str, pair_name: str, claim: bool = True) -> tuple[str, str, float]:
-    u = PropertyPrediction.unit(req.target)
+def _trend(req, x, y, s, ps: PropertySpec, pair_name: str, claim: bool = True) -> tuple[str, str, float]:
+    tname, u, f = ps.title, ps.unit, ps.fmt
     b, se, a = fit(x, y, s)
     x0, x1 = float(x.min()), float(x.max())
     y0, y1 = a + b * x0, a + b * x1
@@ -95,32 +98,32 @@ def _trend(req, x, y, s, tname: str, pair_name: str, claim: bool = True) -> tupl
     else:
         grows, per = f"the number of defects grows {x0:g}→{x1:g}", f"{u} per defect"
     fitline = f"(least-squares slope {b:+.3f} ± {se:.3f} {per}, {len(x)} configurations)"
-    significant = abs(b) > 2 * se and abs(change) >= RESOLUTION
+    significant = abs(b) > 2 * se and abs(change) >= ps.resolution
     said = f"'{req.direction}'"
     if significant:
         seen = "increases" if b > 0 else "decreases"
         verdict = "supported" if req.direction == seen else "contradicted"
         verb = "rises" if b > 0 else "falls"
-        text = f"{tname} {verb} from {y0:.2f} to {y1:.2f} {u} as {grows} {fitline}"
+        text = f"{tname} {verb} from {y0:{f}} to {y1:{f}} {u} as {grows} {fitline}"
         if not claim:
             return "inconclusive", text, b
         return verdict, text + (": supports " if verdict == "supported" else ": contradicts ") + said, b
-    if req.direction == "no_change" and resolvable <= NO_CHANGE_TOL:
+    if req.direction == "no_change" and resolvable <= ps.no_change:
         verdict, tail = "supported", f"supports {said}"
     else:
         verdict, tail = "inconclusive", f"cannot settle {said}"
     text = (
-        f"{tname} changes by {change:+.2f} {u} ({y0:.2f}→{y1:.2f} {u}, within the ±{max(resolvable, RESOLUTION):.2f} {u} "
-        f"resolution) as {grows} {fitline}"
+        f"{tname} changes by {change:+{f}} {u} ({y0:{f}}→{y1:{f}} {u}, within the "
+        f"±{max(resolvable, ps.resolution):{f}} {u} resolution) as {grows} {fitline}"
     )
     return (verdict, f"{text}: {tail}", b) if claim else ("inconclusive", text, b)
 
 
-def _range(req, y, s, tname: str) -> tuple[str, str]:
-    u = PropertyPrediction.unit(req.target)
+def _range(req, y, s, ps: PropertySpec) -> tuple[str, str]:
+    tname, u = ps.title, ps.unit
     lo = -np.inf if req.claimed_min is None else req.claimed_min
     hi = np.inf if req.claimed_max is None else req.claimed_max
-    tol = np.maximum(2 * s, RESOLUTION)
+    tol = np.maximum(2 * s, ps.resolution)
     inside = (y + tol >= lo) & (y - tol <= hi)
     claimed = (
         f"{req.claimed_min:g}-{req.claimed_max:g} {u}"
@@ -130,7 +133,8 @@ def _range(req, y, s, tname: str) -> tuple[str, str]:
         else f"≤ {hi:g} {u}"
     )
     text = (
-        f"{int(inside.sum())} of {len(y)} predicted {tname} values ({y.min():.2f}-{y.max():.2f} {u}) "
+        f"{int(inside.sum())} of {len(y)} predicted {tname} values ({ps.value(y.min(), unit=False)}-"
+        f"{ps.value(y.max())}) "
         f"lie in the claimed {claimed}"
     )
     verdict = "supported" if inside.all() else "contradicted" if not inside.any() else "inconclusive"

@@ -17,14 +17,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from hypofinder.bridge.evidence import TARGET_NAMES, judge
-from hypofinder.bridge.planner import HOST_NAMES, plan
+from hypofinder.bridge.evidence import judge
+from hypofinder.bridge.planner import HOST_NAMES, is_sided, plan, read_property
 from hypofinder.models import (
     ConfigurationPrediction,
     Evidence,
     Validation,
     ValidationRequest,
 )
+from hypofinder.prediction import registry, spec
 
 MAX_FACTS = 4
 SCREEN_KEEP = 3  # best and worst configurations kept from a screen
@@ -41,16 +42,21 @@ def _names(tokens: list[str]) -> str:
 
 
 def _span(v: Validation, target: str) -> str:
-    y = np.array([getattr(p, target) for p in v.predictions])
-    s = np.array([getattr(p, f"{target}_std") for p in v.predictions])
-    name = TARGET_NAMES[target]
-    if len(y) == 1:
-        return f"{name} {y[0]:.2f} ± {s[0]:.2f} eV"
-    return f"{name} {y.min():.2f} to {y.max():.2f} eV (mean {y.mean():.2f})"
+    """'HOMO level 1.23 ± 0.04 eV' (one configuration) or its range and mean, in the property's unit."""
+    ps = spec(target)
+    values = [ps.of(p) for p in v.predictions]
+    if len(values) == 1:
+        return f"{ps.title} {ps.value(*values[0])}"
+    y = np.array([x for x, _ in values], dtype=float)
+    return (
+        f"{ps.title} {ps.value(np.nanmin(y), unit=False)} to {ps.value(np.nanmax(y))} "
+        f"(mean {ps.value(np.nanmean(y), unit=False)})"
+    )
 
 
-def _other(target: str) -> str:
-    return "formation_energy_per_site" if target == "homo_lumo_gap" else "homo_lumo_gap"
+def _other(target: str, host: str | None) -> str:
+    """The property given beside the target in a fact (formation energy, or the gap beside it)."""
+    return registry().companion(target, host).name
 
 
 def _trend(ev: Evidence, defects: list[str], variable: str) -> Validation:
@@ -59,7 +65,7 @@ def _trend(ev: Evidence, defects: list[str], variable: str) -> Validation:
     v = validate_request(_request(ev, defects, variable), claim=ev.direction is not None)
     if v.predictions:
         what = f"{_names(defects)} in {HOST_NAMES[ev.host]}"
-        v.summary = f"{what}: {v.summary}; {_span(v, _other(ev.target))}"
+        v.summary = f"{what}: {v.summary}; {_span(v, _other(ev.target, ev.host))}"
     return v
 
 
@@ -70,7 +76,7 @@ def _numbers(ev: Evidence, defects: list[str], what: str, **kw) -> Validation:
     if v.predictions:
         inside = sum(p.in_domain for p in v.predictions)
         v.summary = (
-            f"{what}: {_span(v, ev.target)}, {_span(v, _other(ev.target))} "
+            f"{what}: {_span(v, ev.target)}, {_span(v, _other(ev.target, ev.host))} "
             f"({len(v.predictions)} configuration{'s' if len(v.predictions) > 1 else ''}, {inside} in the training domain)"
         )
     return v
@@ -93,19 +99,16 @@ def _screen(ev: Evidence, defects: list[str]) -> Validation:
                     label=f"{tag} #{c.rank}: {c.label}",
                     defects=c.defects,
                     variable_value=c.mean_distance,
-                    formation_energy_per_site=c.formation_energy_per_site,
-                    formation_energy_per_site_std=c.formation_energy_per_site_std,
-                    homo_lumo_gap=c.homo_lumo_gap,
-                    homo_lumo_gap_std=c.homo_lumo_gap_std,
-                    in_domain=c.in_domain,
+                    **c.properties(),
                 )
             )
-    name = TARGET_NAMES[ev.target]
+    ps = spec(ev.target)
+    name = ps.title
     lo, hi = low.best[0], high.best[0]
 
     def at(c) -> str:
         d = f", mean pair distance {c.mean_distance:.1f} Å" if c.mean_distance is not None else ""
-        return f"{getattr(c, ev.target):.2f} ± {getattr(c, ev.target + '_std'):.2f} eV{d}"
+        return f"{ps.value(*ps.of(c))}{d}"
 
     summary = (
         f"{_names(defects)} in {HOST_NAMES[ev.host]}, {low.n_distinct} symmetry-distinct arrangements screened: "
@@ -128,9 +131,7 @@ def gather(ev: Evidence) -> Evidence:
         elif ev.kind == "trend":
             facts += [_trend(ev, [s], "defect_count") for s in sp[:MAX_FACTS]]
         elif ev.variable == "layer":
-            from hypofinder.bridge.planner import _sided
-
-            for s in [s for s in sp if _sided(ev.host, s)][:2]:
+            for s in [s for s in sp if is_sided(ev.host, s)][:2]:
                 for same in (True, False):
                     where = "in the same layer" if same else "in different layers"
                     facts.append(
@@ -155,7 +156,7 @@ def _summary(ev: Evidence, facts: list[Validation]) -> str:
     claim = f"; the question's claim '{ev.direction}' is {verdicts[0]}" if ev.direction and verdicts else ""
     return (
         f"{len(facts)} predictor fact{'s' if len(facts) > 1 else ''} ({n} configurations) on "
-        f"{_names(ev.species)} in {HOST_NAMES[ev.host]}, {TARGET_NAMES[ev.target]}{claim}"
+        f"{_names(ev.species)} in {HOST_NAMES[ev.host]}, {spec(ev.target).title}{claim}"
     )
 
 
@@ -169,10 +170,8 @@ def for_context(ev: Evidence, concept: str | None) -> Evidence:
     """The question named no property but the context's concept does: the same predictions, re-judged."""
     if not ev.facts or ev.property is not None or not concept:
         return ev
-    from hypofinder.bridge.planner import _property
-
-    cprop, target, _ = _property(concept)
-    if cprop is None or target != cprop or target == ev.target:
+    cprop, target, note = read_property(concept, ev.host)
+    if cprop is None or note or target == ev.target:
         return ev
     facts = []
     for f in ev.facts:
@@ -187,11 +186,11 @@ def for_context(ev: Evidence, concept: str | None) -> Evidence:
                     "request": req,
                     "verdict": verdict,
                     "trend": slope,
-                    "summary": f"{what}: {summary}; {_span(f, _other(target))}",
+                    "summary": f"{what}: {summary}; {_span(f, _other(target, ev.host))}",
                 }
             )
         facts.append(v)
-    note = f"no property named: {TARGET_NAMES[target]} from the context's concept '{concept}'"
+    note = f"no property named: {spec(target).title} from the context's concept '{concept}'"
     upd = {
         "target": target,
         "facts": facts,
@@ -216,7 +215,8 @@ def prompt_block(ev: Evidence | None) -> str:
     toks = ", ".join(ev.species)
     lines.append(
         f'Also give "validation_request" for your claim: host {ev.host}, defects as tokens (here {toks}; '
-        "vX = X vacancy, A_B = A on a B site), target (homo_lumo_gap or formation_energy_per_site), variable "
+        f"vX = X vacancy, A_B = A on a B site), target (here {ev.target}; one of {', '.join(s.name for s in registry() if s.carried_by(ev.host))}), "
+        "variable "
         "(pair_distance or defect_count) and direction (increases, decreases, no_change)."
     )
     return "\n".join(lines)

@@ -16,9 +16,7 @@ question turns out to be about point defects in a known host.
 from __future__ import annotations
 
 import re
-from typing import get_args
 
-from hypofinder.bridge.evidence import TARGET_NAMES
 from hypofinder.bridge.text import (
     CLOSE,
     DOWN,
@@ -39,7 +37,6 @@ from hypofinder.bridge.vocabulary import (
     NOT_MONOLAYER,
     NUMBER_PREFIX,
     OTHER_MATERIALS,
-    PROPERTIES,
     SCREEN,
     UNSUPPORTED,
     element,
@@ -47,7 +44,8 @@ from hypofinder.bridge.vocabulary import (
     host_domain,
     symbol_of,
 )
-from hypofinder.models import Evidence, Target
+from hypofinder.models import Evidence
+from hypofinder.prediction import registry, spec
 
 
 # --------------------------------------------------------------------------- reading the question
@@ -92,6 +90,9 @@ def _site_for(new: str, host: str, notes: list[str]) -> list[str]:
     return same[:1]
 
 
+BEING = r"(?:\s+(?:is|are|was|were|gets?|got|being|been|partially|partly|randomly))*"  # "X is (partly) replaced by Y"
+
+
 def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int]:
     """Defect tokens the question names for ``host`` (first mention first) and the largest count stated."""
     _, el = element_table()
@@ -129,11 +130,17 @@ def find_species(text: str, host: str, notes: list[str]) -> tuple[list[str], int
     subs = [
         (
             rf"\b({el})(?:\s+atoms?)?\s+(?:dopants?\s+|impurit(?:y|ies)\s+)?(?:substitut\w*|replac\w*|on|at|in\s+place\s+of)"
-            rf"\s+(?:for\s+)?(?:the\s+)?({el})(?:\s+(?:atoms?|sites?))?",
+            rf"\s+(?:for\s+)?(?:the\s+|an?\s+)?({el})(?:\s+(?:atoms?|sites?))?",
             1,
             2,
         ),
-        (rf"\b({el})(?:\s+atoms?|\s+sites?)?\s+(?:substituted|replaced)\s+(?:by|with)\s+({el})", 2, 1),
+        (rf"\b({el})(?:\s+atoms?|\s+sites?)?{BEING}\s+(?:substituted|replaced)\s+(?:by|with)\s+({el})", 2, 1),
+        (
+            rf"\b(?:replac|substitut)(?:e|es|ing)\s+(?:the\s+|some\s+|\w+\s+of\s+the\s+)?({el})(?:\s+atoms?|\s+sites?)?"
+            rf"\s+(?:by|with)\s+({el})",
+            2,
+            1,
+        ),
         (rf"substitution\s+of\s+(?:the\s+)?({el})(?:\s+atoms?)?\s+(?:by|with)\s+({el})", 2, 1),
         (rf"\b({el})\s+substitution(?:s|al\w*)?\s+(?:for|of|at|on)\s+(?:the\s+)?({el})", 1, 2),
     ]
@@ -187,24 +194,25 @@ def _generic_species(text: str, host: str, notes: list[str]) -> list[str]:
     return types
 
 
-def _property(text: str) -> tuple[str | None, Target, str | None]:
-    """(property named, target offered for it, note when the predictor does not offer it)."""
-    offered = get_args(Target)
-    hits = [(m.start(), name, cands) for name, cands, pat in PROPERTIES if (m := re.search(pat, text, re.IGNORECASE))]
-    if not hits:
-        return None, "homo_lumo_gap", "no property named: the HOMO-LUMO gap (formation energies are given too)"
-    _, name, cands = min(hits)
-    target = next((c for c in cands if c in offered), None)
-    if target is None:
+DEFAULT_TARGET = "homo_lumo_gap"  # what a question that names no property is given (with formation energies)
+
+
+def read_property(text: str, host: str | None = None) -> tuple[str | None, str, str | None]:
+    """(property named, target offered for it, note when the predictor does not offer it for ``host``)."""
+    named = registry().named_in(text)
+    fallback = spec(DEFAULT_TARGET)
+    beside = registry().companion(fallback.name, host).title
+    if named is None:
+        return None, fallback.name, f"no property named: the {fallback.title} ({beside} given too)"
+    if not named.carried_by(host):
         return (
-            name,
-            "homo_lumo_gap",
-            (
-                f"the predictor offers no {name.replace('_', ' ')}: the HOMO-LUMO gap and "
-                "formation energy are given instead"
-            ),
+            named.name,
+            fallback.name,
+            f"the {HOST_NAMES.get(host, host)} training data carry no {named.title} (2DMD has it for "
+            f"{', '.join(HOST_NAMES.get(h, h) for h in named.hosts)} only): the {fallback.title} and {beside} "
+            "are given instead",
         )
-    return name, target, None
+    return named.name, named.name, None
 
 
 def _variable(text: str, n_species: int) -> tuple[str, str]:
@@ -302,15 +310,15 @@ def plan(question: str, concept: str | None = None) -> Evidence:
                 species=unknown,
             )
         notes.append(f"{', '.join(unknown)} left out: not among the defect types the predictor was trained on")
-    prop, target, note = _property(text)
+    prop, target, note = read_property(text, host)
     if prop is None and concept:
-        cprop, ctarget, _ = _property(concept)
-        if cprop is not None and ctarget == cprop:
-            target, note = ctarget, f"no property named: {ctarget.replace('_', ' ')} from the context's concept"
+        cprop, ctarget, cnote = read_property(concept, host)
+        if cprop is not None and cnote is None:
+            target, note = ctarget, f"no property named: {spec(ctarget).title} from the context's concept"
     if note:
         notes.append(note)
     variable, kind = _variable(text, len(species))
-    if variable == "layer" and not any(_sided(host, t) for t in species):
+    if variable == "layer" and not any(is_sided(host, t) for t in species):
         notes.append(f"every {name} site of these defects lies in one plane: a pair-distance trend instead")
         variable, kind = "pair_distance", "trend"
     direction = _direction(text, variable)
@@ -328,7 +336,7 @@ def plan(question: str, concept: str | None = None) -> Evidence:
     said = f", claimed '{direction}'" if direction else ""
     return Evidence(
         in_scope=True,
-        reason=f"{'+'.join(species)} in {name}, {TARGET_NAMES[target]}: {what[kind]}{said}",
+        reason=f"{'+'.join(species)} in {name}, {spec(target).title}: {what[kind]}{said}",
         host=host,
         species=species,
         property=prop,
@@ -341,7 +349,7 @@ def plan(question: str, concept: str | None = None) -> Evidence:
     )
 
 
-def _sided(host: str, token: str) -> bool:
+def is_sided(host: str, token: str) -> bool:
     """Do this defect's sites sit above or below the mid-plane (so 'same layer' means something)?"""
     from hypofinder.defects.hosts import host_info
 
@@ -351,4 +359,4 @@ def _sided(host: str, token: str) -> bool:
     return any(abs(dz) > 0.1 for dz, el in zip(z, h.unit_cell) if el.specie.symbol == site)
 
 
-__all__ = ["find_host", "find_species", "host_domain", "other_material", "plan"]
+__all__ = ["find_host", "find_species", "host_domain", "is_sided", "other_material", "plan", "read_property"]

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from hypofinder.models import ValidationRequest
+from hypofinder.prediction import registry
 
 KNOWN_LIST = "MoS2, WSe2, h-BN, GaSe, InSe, black phosphorus"
 
@@ -24,7 +25,7 @@ HOST_PATTERNS = {
     "P": r"black\s+phosphorus|phosphorene|\bblack\s+P\b",
 }
 OTHER_HOSTS = r"\b(graphene|silicene|germanene|stanene|borophene|MXenes?|WS[2₂]|MoSe[2₂]|MoTe[2₂]|WTe[2₂]|SnS[2₂]|ReS[2₂]|PtSe[2₂]|hafnia|perovskites?)\b"
-DEFECT_WORDS = r"vacanc|substitut|dopant|dop(?:ed|ing)\b|anti-?sites?|point[\s-]+defects?|divacanc"
+DEFECT_WORDS = r"vacanc|substitut|replac(?:ed|es|ing)\b|in\s+place\s+of|dopant|dop(?:ed|ing)\b|anti-?sites?|point[\s-]+defects?|divacanc"
 DEFECT_TOKENS = r"\bv(?:Se|Mo|Ga|In|S|W|B|N|P)\b|\bV_\{?[A-Z][a-z]?\b|\b[A-Z][a-z]?_\{?[A-Z][a-z]?\}?(?![a-z])"
 UNSUPPORTED_DEFECTS = r"interstitial|adatom|grain\s+boundar|dislocation|edge\s+state|Frenkel"
 
@@ -176,7 +177,13 @@ def find_defects(text: str, host: str) -> tuple[list[str], list[str]]:
             1,
             2,
         ),
-        (rf"\b({_EL})(?:\s+atoms?|\s+sites?)?\s+(?:substituted|replaced)\s+(?:by|with)\s+({_EL})\b", 2, 1),
+        (
+            rf"\b({_EL})(?:\s+atoms?|\s+sites?)?(?:\s+(?:is|are|was|were|partially|partly))*\s+(?:substituted|replaced)"
+            rf"\s+(?:by|with)\s+({_EL})\b",
+            2,
+            1,
+        ),
+        (rf"\b(?:replac|substitut)(?:e|es|ing)\s+(?:the\s+)?({_EL})(?:\s+atoms?)?\s+(?:by|with)\s+({_EL})\b", 2, 1),
         (rf"\b({_EL})\s+substitution(?:s|al\s+\w+)?\s+(?:for|of|at|on)\s+(?:the\s+)?({_EL})\b", 1, 2),
     ]
     for pat, gi_new, gi_old in sub:
@@ -231,13 +238,10 @@ def _relation(text: str) -> tuple[str, str | None]:
     return "defect_count", "decreases" if effect == "down" else "increases"
 
 
-def _target(text: str) -> str:
-    low = text.lower()
-    gap = re.search(r"gap|homo|lumo|band\s*edge", low)
-    energy = re.search(r"formation\s+energ|stabilit|\bstable\b|energetic", low)
-    if energy and (not gap or energy.start() < gap.start()):
-        return "formation_energy_per_site"
-    return "homo_lumo_gap"
+def _target(text: str, host: str) -> str:
+    """The property the text names first (one the host's data carry), else the gap."""
+    named = registry().named_in(text)
+    return named.name if named is not None and named.carried_by(host) else "homo_lumo_gap"
 
 
 def read_text(text: str) -> TextReading:
@@ -290,7 +294,7 @@ def read_text(text: str) -> TextReading:
     request = ValidationRequest(
         host=host,
         defects=tokens[:12],
-        target=_target(text),
+        target=_target(text, host),
         variable=variable,
         direction=direction or "no_change",
     )

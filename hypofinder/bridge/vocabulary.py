@@ -1,4 +1,5 @@
-"""The planner's vocabulary: how researchers name the six hosts, defects, properties and variables, and
+"""The planner's vocabulary: how researchers name the six hosts, defects and variables (the properties' words
+are on each property: ``hypofinder.prediction.PropertySpec.words``), and
 the element data (pymatgen) that turns element names and symbols into defect tokens."""
 
 from __future__ import annotations
@@ -38,27 +39,6 @@ UNSUPPORTED = {
     r"intercala": "intercalants",
     "adsorb": "adsorbates",
 }
-PROPERTIES = [  # (property, candidate target names in order, words)
-    ("magnetization", ("total_mag", "magnetization"), r"magneti|spin[\s-]+polari|\bspins?\b|\bmoments?\b"),
-    (
-        "band_edges",
-        ("normalized_homo", "homo"),
-        r"band[\s-]+edges?|valence[\s-]+band|conduction[\s-]+band|defect\s+levels?|"
-        r"mid-?gap|in-?gap|(?:homo|lumo)\s+(?:level|energ)|work\s+function",
-    ),
-    (
-        "homo_lumo_gap",
-        ("homo_lumo_gap",),
-        r"\bgaps?\b|homo|lumo|electronic\s+structure|semiconduct|metallic|"
-        r"optical|absorption|photolumin|conductiv",
-    ),
-    (
-        "formation_energy_per_site",
-        ("formation_energy_per_site",),
-        r"formation\s+energ|stabili|\bstable\b|energetic|energy\s+cost|thermodynamic|favou?rabl|form(?:s|ed)?\s+"
-        r"(?:more\s+)?easil|likely\s+to\s+form|binding|cost|prefer",
-    ),
-]
 LAYER = (
     r"same\s+(?:\w+\s+)?(?:layer|side|plane|sublayer)|different\s+(?:\w+\s+)?(?:layers|sides|sublayers|planes)|"
     r"opposite\s+(?:\w+\s+)?(?:layers|sides)|top\s+and\s+bottom|both\s+(?:\w+\s+)?(?:layers|sides)|"

@@ -20,42 +20,20 @@ class Format(str, Enum):
     json = "json"
 
 
+@o.run_options
 def ask(
     query: str = typer.Argument(..., help="Your research question."),
-    contexts: Optional[int] = o.CONTEXTS,
-    temperature: Optional[float] = o.TEMPERATURE,
-    model: Optional[str] = o.MODEL,
-    base_url: Optional[str] = o.BASE_URL,
-    seed: Optional[int] = o.SEED,
-    validate: Optional[bool] = o.VALIDATE,
-    cache: Optional[bool] = o.CACHE,
-    max_retries: Optional[int] = o.MAX_RETRIES,
-    timeout: Optional[float] = o.TIMEOUT,
-    library: Optional[str] = o.LIBRARY,
-    rounds: Optional[int] = o.ROUNDS,
-    tournament: Optional[bool] = o.TOURNAMENT,
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, markdown or json."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result to this file instead of stdout."),
     server: Optional[str] = o.SERVER,
+    *,
+    options: dict,
 ) -> None:
     """Find hypotheses for QUERY: PhySH contexts -> generate -> validate -> review -> synthesize."""
     from hypofinder.render import print_text, to_markdown
     from hypofinder.settings import settings
 
-    given = o.given(
-        contexts=contexts,
-        temperature=temperature,
-        model=model,
-        base_url=base_url,
-        seed=seed,
-        validate=validate,
-        cache=cache,
-        max_retries=max_retries,
-        timeout=timeout,
-        library=library,
-        rounds=rounds,
-        tournament=tournament,
-    )
+    given = options
     run = settings().run.merged(**given)
     run.check_query(query)
     if out is not None:

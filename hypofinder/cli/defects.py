@@ -71,7 +71,7 @@ def _table(results) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from hypofinder.models import PropertyPrediction
+    from hypofinder.prediction import PropertyPrediction, spec
 
     targets = PropertyPrediction.targets()
     t = Table(title="Defect predictions (± = uncertainty, 1σ; levels from the host's valence-band maximum)")
@@ -86,14 +86,10 @@ def _table(results) -> None:
             r.file,
             f"{r.host} ({r.subset})",
             toks,
-            *(_pm(getattr(r, k), getattr(r, k + "_std")) for k in targets),
+            *(spec(k).value(*spec(k).of(r), unit=False, fmt=".3f") for k in targets),
             "yes" if r.in_domain else "[yellow]no[/yellow]: " + "; ".join(r.domain_notes),
         )
     Console(width=200).print(t)
-
-
-def _pm(value: float | None, sigma: float | None) -> str:
-    return "—" if value is None else f"{value:.3f} ± {sigma:.3f}"
 
 
 @app.command()
@@ -103,7 +99,8 @@ def evaluate(
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights folder [default: shipped]"),
 ) -> None:
     """Mean absolute error (meV) of the shipped models on every subset found in DATA_DIR."""
-    from hypofinder.defects.evaluate import evaluate_dir
+    from hypofinder.defects.evaluate import TARGETS, evaluate_dir
+    from hypofinder.prediction import spec
 
     report = evaluate_dir(data_dir, weights=weights, warn=lambda m: typer.echo(m, err=True))
     if as_json:
@@ -113,15 +110,10 @@ def evaluate(
     from rich.table import Table
 
     t = Table(title=f"MAE (meV) of the shipped models on {data_dir}")
-    for col in ("subset", "n", "formation energy / site", "HOMO-LUMO gap"):
+    for col in ("subset", "n", *(spec(k).title for k in TARGETS)):
         t.add_column(col, justify="right")
     for name, r in report["subsets"].items():
-        t.add_row(
-            name,
-            str(r["n"]),
-            f"{r['formation_energy_per_site']['mae_mev']:.1f}",
-            f"{r['homo_lumo_gap']['mae_mev']:.1f}",
-        )
+        t.add_row(name, str(r["n"]), *(f"{r[k]['mae_mev']:.1f}" for k in TARGETS))
     Console(width=120).print(t)
 
 

@@ -89,19 +89,11 @@ def _print_scores(scores, as_json: bool, save: Path | None) -> None:
 
 
 @app.command("run")
+@o.run_options
 def run(
     refs: Path = typer.Argument(
         ..., help="Reference set: .jsonl or .csv with id, query, reference_hypothesis[, key_points]."
     ),
-    model: Optional[str] = o.MODEL,
-    base_url: Optional[str] = o.BASE_URL,
-    contexts: Optional[int] = o.CONTEXTS,
-    temperature: Optional[float] = o.TEMPERATURE,
-    seed: Optional[int] = o.SEED,
-    validate: Optional[bool] = o.VALIDATE,
-    cache: Optional[bool] = o.CACHE,
-    timeout: Optional[float] = o.TIMEOUT,
-    max_retries: Optional[int] = o.MAX_RETRIES,
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Results file (JSONL; rerun to resume). Default: not kept."
     ),
@@ -117,25 +109,15 @@ def run(
     ),
     save: Optional[Path] = typer.Option(None, "--scores", help="Write per-question scores (JSONL) for `eval compare`."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    *,
+    options: dict,
 ) -> None:
     """Mine every question of REFS (resumable with --out), then score the hypotheses against the references."""
     from hypofinder.evaluation import evaluate
     from hypofinder.settings import settings
 
     err = Console(stderr=True)
-    config = settings().run.merged(
-        **o.given(
-            contexts=contexts,
-            model=model,
-            base_url=base_url,
-            temperature=temperature,
-            seed=seed,
-            validate=validate,
-            cache=cache,
-            max_retries=max_retries,
-            timeout=timeout,
-        )
-    )
+    config = settings().run.merged(**options)
     scorer = _judge(judge, judge_base_url or config.base_url)
     with err.status("mining the reference questions", spinner="dots") if not as_json else nullcontext():
         scores = evaluate(

@@ -47,16 +47,12 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed * 60:.1f}/min" if speed else "-/min", style="progress.data.speed")
 
 
+@o.run_options
 def mine(
     queries: Path = typer.Argument(
         ..., help='Questions: .jsonl (one {"id", "query", ...} object a line) or .csv with id,query columns.'
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Results file (JSONL, appended; rerun to resume)."),
-    contexts: Optional[int] = o.CONTEXTS,
-    model: Optional[str] = o.MODEL,
-    base_url: Optional[str] = o.BASE_URL,
-    temperature: Optional[float] = o.TEMPERATURE,
-    seed: Optional[int] = o.SEED,
     concurrency: int = typer.Option(
         1, "--concurrency", "-j", help="Questions in parallel (worker threads or Ray actors)."
     ),
@@ -65,17 +61,12 @@ def mine(
         None, "--ray-address", help="Existing Ray cluster (default: start a local one)."
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Rerun the ids that have an error line."),
-    validate: Optional[bool] = o.VALIDATE,
-    cache: Optional[bool] = o.CACHE,
-    timeout: Optional[float] = o.TIMEOUT,
-    library: Optional[str] = o.LIBRARY,
-    max_retries: Optional[int] = o.MAX_RETRIES,
-    rounds: Optional[int] = o.ROUNDS,
-    tournament: Optional[bool] = o.TOURNAMENT,
     price: float = typer.Option(
         0.0, "--price-per-1k-tokens", help="Cost per 1000 tokens for the cost total (0 for local models)."
     ),
     server: Optional[str] = o.SERVER,
+    *,
+    options: dict,
 ) -> None:
     """Mine hypotheses for every question in QUERIES, appending one result line per id to --out.
 
@@ -89,20 +80,7 @@ def mine(
     err = Console(stderr=True)
     if price < 0:
         raise BadInputError(f"--price-per-1k-tokens must be >= 0, got {price}")
-    given = o.given(
-        contexts=contexts,
-        model=model,
-        base_url=base_url,
-        temperature=temperature,
-        seed=seed,
-        validate=validate,
-        cache=cache,
-        max_retries=max_retries,
-        timeout=timeout,
-        library=library,
-        rounds=rounds,
-        tournament=tournament,
-    )
+    given = options
     run = settings().run.merged(**given)
     note = lambda line: err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)  # noqa: E731
     if server is not None:

@@ -10,6 +10,7 @@ import typer
 
 from hypofinder.errors import BadInputError
 from hypofinder.outfiles import write_atomic
+from hypofinder.prediction import PropertyPrediction, spec
 
 
 def screen_cmd(
@@ -17,9 +18,7 @@ def screen_cmd(
     defects: str = typer.Option(
         ..., "--defects", help="Tokens, e.g. 'vS,vS,W_Mo' (vS = S vacancy, W_Mo = W on a Mo site)"
     ),
-    target: str = typer.Option(
-        "homo_lumo_gap", "--target", help="homo_lumo_gap, formation_energy_per_site, homo, lumo or magnetization"
-    ),
+    target: str = typer.Option("homo_lumo_gap", "--target", help=", ".join(PropertyPrediction.targets())),
     maximize: bool = typer.Option(False, "--maximize/--minimize", help="Rank the largest (or smallest) first."),
     limit: int = typer.Option(10, "--limit", "-n", help="How many of the best to show and export (1-100)."),
     max_configs: int = typer.Option(50_000, "--max-configs", help="At most this many distinct configurations."),
@@ -79,9 +78,6 @@ def _table(result) -> None:
         f"{'' if result.exhaustive else ' (sampled)'}"
     )
     tab = Table(title=title)
-    from hypofinder.cli.defects import _pm
-    from hypofinder.models import PropertyPrediction
-
     shown = [k for k in PropertyPrediction.targets() if any(getattr(c, k) is not None for c in result.best)]
     for col in (
         "#",
@@ -97,7 +93,7 @@ def _table(result) -> None:
         tab.add_row(
             str(c.rank),
             c.label,
-            *(_pm(getattr(c, k), getattr(c, k + "_std")) for k in shown),
+            *(spec(k).value(*spec(k).of(c), unit=False, fmt=".3f") for k in shown),
             d,
             "yes" if c.in_domain else "[yellow]no[/yellow]",
             c.cif_path or "",

@@ -18,6 +18,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from hypofinder.errors import BadInputError
+from hypofinder.jsonl import SUFFIXES as JSONL_SUFFIXES
+from hypofinder.jsonl import jsonl_lines
 from hypofinder.outfiles import read_input_text
 
 MIN_CLAIM_WORDS = 4
@@ -157,7 +159,7 @@ def read_references(path: str | Path) -> ReferenceSet:
     """Read a reference set; an unreadable file raises BadInputError, bad lines become problems."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".ndjson", ".csv"):
+    if suffix not in (*JSONL_SUFFIXES, ".csv"):
         raise BadInputError(f"{path}: give a .jsonl or .csv reference set (id, query, reference_hypothesis)")
     text = read_input_text(path, "reference set")
     out, seen = ReferenceSet(source=path.name), {}
@@ -173,15 +175,8 @@ def read_references(path: str | Path) -> ReferenceSet:
         except csv.Error as exc:
             out.problems.append(f"{path.name} line {reader.line_num}: {exc}; the rest of the file was skipped")
     else:
-        for n, line in enumerate(text.split("\n"), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                out.problems.append(f"{path.name} line {n}: not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            _add(record, f"{path.name} line {n}", seen, out)
+        for where, record in jsonl_lines(text, out.problems, lambda n: f"{path.name} line {n}"):
+            _add(record, where, seen, out)
     if not out.items:
         why = f" ({len(out.problems)} line(s) rejected: {out.problems[0]})" if out.problems else ""
         raise BadInputError(f"no usable references in {path}{why}")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from pathlib import Path
 
 from hypofinder.errors import BadInputError
+from hypofinder.jsonl import SUFFIXES as JSONL_SUFFIXES
+from hypofinder.jsonl import jsonl_lines
 from hypofinder.library.citations import sentences
 from hypofinder.library.models import Chunk, Document, Parsed
 
@@ -26,8 +27,7 @@ KINDS = {
     ".pdf": "pdf",
     ".bib": "bibtex",
     ".bibtex": "bibtex",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
+    **dict.fromkeys(JSONL_SUFFIXES, "jsonl"),
     ".csv": "csv",
     ".txt": "text",
     ".md": "text",
@@ -148,15 +148,7 @@ def _year(value) -> int | None:
 
 def _jsonl(path: Path, data: bytes, parsed: Parsed) -> None:
     text = _decode(path, data)
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            parsed.problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); skipped")
-            continue
+    for where, rec in jsonl_lines(text, parsed.problems, lambda n: f"{path}:{n}"):
         if not isinstance(rec, dict):
             parsed.problems.append(f"{where}: expected a JSON object, got {type(rec).__name__}; skipped")
             continue

@@ -49,7 +49,7 @@ _llama_lock = threading.Lock()
 
 
 @lru_cache(maxsize=2)
-def _load_llama(path: str, n_ctx: int, n_threads: int | None):
+def load_llama(path: str, n_ctx: int, n_threads: int | None):
     from llama_cpp import Llama
 
     class CheckedLlama(Llama):
@@ -150,7 +150,7 @@ class ChatLocalLlama(BaseChatModel):
         return {"model_path": os.path.basename(self.model_path), "n_ctx": self.n_ctx}
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
-        llm = _load_llama(self.model_path, self.n_ctx, self.n_threads)
+        llm = load_llama(self.model_path, self.n_ctx, self.n_threads)
         response_format = kwargs.get("response_format")  # json_object + grammar-friendly schema (llm.schemas)
         with _llama_lock:  # one llama context, one caller at a time
             out = llm.create_chat_completion(

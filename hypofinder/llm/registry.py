@@ -123,7 +123,8 @@ def all_providers() -> list[Provider]:
     return list(_REGISTRY.values())
 
 
-def _by_name(name: str) -> Provider | None:
+def provider_named(name: str) -> Provider | None:
+    """The registered provider that answers to ``name`` (any case), or None."""
     low = name.lower()
     for p in _REGISTRY.values():
         if low in (n.lower() for n in p.names()):
@@ -134,7 +135,7 @@ def _by_name(name: str) -> Provider | None:
 def resolve(model: str | None, base_url: str | None = None) -> ModelSpec:
     """Turn the user's ``--model`` / ``--base-url`` into a ModelSpec, or one clear error line."""
     name = (model or "local").strip()
-    entry = _by_name(name)
+    entry = provider_named(name)
     server = next((p for p in _REGISTRY.values() if p.serves_any_name), None)
     if base_url:
         parsed = urlparse(base_url)

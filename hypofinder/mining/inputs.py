@@ -13,10 +13,11 @@ from pydantic import BaseModel, Field
 
 from hypofinder.errors import BadInputError
 from hypofinder.errors import one_line as _one_line
+from hypofinder.jsonl import SUFFIXES as JSONL_SUFFIXES
+from hypofinder.jsonl import jsonl_lines
 from hypofinder.models import HypothesisReport
 from hypofinder.outfiles import read_input_text
 
-JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 RESERVED_FIELDS = frozenset(HypothesisReport.model_fields) | {"id", "query", "error", "error_kind"}
 
 
@@ -97,15 +98,7 @@ def read_queries(path: str | Path) -> QuerySet:
     if suffix == ".csv":
         _read_csv(text, path, out, seen)
     else:
-        for n, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 is valid inside JSON
-            if not line.strip():
-                continue
-            where = f"{path.name} line {n}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                out.problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
+        for where, record in jsonl_lines(text, out.problems, lambda n: f"{path.name} line {n}"):
             _item_from(record, where, seen, out)
     return out
 

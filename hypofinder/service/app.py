@@ -190,7 +190,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     async def defects_predict(
         files: list[UploadFile] = File(..., description="Defective supercells (CIF)"), host: Optional[str] = Form(None)
     ) -> list[dict[str, Any]]:
-        """Formation energy per site and HOMO-LUMO gap (eV) for each uploaded CIF."""
+        """The predicted properties (hypofinder.prediction.PropertyPrediction, each in its unit) of each uploaded CIF."""
         import anyio
 
         texts = []

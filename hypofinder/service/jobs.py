@@ -306,8 +306,8 @@ def _load_predictor() -> None:
 
 
 def _load_local_llm() -> None:
-    from hypofinder.llm.providers import _load_llama, local_model_path
+    from hypofinder.llm.providers import load_llama, local_model_path
     from hypofinder.settings import settings
 
     cfg = settings()
-    _load_llama(local_model_path(), cfg.local_n_ctx, cfg.local_n_threads)
+    load_llama(local_model_path(), cfg.local_n_ctx, cfg.local_n_threads)

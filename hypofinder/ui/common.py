@@ -31,9 +31,9 @@ def model_choices() -> dict[str, str | None]:
 
 def choice_for(model: str) -> str:
     """The choice label for a configured model name (served names map to the endpoint choice)."""
-    from hypofinder.llm.registry import _by_name
+    from hypofinder.llm.registry import provider_named
 
-    entry = _by_name(model.strip())
+    entry = provider_named(model.strip())
     if entry is not None and entry.in_process:
         return _LABELS.get(entry.name, entry.name)
     return OPENAI_CHOICE

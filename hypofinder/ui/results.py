@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from hypofinder.models import ContextResult, Evidence, HypothesisReport, Synthesis, Validation
+from hypofinder.prediction import registry, spec
 from hypofinder.render import context_title, contexts_csv, rating_of, record_lines, to_markdown
 
 VERDICT_COLORS = {"supported": "green", "contradicted": "red", "inconclusive": "orange", "out of scope": "gray"}
-TARGET_LABELS = {"homo_lumo_gap": "HOMO–LUMO gap (eV)", "formation_energy_per_site": "Formation energy per site (eV)"}
-TREND_UNITS = {"pair_distance": "eV/Å", "defect_count": "eV per defect"}
+TREND_UNITS = {"pair_distance": "{}/Å", "defect_count": "{} per defect"}  # {}: the property's unit
 VARIABLE_LABELS = {
     "pair_distance": "Defect pair distance (Å)",
     "defect_count": "Number of defects",
@@ -112,24 +112,28 @@ def elo_chart(report: HypothesisReport) -> alt.Chart | None:
     return alt.layer(start, bars, points).properties(title="Elo ± bootstrap std", height=36 * len(df) + 40)
 
 
+def _shown(predictions) -> list:
+    """The properties any of these configurations has a value for (the host's data carry them)."""
+    return [s for s in registry() if any(s.of(p)[0] is not None for p in predictions)]
+
+
 def evidence_frame(v: Validation) -> pd.DataFrame:
-    """The predictor's configurations as a table (eV; ``±`` columns are the uncertainty, 1σ)."""
+    """The predictor's configurations as a table (each property in its unit; ``±`` columns: uncertainty, 1σ)."""
     var = VARIABLE_LABELS.get(v.request.variable if v.request else "pair_distance", "Variable")
-    return pd.DataFrame(
-        [
-            {
-                "Configuration": p.label,
-                "Defects": " ".join(p.defects),
-                var: p.variable_value,
-                "Gap (eV)": p.homo_lumo_gap,
-                "Gap ± (eV)": p.homo_lumo_gap_std,
-                "E_f/site (eV)": p.formation_energy_per_site,
-                "E_f/site ± (eV)": p.formation_energy_per_site_std,
-                "In domain": p.in_domain,
-            }
-            for p in v.predictions
-        ]
-    )
+    shown = _shown(v.predictions)
+    rows = []
+    for p in v.predictions:
+        row = {"Configuration": p.label, "Defects": " ".join(p.defects), var: p.variable_value}
+        for s in shown:
+            row[s.header()], row[s.header(uncertainty=True)] = s.of(p)
+        rows.append(row | {"In domain": p.in_domain})
+    return pd.DataFrame(rows)
+
+
+def number_columns() -> dict:
+    """Three decimals for every property column of the evidence tables."""
+    fmt = st.column_config.NumberColumn(format="%.3f")
+    return {s.header(u): fmt for s in registry() for u in (False, True)}
 
 
 def planned_frame(e: Evidence) -> pd.DataFrame:
@@ -146,11 +150,14 @@ def evidence_chart(v: Validation) -> alt.Chart | None:
     """Predicted target vs the claim's variable, with ±std error bars; None without predictions."""
     if not v.predictions:
         return None
-    target = v.request.target if v.request else "homo_lumo_gap"
+    ps = spec(v.request.target if v.request else "homo_lumo_gap")
     variable = v.request.variable if v.request else "pair_distance"
     rows = []
     for p in v.predictions:
-        y, s = getattr(p, target), getattr(p, f"{target}_std")
+        y, s = ps.of(p)
+        if y is None:
+            continue
+        s = s or 0.0
         rows.append(
             {
                 "label": p.label,
@@ -162,11 +169,13 @@ def evidence_chart(v: Validation) -> alt.Chart | None:
                 "domain": "in domain" if p.in_domain else "out of domain",
             }
         )
+    if not rows:
+        return None
     df = pd.DataFrame(rows)
     numeric = df["x"].notna().all()
     x_title = VARIABLE_LABELS.get(variable, "Variable") if numeric else "Configuration"
     x = alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)) if numeric else alt.X("label:N", title=x_title)
-    y_title = TARGET_LABELS[target]
+    y_title = ps.label
     base = alt.Chart(df).encode(x=x)
     points = base.mark_circle(size=90).encode(
         y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False)),
@@ -185,7 +194,7 @@ def evidence_chart(v: Validation) -> alt.Chart | None:
     layers = [bars, points]
     if numeric and len(df) > 1:
         layers.insert(0, base.mark_line(color="#9ecae1").encode(y="y:Q"))
-    title = f"Predicted {y_title.split(' (')[0]} vs {x_title.split(' (')[0].lower()}"
+    title = f"Predicted {ps.title} vs {x_title.split(' (')[0].lower()}"
     return alt.layer(*layers).properties(title=title, height=260)
 
 
@@ -205,25 +214,19 @@ def render_evidence(v: Validation | None, key: str) -> None:
     with st.expander(f"Predictor evidence: {v.verdict}", expanded=bool(v.predictions), icon=icon):
         st.markdown(f":{VERDICT_COLORS[v.verdict]}-badge[{v.verdict}] {v.summary}")
         if v.request is not None:
-            r = v.request
+            r, ps = v.request, spec(v.request.target)
+            per = TREND_UNITS.get(r.variable, "{} per unit").format(ps.unit)
             st.caption(
-                f"Claim checked: {' + '.join(r.defects)} in {r.host}, {TARGET_LABELS[r.target].split(' (')[0]} "
+                f"Claim checked: {' + '.join(r.defects)} in {r.host}, {ps.title} "
                 f"{r.direction.replace('_', ' ')} with {VARIABLE_LABELS[r.variable].split(' (')[0].lower()}"
-                + (
-                    f" (trend {v.trend:+.3f} {TREND_UNITS.get(r.variable, 'eV per unit')})"
-                    if v.trend is not None
-                    else ""
-                )
+                + (f" (trend {v.trend:+.3f} {per})" if v.trend is not None else "")
             )
         if v.predictions:
             st.dataframe(
                 evidence_frame(v),
                 hide_index=True,
                 key=f"{key}_table",
-                column_config={
-                    c: st.column_config.NumberColumn(format="%.3f")
-                    for c in ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")
-                },
+                column_config=number_columns(),
             )
             chart = evidence_chart(v)
             if chart is not None:
@@ -250,10 +253,7 @@ def render_planned(e: Evidence | None, key: str) -> None:
             planned_frame(e),
             hide_index=True,
             key=f"{key}_table",
-            column_config={
-                c: st.column_config.NumberColumn(format="%.3f")
-                for c in ("Gap (eV)", "Gap ± (eV)", "E_f/site (eV)", "E_f/site ± (eV)")
-            },
+            column_config=number_columns(),
         )
         for fid, f in zip(e.fact_ids(), e.facts):
             chart = evidence_chart(f)
