@@ -360,6 +360,11 @@ class RunManifest(BaseModel):
     library: str | None = Field(default=None, description="The literature library the run was grounded in")
     rounds: int = Field(default=0, description="Revision rounds run")
     tournament_enabled: bool = False
+    raw: bool = Field(
+        default=False,
+        description="One plain call (the ablation baseline, hypofinder.plain): one context holds the answer, "
+        "with no review; the synthesis repeats it",
+    )
     cached: bool = Field(default=False, description="The whole report was served from the cache")
 
 

@@ -72,6 +72,15 @@ class RunConfig(BaseModel):
         "entry says otherwise).",
     )
 
+    raw: bool = Field(
+        default=False,
+        description="One plain call of the model (the ablation baseline): the question and a neutral prompt, "
+        "no PhySH contexts, evidence, review or synthesis.",
+    )
+    physh_contexts: bool = Field(
+        default=True, description="Role contexts from PhySH concepts; off: one generic researcher role (ablation)."
+    )
+
     @classmethod
     def bounds(cls, name: str) -> tuple[float | None, float | None]:
         """(lower, upper) limits of a numeric option, for widgets and help text."""
