@@ -135,7 +135,7 @@ def models(refs, folder: Path, model_names: list[str], contexts: int) -> dict[st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", type=int, default=16, help="reference questions mined per model (default: all 16)")
+    ap.add_argument("--questions", type=int, default=16, help="reference questions mined per model (default: 16)")
     ap.add_argument("--contexts", type=int, default=1, help="contexts per question for the embedded model")
     ap.add_argument("--no-local", action="store_true", help="skip the embedded SmolLM2 model")
     ap.add_argument("--keep", type=Path, help="keep results files here (rerun resumes)")
