@@ -6,8 +6,9 @@ no PhySH concept, no evidence, no review, no synthesis. The answer becomes a rep
 every metric of ``hypofinder.evaluation`` applies:
 
 - ``split_answer`` reads the hypothesis, the reason and the steps from the text (Markdown headings such as
-  "## Hypothesis" / "**Why:**" / "Steps to test it", numbered or bulleted items; without headings the first
-  sentence is the hypothesis, list items are the steps, the rest is the reason);
+  "## Hypothesis" / "**Why:**" / "Steps to test it", numbered or bulleted items with the indented lines under them;
+  without headings the first sentence outside the list is the hypothesis, list items are the steps, the rest
+  is the reason; lead-in lines ending with a colon are dropped);
 - a part the model did not give is written "-" (the prose check counts it as junk); steps are kept whole,
   more than three are joined into the third (the report holds three);
 - the context's summary holds the answer verbatim; its review is empty (score 0, marked "not reviewed"); the
@@ -78,20 +79,30 @@ def _sentences(text: str) -> list[str]:
 
 
 def _lines(text: str) -> list[tuple[str | None, bool, str]]:
-    """(section named by the latest heading or label, is a list item, the line without Markdown)."""
-    out, current = [], None
+    """(section named by the latest heading or label, is a list item, the line without Markdown). An indented
+    line right under an item continues that item; a lead-in line ending with a colon ("Here are the steps:")
+    introduces what follows and is dropped."""
+    out: list[tuple[str | None, bool, str]] = []
+    current, in_item = None, False
     for raw in text.splitlines():
         line = strip_markdown(raw)
         if not line:
+            in_item = False
             continue
         item = bool(_ITEM.match(raw))
         label = _LABEL.match(line)
         named = _section(label.group(1)) if label and not item else None
         if named is not None:
-            current, line = named, label.group(2).strip()
+            current, line, in_item = named, label.group(2).strip(), False
             if not line:
                 continue
+        elif in_item and not item and raw[:1].isspace() and out:
+            out[-1] = (out[-1][0], True, f"{out[-1][2]} {line}")
+            continue
+        elif not item and line.endswith(":"):
+            continue
         out.append((current, item, line))
+        in_item = item
     return out
 
 

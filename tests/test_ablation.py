@@ -70,6 +70,15 @@ def test_a_free_text_answer_becomes_hypothesis_reason_and_steps():
     s3, r3, st3 = split_answer(prose)
     assert s3 == "Pressure closes the gap." and r3 == "Orbitals overlap more."
     assert st3 == ["Measure it under pressure.", "Fit the data.", "Compare models."]
+    # a lead-in line is dropped, an indented line continues its item, an unindented one does not (SmolLM2)
+    s5, r5, st5 = split_answer(
+        "Consider this:\n1. Grow the film.\n   Use sulfur vapour.\n2. Anneal it.\nVacancies donate electrons."
+    )
+    assert (s5, r5, st5) == (
+        "Vacancies donate electrons.",
+        MISSING,
+        ["Grow the film. Use sulfur vapour.", "Anneal it.", MISSING],
+    )
     s4, r4, st4 = split_answer("Only one sentence here.")
     assert (s4, r4, st4) == ("Only one sentence here.", MISSING, [MISSING] * 3)
 
