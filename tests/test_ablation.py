@@ -127,7 +127,7 @@ def test_eval_run_raw_gives_one_context_that_scores_like_the_others(refs4, tmp_p
 def test_two_variants_are_compared_question_by_question(refs4, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "160")
     out, saved = tmp_path / "r.jsonl", tmp_path / "s.jsonl"
-    args = ("eval", "run", refs4, "--model", "fake", "--contexts", "2", "--out", out, "--scores", saved)
+    args = ("eval", "run", refs4, "--model", "fake", "--contexts", "2", "--no-cache", "--out", out, "--scores", saved)
     assert cli(*args, "--variants", "raw,full,synthesis-only") == 0
     table = capsys.readouterr().out
     assert all(name in table for name in ("raw", "full", "synthesis-only", "calls/report"))
