@@ -5,7 +5,8 @@
 1. Calibration: the key-point threshold the labelled pairs (tests/data/keypoint_pairs.jsonl) give, beside
    the shipped KEYPOINT_THRESHOLD, with its balanced accuracy.
 2. Soundness on the project's reference set (benchmarks/data/eval_refs.jsonl): each reference scored against
-   itself (goal >= 0.9), against every other question's reference (goal <= 0.35), and the question itself
+   itself (goal >= 0.9), against every other question's reference (goal: mean <= 0.05, at most 2 % of pairs
+   above 0.35: neighbouring questions such as two on MoS2 vacancies share points), and the question itself
    offered as the hypothesis (a parrot; goal 0).
 3. Speed: `hypofinder eval score` on 50 questions of full reports (3 contexts each), end to end in a fresh
    process (imports, model loading included); goal <= 60 s on 2 cores. The load average is printed beside it.
@@ -72,7 +73,11 @@ def soundness(refs) -> None:
         f"{time.perf_counter() - t0:.1f} s)"
     )
     print(f"   against itself:        min {min(own):.3f}  mean {sum(own) / len(own):.3f}   goal: each >= 0.9")
-    print(f"   against another's:     max {max(other):.3f}  mean {sum(other) / len(other):.3f}   goal: each <= 0.35")
+    over = sum(r > 0.35 for r in other)
+    print(
+        f"   against another's:     max {max(other):.3f}  mean {sum(other) / len(other):.3f}  above 0.35: {over} of "
+        f"{len(other)}   goal: mean <= 0.05, at most 2 % above 0.35 (neighbouring questions share points)"
+    )
     print(f"   the question itself:   mean {parrot.keypoint_recall:.3f}   goal: 0 (no credit for restating it)")
 
 
@@ -135,7 +140,7 @@ def models(refs, folder: Path, model_names: list[str], contexts: int) -> dict[st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--questions", type=int, default=16, help="reference questions mined per model (default: all 16)")
+    ap.add_argument("--questions", type=int, default=16, help="reference questions mined per model (default: 16)")
     ap.add_argument("--contexts", type=int, default=1, help="contexts per question for the embedded model")
     ap.add_argument("--no-local", action="store_true", help="skip the embedded SmolLM2 model")
     ap.add_argument("--keep", type=Path, help="keep results files here (rerun resumes)")

@@ -395,6 +395,11 @@ class RunManifest(BaseModel):
     rounds: int = Field(default=0, description="Revision rounds run")
     tournament_enabled: bool = False
     capability: str = Field(default="tiny", description="The answer profile the run used (hypofinder.profiles)")
+    raw: bool = Field(
+        default=False,
+        description="One plain call (the ablation baseline, hypofinder.plain): one context holds the answer, "
+        "with no review; the synthesis repeats it",
+    )
     cached: bool = Field(default=False, description="The whole report was served from the cache")
 
 

@@ -126,6 +126,8 @@ class HypothesisFinder(Refinement):
         )
         self.cache = AnswerCache(cfg.cache_dir / "llm_cache.sqlite") if self.config.cache else None
         self._modes_path = cfg.cache_dir / "endpoints.json"
+        if context_source is None and not self.config.physh_contexts:  # ablation: one generic role, no concept
+            from hypofinder.plain import generic_contexts as context_source
         self._context_source = context_source
         self._validator = validator
         self.library = None
@@ -154,6 +156,10 @@ class HypothesisFinder(Refinement):
     # ------------------------------------------------------------------ the pipeline
     def find(self, query: str, on_progress: Callable[[Progress], None] | None = None) -> HypothesisReport:
         query = self.config.check_query(query)
+        if self.config.raw:  # the ablation baseline: one plain call, none of the steps below
+            from hypofinder.plain import plain_report
+
+            return plain_report(self, query, on_progress)
         notify = on_progress or (lambda p: None)
         if self.library is not None:  # files may have been added since: read the manifest again
             from hypofinder.library import open_library

@@ -117,9 +117,41 @@ def _compound(word: str, parts: int) -> bool:
     return any(word[:i] in known and _compound(word[i:], parts - 1) for i in range(3, len(word) - 2))
 
 
+# Markdown is formatting, not debris: a served model's headings, bullets, bold and inline code.
+_MD_LINE_START = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+\u2022]\s+|\d{1,3}[.)]\s+)")
+_MD_RULE = re.compile(r"^\s{0,3}([-*_]\s*){3,}$")
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6}\s+.*|(\*\*|__)[^*_]+(\*\*|__):?)\s*$")
+_MD_SPANS = (
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # italic
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # inline code
+    (re.compile(r"\[([^\]\n]+)\]\((?:[^)\s]+)\)"), r"\1"),  # link: its text
+)
+
+
+def strip_markdown(text: str | None) -> str:
+    """``text`` without Markdown formatting, lines joined by spaces: heading, quote, bullet and list-number
+    marks at line starts, horizontal rules, bold, italic, inline code and links (their text kept). A heading
+    that ends without punctuation gets a colon ("## Steps" -> "Steps:"), so it reads as a lead-in."""
+    out = []
+    for line in (text or "").splitlines():
+        if not line.strip() or _MD_RULE.match(line):
+            continue
+        heading = bool(_MD_HEADING.match(line))
+        line = _MD_LINE_START.sub("", line)
+        for pattern, repl in _MD_SPANS:
+            line = pattern.sub(repl, line)
+        line = line.strip()
+        if heading and line and line[-1] not in ".:!?":
+            line += ":"
+        out.append(line)
+    return " ".join(" ".join(out).split())
+
+
 def prose_problems(text: str | None, *, min_words: int = 4, source: str = "") -> list[str]:
-    """Why ``text`` is not prose (empty list: it is). ``source`` (the prompt) catches copied text."""
-    text = (text or "").strip()
+    """Why ``text`` is not prose (empty list: it is). ``source`` (the prompt) catches copied text. Markdown
+    formatting is removed first (``strip_markdown``): it is formatting, not debris."""
+    text = strip_markdown(text)
     if not text:
         return ["empty"]
     problems: list[str] = []
@@ -141,23 +173,6 @@ def prose_problems(text: str | None, *, min_words: int = 4, source: str = "") ->
     if source and len(text) >= 40 and " ".join(text.lower().split()) in " ".join(source.lower().split()):
         problems.append("copied from the prompt")
     return problems
-
-
-_MARKDOWN = (
-    (re.compile(r"^\s{0,3}#{1,6}\s+", re.M), ""),  # headings
-    (re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+", re.M), ""),  # bullets and numbered items
-    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])[*_]([^*_\n]+)[*_](?![\w*])"), r"\1"),  # italics
-    (re.compile(r"`([^`\n]+)`"), r"\1"),  # inline code
-)
-
-
-def strip_markdown(text: str) -> str:
-    """Markdown formatting a served model adds (headings, bullets, bold, italics, inline code) removed: it is
-    formatting, not junk."""
-    for pattern, repl in _MARKDOWN:
-        text = pattern.sub(repl, text)
-    return text
 
 
 def debris_problems(text: str | None, *, source: str = "", **_: object) -> list[str]:

@@ -93,6 +93,18 @@ class RunConfig(BaseModel):
         json_schema_extra=OUTPUT,
     )
 
+    raw: bool = Field(
+        default=False,
+        description="One plain call of the model (the ablation baseline): the question and a neutral prompt, "
+        "no PhySH contexts, evidence, review or synthesis.",
+        json_schema_extra=OUTPUT,
+    )
+    physh_contexts: bool = Field(
+        default=True,
+        description="Role contexts from PhySH concepts; off: one generic researcher role (ablation).",
+        json_schema_extra=OUTPUT,
+    )
+
     @classmethod
     def output_fields(cls) -> tuple[str, ...]:
         """The options that change a run's report (marked ``OUTPUT``): a cached report is keyed by them."""

@@ -66,10 +66,29 @@ def mined(tmp_path_factory):
 # ----------------------------------------------------------------------------- the metric itself
 
 
+HOSTS = {  # the six 2DMD hosts, as a question names them
+    "MoS2": ("mos2",),
+    "WSe2": ("wse2",),
+    "BN": ("boron nitride", "hbn", "h-bn"),
+    "GaSe": ("gase", "gallium selenide"),
+    "InSe": ("inse", "indium selenide"),
+    "P": ("phosphorene", "black phosphorus"),
+}
+
+
 def test_reference_set_is_what_the_issue_asks(refs):
-    assert 10 <= len(refs) <= 20
+    assert len(refs) >= 48
     assert all(len(r.key_points) >= 3 for r in refs)
-    assert sum(r.is_point_defect() for r in refs) >= 2  # evidence_coverage has questions to cover
+    hosts = {r.id: {h for h, names in HOSTS.items() if any(n in r.query.lower() for n in names)} for r in refs}
+    defects = [r for r in refs if r.is_point_defect() and hosts[r.id]]
+    assert len(defects) >= 12 and set().union(*(hosts[r.id] for r in defects)) == set(HOSTS)
+    assert sum(not r.is_point_defect() for r in refs) >= 12
+    halves = {s: [r for r in refs if r.split == s] for s in ("tuning", "held-out")}
+    assert abs(len(halves["tuning"]) - len(halves["held-out"])) <= 1 and len(halves["tuning"]) + len(
+        halves["held-out"]
+    ) == len(refs)
+    held_defects = {h for r in halves["held-out"] if r in defects for h in hosts[r.id]}
+    assert sum(r in defects for r in halves["held-out"]) >= 6 and held_defects == set(HOSTS)
 
 
 def test_each_reference_matches_itself_and_not_the_others(refs):
@@ -80,8 +99,13 @@ def test_each_reference_matches_itself_and_not_the_others(refs):
     own = [q for q in scored.per_question if q.id.split("|")[0] == q.id.split("|")[1]]
     others = [q for q in scored.per_question if q.id.split("|")[0] != q.id.split("|")[1]]
     assert len(own) == len(refs) and all(q.keypoint_recall >= 0.9 for q in own)
-    worst = max(others, key=lambda q: q.keypoint_recall)
-    assert worst.keypoint_recall <= 0.35, worst.id
+    # neighbouring questions (two on sulfur vacancies in MoS2, graphene's Dirac carriers and its quantum Hall
+    # effect) share some points; still, each reference scores its own question best, and overlaps stay rare
+    for q in own:
+        rival = max((o for o in others if o.id.split("|")[0] == q.id.split("|")[0]), key=lambda o: o.keypoint_recall)
+        assert rival.keypoint_recall < q.keypoint_recall, rival.id
+    recalls = [q.keypoint_recall for q in others]
+    assert sum(recalls) / len(recalls) <= 0.05 and sum(r > 0.35 for r in recalls) <= 0.02 * len(recalls)
 
 
 def test_restating_the_question_earns_no_key_point(refs):
@@ -152,7 +176,16 @@ def test_eval_run_fake_prints_every_metric_and_resumes(mined, tmp_path, capsys):
     assert cli("eval", "run", refs4, "--model", "fake", "--contexts", "2", "--json", "--out", out) == 0
     assert json.loads(capsys.readouterr().out) == first
     assert out.read_text().splitlines() == lines
-    assert first == json.loads(api_scores.model_dump_json())  # the CLI prints what the Python API returns
+    # the CLI prints what the Python API returns; only the cost differs (its reports came from the report cache)
+    cost = {"seconds", "llm_calls", "seconds_per_report", "calls_per_report"}
+
+    def quality(scores: dict) -> dict:
+        per = [{k: v for k, v in q.items() if k not in cost} for q in scores["per_question"]]
+        return {**{k: v for k, v in scores.items() if k not in cost}, "per_question": per}
+
+    assert quality(first) == quality(json.loads(api_scores.model_dump_json()))
+    assert first["calls_per_report"] is None  # whole reports from the cache cost nothing this time
+    assert api_scores.calls_per_report is None or api_scores.calls_per_report > 4  # None: an earlier test mined them
 
 
 def test_eval_score_names_bad_lines_and_skips_them(mined, tmp_path, capsys):
@@ -209,7 +242,13 @@ def _report_with(mined, texts: list[str], synthesis: str):
     gen = Generated.from_record(json.loads(out.read_text().splitlines()[0]))
     report = gen.report
     contexts = [
-        c.model_copy(update={"hypothesis": c.hypothesis.model_copy(update={"statement": t})})
+        c.model_copy(
+            update={
+                "hypothesis": c.hypothesis.model_copy(
+                    update={"statement": t, "rationale": "It may hold.", "steps": ["Try it.", "Test it.", "Check it."]}
+                )
+            }
+        )  # fmt: skip
         for c, t in zip(report.contexts, texts)
     ]
     syn = report.synthesis.model_copy(update={"hypothesis": synthesis})

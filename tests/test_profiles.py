@@ -181,7 +181,7 @@ def test_refinement_follows_the_capability_unless_the_run_or_provider_says_other
 
 def test_markdown_is_formatting_not_junk_but_json_debris_still_is():
     md = "## Hypothesis\n- **MoS2** with *sulfur vacancies* has a `smaller` gap than the pristine layer."
-    assert strip_markdown(md).startswith("Hypothesis\nMoS2 with sulfur vacancies")
+    assert strip_markdown(md).startswith("Hypothesis: MoS2 with sulfur vacancies has a smaller gap")
     assert debris_problems(md) == []
     assert debris_problems('The gap is {"value": 1.2} eV.') == ["JSON or bracket debris"]
     assert debris_problems("") == ["empty"]

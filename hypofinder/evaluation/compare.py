@@ -12,8 +12,18 @@ from pydantic import BaseModel
 from hypofinder.evaluation.metrics import QuestionScore
 
 N_BOOT = 2000
-COMPARED = ("keypoint_recall", "concept_recall", "junk_rate", "evidence", "judge_score")
-LOWER_IS_BETTER = {"junk_rate"}
+COMPARED = (
+    "keypoint_recall",
+    "concept_recall",
+    "words",
+    "junk_rate",
+    "evidence",
+    "judge_score",
+    "seconds",
+    "llm_calls",
+)
+LOWER_IS_BETTER = {"junk_rate", "seconds", "llm_calls"}
+NEUTRAL = {"words"}  # shown beside the recall so that length cannot pass for quality; neither better nor worse
 
 
 class MetricDiff(BaseModel):
@@ -25,11 +35,14 @@ class MetricDiff(BaseModel):
     low: float | None
     high: float | None
     lower_is_better: bool = False
+    neutral: bool = False
 
     @property
     def verdict(self) -> str:
         if self.low is None or self.high is None or (self.low <= 0 <= self.high):
             return "no clear difference"
+        if self.neutral:
+            return "B more" if (self.diff or 0) > 0 else "B fewer"
         better = (self.diff or 0) > 0
         if self.lower_is_better:
             better = not better
@@ -85,6 +98,7 @@ def compare(
                     low=None,
                     high=None,
                     lower_is_better=metric in LOWER_IS_BETTER,
+                    neutral=metric in NEUTRAL,
                 )
             )
             continue
@@ -100,6 +114,7 @@ def compare(
                 low=round(low, 4),
                 high=round(high, 4),
                 lower_is_better=metric in LOWER_IS_BETTER,
+                neutral=metric in NEUTRAL,
             )
         )
     return Comparison(a=name_a, b=name_b, n_a=len(a), n_b=len(b), paired=len(pairs), n_boot=n_boot, rows=rows)

@@ -7,7 +7,11 @@
 - ``junk_rate``: share of the report's text fields that fail ``hypofinder.quality.prose_problems``;
 - ``evidence_coverage``: share of point-defect questions whose report carries predictor numbers;
 - ``score_recall_spearman``: rank correlation of the reviewer's score with each context's recall;
-- ``judge_score``: the LLM judge's 0-5 matched score (only with a judge).
+- ``judge_score``: the LLM judge's 0-5 matched score (only with a judge);
+- ``words_scored``: words of the scored text. Every candidate is the same kind of text (hypothesis,
+  rationale and steps, ``results``) cut to its first WORD_BUDGET words, because recall rises with length;
+- ``seconds_per_report`` and ``calls_per_report``: the report's run time and the model answers it needed
+  (calls plus answer-cache hits; a report served whole from the cache has neither).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from hypofinder.evaluation.results import PICKS, Candidate, Generated, Pick
 from hypofinder.ontology.lexical import tokens
 from hypofinder.quality import prose_problems
 
+# The word budget of a scored hypothesis: twice a reference hypothesis (benchmarks/data/eval_refs.jsonl, 45-80
+# words, 3-5 key points), room for a hypothesis, its reason and three steps written out, while the tail of a
+# capable model's 180-300-word answer, where recall grows with length alone, is not scored. 0 or None: whole.
+WORD_BUDGET = 150
 KEYPOINT_THRESHOLD = 0.57  # calibrate(tests/data/keypoint_pairs.jsonl) for all-MiniLM-L6-v2; see bench_eval.py
 COPY_THRESHOLD = 0.9  # a sentence this close to the question restates it ...
 COPY_WORD_SHARE = 0.75  # ... and so does one made mostly of the question's words
@@ -35,6 +43,9 @@ METRIC_KEYS = (
     "evidence_coverage",
     "score_recall_spearman",
     "judge_score",
+    "words_scored",
+    "seconds_per_report",
+    "calls_per_report",
     "per_question",
 )
 
@@ -43,7 +54,11 @@ class QuestionScore(BaseModel):
     """The metrics of one question."""
 
     id: str
+    variant: str | None = Field(default=None, description="The ablation variant (hypofinder.evaluation.variants)")
     scored: str | None = Field(default=None, description="Which hypothesis was scored: 'context 2', 'synthesis'...")
+    words: int = Field(default=0, description="Words of the scored text (at most the word budget)")
+    seconds: float | None = Field(default=None, description="The report's run time (None: served from the cache)")
+    llm_calls: int | None = Field(default=None, description="Model answers the report needed (calls + cache hits)")
     keypoint_recall: float
     key_points_matched: list[bool] = Field(default_factory=list)
     concept_recall: float | None = Field(default=None, description="None: the reference names no PhySH concept")
@@ -75,6 +90,11 @@ class EvalScores(BaseModel):
     evidence_coverage: float | None
     score_recall_spearman: float | None
     judge_score: float | None = None
+    words_scored: float | None = Field(default=None, description="Mean words of the scored texts")
+    seconds_per_report: float | None = None
+    calls_per_report: float | None = None
+    word_budget: int | None = Field(default=WORD_BUDGET, description="Words scored per hypothesis (None: whole)")
+    variant: str | None = None
     pick: Pick = "top"
     threshold: float = KEYPOINT_THRESHOLD
     failed: int = Field(0, description="Questions whose line is an error (scored as recall 0)")
@@ -152,9 +172,15 @@ def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 # --------------------------------------------------------------------------- one question / the set
 
 
+def budget(text: str, words: int | None) -> str:
+    """The first ``words`` words of ``text`` (all of it for 0 or None)."""
+    parts = text.split()
+    return " ".join(parts[:words] if words else parts)
+
+
 def _pick(cands: list[Candidate], recalls: list[float], pick: Pick) -> int:
-    if pick == "synthesis":
-        return next(i for i, c in enumerate(cands) if c.label in ("synthesis", "hypothesis"))
+    if pick == "synthesis":  # a raw report has no synthesis: its one answer
+        return next((i for i, c in enumerate(cands) if c.label in ("synthesis", "hypothesis")), 0)
     if pick == "best":
         return int(np.argmax(recalls))
     return 0  # contexts come best first; a bare string is the only candidate
@@ -167,12 +193,16 @@ def score_question(
     pick: Pick,
     threshold: float,
     judge: Callable[[Reference, str], tuple[int, str]] | None = None,
+    words: int | None = WORD_BUDGET,
+    variant: str | None = None,
 ) -> QuestionScore:
     points = ref.points()
     ref_concepts = concepts_in(ref.reference_hypothesis)
     point_defect = ref.is_point_defect()
-    base = dict(id=ref.id, concepts=sorted(set(ref_concepts.values())), point_defect=point_defect)
-    cands = gen.candidates()
+    base = dict(
+        id=ref.id, variant=variant, concepts=sorted(set(ref_concepts.values())), point_defect=point_defect, **_cost(gen)
+    )
+    cands = [c.model_copy(update={"text": budget(c.text, words)}) for c in gen.candidates()]
     if gen.error is not None or not cands:
         return QuestionScore(
             **base,
@@ -194,6 +224,7 @@ def score_question(
     return QuestionScore(
         **base,
         scored=chosen.label,
+        words=len(chosen.text.split()),
         keypoint_recall=recalls[i],
         key_points_matched=[bool(x) for x in sims[i] >= threshold],
         concept_recall=len(hits) / len(ref_concepts) if ref_concepts else None,
@@ -205,6 +236,13 @@ def score_question(
         judge_score=judged[0] if judged else None,
         judge_reason=judged[1] if judged else None,
     )
+
+
+def _cost(gen: Generated) -> dict:
+    run = gen.report.run if gen.report is not None else None
+    if run is None or run.cached:
+        return {}
+    return {"seconds": run.seconds, "llm_calls": run.llm_calls + run.cache_hits}
 
 
 def _mean(values) -> float | None:
@@ -230,6 +268,8 @@ def aggregate(
     pick: Pick = "top",
     threshold: float = KEYPOINT_THRESHOLD,
     missing: list[str] | None = None,
+    words: int | None = WORD_BUDGET,
+    variant: str | None = None,
 ) -> EvalScores:
     fields = sum(q.text_fields for q in per_question)
     evidence = [q.evidence for q in per_question if q.point_defect and q.error is None and q.evidence is not None]
@@ -241,6 +281,11 @@ def aggregate(
         evidence_coverage=_mean(float(e) for e in evidence),
         score_recall_spearman=spearman([p for q in per_question for p in q.review_recall]),
         judge_score=_mean(q.judge_score for q in per_question),
+        words_scored=_mean(q.words for q in per_question if q.error is None),
+        seconds_per_report=_mean(q.seconds for q in per_question),
+        calls_per_report=_mean(q.llm_calls for q in per_question),
+        word_budget=words or None,
+        variant=variant,
         pick=pick,
         threshold=threshold,
         failed=sum(q.error is not None for q in per_question),
@@ -257,22 +302,32 @@ def score(
     threshold: float = KEYPOINT_THRESHOLD,
     judge: Callable[[Reference, str], tuple[int, str]] | None = None,
     on_question: Callable[[QuestionScore], None] | None = None,
+    words: int | None = WORD_BUDGET,
+    variant: str | None = None,
 ) -> EvalScores:
-    """Score ``generated`` (by id) against ``refs``; references without a result are listed as missing."""
+    """Score ``generated`` (by id) against ``refs``, each hypothesis cut to its first ``words`` words (0 or
+    None: whole); references without a result are listed as missing."""
     if pick not in PICKS:
         from hypofinder.errors import BadInputError
 
         raise BadInputError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
     pairs = [(r, generated[r.id]) for r in refs if r.id in generated]
     texts = [p for r, _ in pairs for p in r.points()]
-    texts += [u for _, g in pairs for c in g.candidates() for u in units(c.text)] + [r.query for r, _ in pairs]
+    texts += [u for _, g in pairs for c in g.candidates() for u in units(budget(c.text, words))]
+    texts += [r.query for r, _ in pairs]
     emb = Embeddings(texts)
     per_question = []
     for ref, gen in pairs:
-        q = score_question(ref, gen, emb, pick, threshold, judge)
+        q = score_question(ref, gen, emb, pick, threshold, judge, words, variant or gen.variant)
         per_question.append(q)
         if on_question is not None:
             on_question(q)
+    variants = {q.variant for q in per_question}
     return aggregate(
-        per_question, pick=pick, threshold=threshold, missing=[r.id for r in refs if r.id not in generated]
+        per_question,
+        pick=pick,
+        threshold=threshold,
+        missing=[r.id for r in refs if r.id not in generated],
+        words=words,
+        variant=variant or (variants.pop() if len(variants) == 1 else None),
     )

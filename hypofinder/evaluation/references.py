@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -42,6 +43,9 @@ class Reference(BaseModel):
     point_defect: bool | None = Field(
         default=None,
         description="About point defects in a 2D host the predictor knows; None: read from the question's words",
+    )
+    split: Literal["tuning", "held-out"] | None = Field(
+        default=None, description="Tuning half (prompts and settings may be tuned on it) or held-out half (reported)"
     )
 
     @field_validator("id", mode="before")
@@ -79,6 +83,15 @@ class ReferenceSet:
 
     def by_id(self) -> dict[str, Reference]:
         return {r.id: r for r in self.items}
+
+    def only(self, split: str | None) -> ReferenceSet:
+        """The references of ``split`` ("tuning" or "held-out"); all of them for None."""
+        if split is None:
+            return self
+        items = [r for r in self.items if r.split == split]
+        if not items:
+            raise BadInputError(f"no reference in {self.source} is marked split {split!r}")
+        return ReferenceSet(items=items, problems=self.problems, source=self.source)
 
 
 def sentences(text: str) -> list[str]:

@@ -1,7 +1,9 @@
 """Generated answers to score: lines of a mining results file, or ``{"id", "hypothesis"}`` lines.
 
-Each candidate is one hypothesis that can be scored: a context's hypothesis (statement + rationale,
-with the reviewer's score), the synthesis, or a bare hypothesis string.
+Each candidate is one hypothesis that can be scored, always the same kind of text: a context's hypothesis
+(statement, rationale and steps, with the reviewer's score), the synthesis (hypothesis, representation and
+steps), or a bare hypothesis string. A raw report (one plain call, ``run.raw``) has one candidate, its
+answer's hypothesis, reason and steps, and no review or synthesis to score.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Generated(BaseModel):
     report: HypothesisReport | None = None
     hypothesis: str | None = None
     error: str | None = None
+    variant: str | None = None  # the ablation variant the line was made for (hypofinder.evaluation.variants)
 
     @classmethod
     def from_record(cls, record: dict) -> Generated:
@@ -43,32 +46,41 @@ class Generated(BaseModel):
         if "id" not in record or isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
             raise ValueError("missing 'id' (a string or an integer)")
         rid = str(record["id"])
+        variant = record.get("variant") if isinstance(record.get("variant"), str) else None
         if "error" in record:
-            return cls(id=rid, error=str(record["error"]))
+            return cls(id=rid, error=str(record["error"]), variant=variant)
         if "contexts" in record or "synthesis" in record:
-            return cls(id=rid, report=MinedResult.from_record(record).report)
+            return cls(id=rid, report=MinedResult.from_record(record).report, variant=variant)
         hyp = record.get("hypothesis")
         if not isinstance(hyp, str) or not hyp.strip():
             raise ValueError("neither a report (contexts, synthesis) nor a 'hypothesis' string")
-        return cls(id=rid, hypothesis=hyp)
+        return cls(id=rid, hypothesis=hyp, variant=variant)
 
     @classmethod
     def from_mined(cls, result: MinedResult) -> Generated:
-        return cls(id=result.id, report=result.report, error=result.error)
+        variant = result.extra.get("variant")
+        return cls(
+            id=result.id,
+            report=result.report,
+            error=result.error,
+            variant=variant if isinstance(variant, str) else None,
+        )
 
     def candidates(self) -> list[Candidate]:
         """Every scorable hypothesis: the contexts best first, then the synthesis; or the bare string."""
         if self.report is not None:
+            raw = self.report.run.raw
             out = [
                 Candidate(
                     label=f"context {i}",
-                    text=_join(c.hypothesis.statement, c.hypothesis.rationale),
-                    review_score=c.review.score,
+                    text=_join(c.hypothesis.statement, c.hypothesis.rationale, *c.hypothesis.steps),
+                    review_score=None if raw else c.review.score,
                 )
                 for i, c in enumerate(self.report.contexts, 1)
             ]
-            syn = self.report.synthesis
-            out.append(Candidate(label="synthesis", text=_join(syn.hypothesis, syn.representation)))
+            if not raw:
+                syn = self.report.synthesis
+                out.append(Candidate(label="synthesis", text=_join(syn.hypothesis, syn.representation, *syn.steps)))
             return out
         if self.hypothesis:
             return [Candidate(label="hypothesis", text=self.hypothesis)]
@@ -79,6 +91,12 @@ class Generated(BaseModel):
         if self.report is None:
             return [self.hypothesis] if self.hypothesis else []
         fields: list[str] = []
+        if self.report.run.raw:  # the answer's parts; its summary is the answer verbatim, nothing was reviewed
+            return [
+                f
+                for c in self.report.contexts
+                for f in (c.hypothesis.statement, c.hypothesis.rationale, *c.hypothesis.steps)
+            ]
         for c in self.report.contexts:
             h = c.hypothesis
             fields += [c.summary, h.statement, h.rationale, *h.steps, c.review.text]
@@ -97,7 +115,7 @@ def _join(*parts: str) -> str:
     out = []
     for p in parts:
         p = " ".join((p or "").split())
-        if p:
+        if any(ch.isalnum() for ch in p):  # a part a raw answer did not give ("-") is no text
             out.append(p if p[-1] in ".!?" else p + ".")
     return " ".join(out)
 

@@ -214,14 +214,24 @@ class FakeChatModel(BaseChatModel):
             answer = scripted
         elif schema:
             answer = _FakeFiller(prompt, schema).value(schema, "answer")
-        else:
-            answer = {"text": f"Fake answer about: {_topic(prompt)}"}
-        text = json.dumps(answer)
+        else:  # a free-text call: a plain answer in Markdown, as served models write them
+            answer = None
+        text = json.dumps(answer) if answer is not None else _plain_answer(prompt)
         n_in, n_out = len(prompt.split()), len(text.split())
         message = AIMessage(
             content=text, usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out}
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _plain_answer(prompt: str) -> str:
+    """The fake's free-text answer: hypothesis, reason and three steps under Markdown headings."""
+    topic, n = _topic(prompt), int(hashlib.sha256(prompt.encode()).hexdigest()[:4], 16) % 999 + 1
+    steps = "\n".join(f"{i}. **Step {i}** on {topic}, variant {n}." for i in (1, 2, 3))
+    return (
+        f"## Hypothesis\nStatement on {topic}, variant {n}.\n\n"
+        f"## Why\nRationale on {topic}, variant {n}.\n\n## Steps to test it\n{steps}\n"
+    )
 
 
 def _topic(prompt: str) -> str:
@@ -274,7 +284,7 @@ class _FakeFiller:
         if field == "steps" and techniques:
             text = f"Use {techniques[index % len(techniques)].lower()} for step {index + 1} on {self.topic}"
         elif field in ("statement", "hypothesis") and self.planned:
-            named = " and ".join(v for k, v in self.planned.items() if k[0] in "YP")
-            text += f" in {named.lower()}" if named else ""
+            named = [v for k, v in self.planned.items() if k[0] in "PY"]  # the property, else the system
+            text += f" via {named[0].lower()}" if named else ""
         text += f", variant {self._num(key, 1, 999)}."
         return text[: schema.get("maxLength", len(text))]

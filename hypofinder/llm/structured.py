@@ -128,6 +128,46 @@ class StructuredLLM:
             )
         return value
 
+    def ask_text(self, messages: list[tuple[str, str]], *, max_tokens: int, task: str) -> str:
+        """A free-text answer (no schema, no grammar): cached and accounted like ``ask``; transport failures
+        are retried, an empty answer raises LLMError."""
+        from hypofinder.llm.errors import classify
+
+        messages = self._fit(messages, max_tokens)
+        key = AnswerCache.key(
+            kind="text",
+            model=self.spec.cache_key,
+            temperature=self.temperature,
+            seed=self.seed,
+            messages=messages,
+            max_tokens=max_tokens,
+        )
+        if self.cache is not None and (hit := self.cache.get(key)) is not None and hit[0].get("text"):
+            self._count(cache_hits=1)
+            return hit[0]["text"]
+        t_call = time.perf_counter()
+        try:
+            reply = self._invoke(self._lc_messages(messages, None, "text"), "text", None, max_tokens)
+        except Exception as exc:  # noqa: BLE001 - classified into one line
+            raise LLMError(f"{task}: {classify(exc, self.spec)[1]}") from None
+        text = str(reply.content).strip()
+        meta = getattr(reply, "usage_metadata", None) or {}
+        p_tok = meta.get("input_tokens") or count_messages(messages, self.spec.name)
+        c_tok = meta.get("output_tokens") or count_tokens(text, self.spec.name)
+        self._count(llm_calls=1, prompt_tokens=p_tok, completion_tokens=c_tok, seconds=time.perf_counter() - t_call)
+        if not text:
+            raise LLMError(f"{task}: model {self.spec.name} gave an empty answer")
+        if self.cache is not None:
+            self.cache.put(
+                key,
+                model=self.spec.cache_key,
+                task=task,
+                answer={"text": text},
+                prompt_tokens=p_tok,
+                completion_tokens=c_tok,
+            )
+        return text
+
     # ------------------------------------------------------------------ internals
     def _count(self, **inc: int) -> None:
         with self._lock:
@@ -147,14 +187,14 @@ class StructuredLLM:
         return [*messages[:-1], (role, truncate_to_tokens(content, keep, self.spec.name))]
 
     @staticmethod
-    def _bind_kwargs(mode: str, schema: type[BaseModel], max_tokens: int) -> dict:
-        fmt = response_format(mode, schema)  # one adapter per mode: hypofinder.llm.schemas
+    def _bind_kwargs(mode: str, schema: type[BaseModel] | None, max_tokens: int) -> dict:
+        fmt = response_format(mode, schema) if schema is not None else None  # None: free text (``ask_text``)
         return {"max_tokens": max_tokens, **({"response_format": fmt} if fmt else {})}
 
     @staticmethod
     def _lc_messages(messages, schema, mode):
         out = [SystemMessage(c) if role == "system" else HumanMessage(c) for role, c in messages]
-        if mode == "none":
+        if mode == "none" and schema is not None:
             out.append(
                 HumanMessage(
                     "Answer with one JSON object only, no prose, matching this JSON schema:\n"
