@@ -4,6 +4,11 @@
              -> revise (N rounds: revise, validate, appraise, review) -> deduplicate -> tournament -> rank
              -> synthesize -> validate
 
+``plan`` picks, per context, what PhySH says the question is about (hypofinder.ontology.plan): its physical
+system, property and 2-3 techniques, given to the generator as [Y1], [P1], [T1]...; the checker asks the
+statement to name them and each step a technique. Each review's score is computed from its rubric and
+those checks when results are assembled (hypofinder.scoring). How much each step writes, and in what shape,
+follows the model's capability profile (hypofinder.profiles).
 ``evidence`` plans once per question (hypofinder.bridge.planner): for a point-defect question in a host the
 predictor knows, the planned requests are predicted once and each context's generator gets them as numbered
 facts ([E1], [E2] ...); other questions get no numbers and no defect talk in their prompts.
@@ -12,7 +17,8 @@ best passages as numbered sources ([S1]...) for the generator, and each hypothes
 checked and a novelty against the library (``hypofinder.library``).
 
 ``HypothesisFinder(model=..., temperature=..., contexts=...).find(query) -> HypothesisReport``.
-Each step is a method named after it; every value passed between steps is a pydantic model.
+Each step is a method named after it; every value passed between steps is a pydantic model. Progress events,
+running a step over contexts and the report cache are in hypofinder.steps.
 """
 
 from __future__ import annotations
@@ -20,10 +26,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from hypofinder import __version__, scoring
 from hypofinder import tournament as tourney
@@ -63,45 +66,16 @@ from hypofinder.prompts import (
     sources_block,
 )
 from hypofinder.proofread import ask_checked, subject_words
-from hypofinder.provenance import git_sha, input_fingerprint, physh_version, timed
+from hypofinder.provenance import git_sha, physh_version, timed
 from hypofinder.refine import Refinement
 from hypofinder.settings import RunConfig, settings
+from hypofinder.steps import Plumbing, Progress, Step, check_query  # noqa: F401 (Progress, check_query: public here)
 
 EVIDENCE_BONUS = tourney.EVIDENCE_BONUS
-
-Step = Literal[
-    "contexts",
-    "plan",
-    "evidence",
-    "ground",
-    "generate",
-    "validate",
-    "appraise",
-    "review",
-    "revise",
-    "tournament",
-    "synthesize",
-    "done",
-]
 SOURCES_PER_CONTEXT = 3
 
 
-class Progress(BaseModel):
-    """What the pipeline is doing now (for progress bars and the app)."""
-
-    step: Step
-    index: int | None = None
-    total: int | None = None
-    label: str | None = Field(default=None, description="The context concerned, e.g. its lead concept")
-    message: str = ""
-
-
-def check_query(query: str) -> str:
-    """The question normalised, or one clear line (limits from the run configuration in force)."""
-    return settings().run.check_query(query)
-
-
-class HypothesisFinder(Refinement):
+class HypothesisFinder(Refinement, Plumbing):
     """Question in, reviewed and evidence-checked hypotheses out."""
 
     def __init__(
@@ -434,63 +408,3 @@ class HypothesisFinder(Refinement):
         if validator is None:
             from hypofinder.bridge import validate as validator
         return validator(request, text)
-
-    def _each(self, items: list, step: Step, notify, fn, labels: list[str], round_no: int | None = None) -> list:
-        """Run fn over items with a progress event each: concurrently for servers, in order otherwise."""
-        total = len(items)
-        where = f" (round {round_no})" if round_no else ""
-
-        def run(i_item):
-            i, item = i_item
-            notify(
-                Progress(
-                    step=step,
-                    index=i + 1,
-                    total=total,
-                    label=labels[i],
-                    message=f"{step}{where} {i + 1}/{total}: {labels[i]}",
-                )
-            )
-            return fn(item)
-
-        return self._map(run, list(enumerate(items)))
-
-    def _map(self, fn, items: list) -> list:
-        """fn over items, in order: concurrently for servers, one by one for in-process models."""
-        if self.spec.is_server and len(items) > 1:
-            with ThreadPoolExecutor(max_workers=min(len(items), 8)) as pool:
-                return list(pool.map(fn, items))
-        return [fn(x) for x in items]
-
-    def _report_key(self, query: str) -> str | None:
-        if self.cache is None or self._custom_parts:
-            return None
-        resolved = {  # what is in force where an option leaves it to the model's defaults or the library's files
-            "model": self.spec.cache_key,
-            "rounds": self.rounds,
-            "tournament": self.tournament_enabled,
-            "capability": self.profile.name,
-            "library": f"{self.library.name}:{self.library.fingerprint()}" if self.library else None,
-        }
-        options = {k: resolved.get(k, getattr(self.config, k)) for k in RunConfig.output_fields()}
-        options["inputs"] = input_fingerprint(self.validate_enabled)
-        return AnswerCache.key(kind="report", query=query, prompts=prompt_versions(), version=__version__, **options)
-
-    def _cached_report(self, key: str | None) -> HypothesisReport | None:
-        hit = self.cache.get(key) if key else None
-        if hit is None:
-            return None
-        report = HypothesisReport.model_validate(hit[0])
-        report.run = report.run.model_copy(update={"cached": True, "llm_calls": 0, "seconds": 0.0, "llm_seconds": 0.0})
-        return report
-
-    def _store_report(self, key: str | None, report: HypothesisReport) -> None:
-        if key:
-            self.cache.put(
-                key,
-                model=self.spec.cache_key,
-                task="report",
-                answer=report.model_dump(mode="json"),
-                prompt_tokens=report.run.prompt_tokens,
-                completion_tokens=report.run.completion_tokens,
-            )

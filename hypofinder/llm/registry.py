@@ -77,6 +77,7 @@ class Provider:
     # (RunConfig.capability)
     capability: str | None = None
     options: dict = field(default_factory=dict)  # provider-specific defaults (e.g. rounds, tournament)
+    available: Callable[[], bool] = lambda: True  # installed here (an optional model's file may be missing)
 
     @property
     def profile(self) -> str:
@@ -190,6 +191,13 @@ def _build_assembled(spec: ModelSpec, run: RunConfig):
     )
 
 
+def _assembled_present(name: str) -> bool:
+    from hypofinder.llm.assembled import get
+
+    model = get(name)
+    return model.path().is_file() and model.path().stat().st_size == model.size
+
+
 def _build_openai(spec: ModelSpec, run: RunConfig):
     from langchain_openai import ChatOpenAI
 
@@ -238,6 +246,7 @@ for _size in ("0.5b", "1.5b"):
             context_window=4096,
             structured_output=("json_object",),
             capability="capable",
+            available=lambda name=f"qwen2.5-coder-{_size}": _assembled_present(name),
             # Qwen's own sampling advice (repeat penalty 1.05, top_p 0.8), not the 135M model's 1.3
             options={"sampling": {"repeat_penalty": 1.05, "top_p": 0.8, "min_p": 0.0, "top_k": 20}},
         )

@@ -23,7 +23,9 @@ def model_choices() -> dict[str, str | None]:
     """Choice label -> registry provider name (None: a model served at a base URL)."""
     from hypofinder.llm import all_providers
 
-    choices: dict[str, str | None] = {_LABELS.get(p.name, p.name): p.name for p in all_providers() if p.in_process}
+    choices: dict[str, str | None] = {
+        _LABELS.get(p.name, p.name): p.name for p in all_providers() if p.in_process and p.available()
+    }
     choices[OPENAI_CHOICE] = None
     order = {"local": 0, None: 2, "fake": 3}  # the embedded model first, the debug model last
     return dict(sorted(choices.items(), key=lambda kv: (order.get(kv[1], 1), kv[0])))
