@@ -121,7 +121,7 @@ def test_bad_requests_are_reported_and_the_query_completes():
         {**REQUEST, "defects": ["vS", "vS", "vS"], "arrangement": "clustered", "min_distance": 10.0},
     ]
     with scripted_model({"GeneratedHypothesis": [hypothesis(r) for r in bad]}) as model:
-        finder = HypothesisFinder(model, contexts=3, cache=False, rounds=0, tournament=False)
+        finder = HypothesisFinder(model, contexts=3, cache=False, rounds=0, tournament=False, plan=False)
     report = finder.find("Which defects in 2D materials narrow the gap?")
     summaries = sorted(c.validation.summary for c in report.contexts)
     assert all(c.validation.verdict == "out of scope" and not c.validation.predictions for c in report.contexts)

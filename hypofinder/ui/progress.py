@@ -14,7 +14,8 @@ from hypofinder.pipeline import Progress
 
 # Share of the progress bar each step covers (start, end).
 SPANS = {
-    "contexts": (0.0, 0.06),
+    "contexts": (0.0, 0.05),
+    "plan": (0.05, 0.06),
     "evidence": (0.06, 0.09),
     "ground": (0.09, 0.1),
     "generate": (0.1, 0.36),
@@ -46,6 +47,8 @@ def describe(p: Progress, validate: bool = True) -> str:
     """``Progress`` as one line, naming the context being worked on."""
     if p.step == "contexts":
         return "Searching PhySH for role-based contexts"
+    if p.step == "plan":
+        return "Planning the system, property and techniques from PhySH for each context"
     if p.step == "evidence":
         return "Planning predictor evidence for the question"
     if p.step == "ground":
