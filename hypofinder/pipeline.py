@@ -62,6 +62,7 @@ from hypofinder.prompts import (
     physh_concept,
     plan_block,
     plan_checks,
+    plan_claims,
     prompt_versions,
     sources_block,
 )
@@ -299,6 +300,7 @@ class HypothesisFinder(Refinement, Plumbing):
             sources=bool(sources),
             subjects=(ctx.concept.label, *(concept.alt_labels[:3] if concept else ())),
             techniques=tuple(f.label for f in plan.techniques) if plan else (),
+            claims=plan_claims(plan, evidence),
         )
         answer, flags = ask_checked(
             self.llm,

@@ -46,13 +46,20 @@ class Profile(BaseModel, frozen=True):
         sources: bool = False,
         subjects: tuple[str, ...] = (),
         techniques: tuple[str, ...] = (),
+        claims: tuple[str, ...] = (),
     ) -> type[BaseModel]:
         """The answer schema asked of this profile's models: ``base`` with its prose fields constrained (tiny:
-        sentence grammar, citations, the statement opening with its concept, each step with a planned
-        technique) or freed (capable)."""
+        sentence grammar, citations, the statement opening with the planned property and system and a direction
+        (else its concept), each step with a planned technique) or freed (capable)."""
         if self.name == "tiny":
             return constrained(
-                base, facts=facts, sources=sources, subjects=subjects, steps=self.steps, techniques=techniques
+                base,
+                facts=facts,
+                sources=sources,
+                subjects=subjects,
+                steps=self.steps,
+                techniques=techniques,
+                claims=claims,
             )
         return free_schema(base, self.steps)
 

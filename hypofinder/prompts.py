@@ -32,7 +32,7 @@ from hypofinder.models import (
     sentence_type,
 )
 from hypofinder.proofread import prose_fields
-from hypofinder.quality import sentence_pattern, subject_openings, technique_openings
+from hypofinder.quality import claim_openings, sentence_pattern, subject_openings, technique_openings
 from hypofinder.settings import settings
 
 __all__ = [
@@ -168,16 +168,18 @@ def constrained(
     subjects: tuple[str, ...] = (),
     steps: tuple[int, int] = (3, 3),
     techniques: tuple[str, ...] = (),
+    claims: tuple[str, ...] = (),
 ) -> type[BaseModel]:
     """``schema`` with prose fields that may cite what the prompt gives: [E1]... for the predictor's facts,
     [S1]... for library sources. With facts, the rationale must end by citing one (the hypothesis builds on
     the numbers, and says so). Without either, no marker can be decoded: a model cannot cite what it was
     not given. Given ``subjects`` (the context's concept label and its alternative labels), the statement
-    starts with one of them, so a small model cannot drift off its concept. Lists of prose (steps) hold
+    starts with one of them, so a small model cannot drift off its concept; given ``claims`` (openings naming
+    the planned property, system and a direction: ``quality.claim_openings``) it starts with one of those. Lists of prose (steps) hold
     ``steps`` = (fewest, most) items, each opening with one of the planned ``techniques`` ('Use ...')."""
     markers = ("E" if facts else "") + ("S" if sources else "")
     cited = "rationale" if facts and "rationale" in schema.model_fields else ""
-    opening = subject_openings(tuple(subjects)) if "statement" in schema.model_fields else ()
+    opening = () if "statement" not in schema.model_fields else tuple(claims) or subject_openings(tuple(subjects))
     return _constrained(schema, markers, cited, opening, steps, technique_openings(tuple(techniques)))
 
 
@@ -243,6 +245,22 @@ def plan_block(plan: Plan | None) -> str:
         + "\n".join(lines)
         + "\n"
     )
+
+
+def plan_claims(plan: Plan | None, evidence: Evidence | None = None) -> tuple[str, ...]:
+    """The tiny model's statement openings: 'The <property> of <system> <direction>'. With predictor facts,
+    the property and host are the evidence's and the direction is the trend the numbers show (a 135M model
+    picks directions at random); otherwise the plan's, the model choosing the direction. None without a
+    planned property: the statement then opens with its concept."""
+    if evidence is not None and evidence.facts and evidence.host:
+        from hypofinder.prediction import spec
+
+        trend = next((f.trend for f in evidence.facts if f.trend is not None), None)
+        verbs = () if trend is None else ("decreases", "falls") if trend < 0 else ("increases", "rises")
+        return claim_openings(spec(evidence.target).title, evidence.host, verbs)
+    if plan is None or not plan.properties:
+        return ()
+    return claim_openings(plan.properties[0].label, plan.systems[0].label if plan.systems else "")
 
 
 def plan_checks(plan: Plan | None) -> dict[str, tuple[tuple[str, ...], str]]:

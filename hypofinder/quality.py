@@ -49,6 +49,24 @@ def subject_openings(labels: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+CLAIM_VERBS = ("increases", "decreases", "rises", "falls")
+
+
+def claim_openings(prop: str, system: str = "", verbs: tuple[str, ...] = CLAIM_VERBS) -> tuple[str, ...]:
+    """Statement openings naming the planned property (and system) and a direction, one of ``verbs`` (none:
+    the model goes on freely): ('Band gap', 'Layered semiconductors') -> 'The band gap of layered
+    semiconductors increases', ..."""
+    p = _lower_first(prop)
+    of = f" of {_lower_first(system)}" if system else ""
+    return tuple(f"The {p}{of} {verb}" for verb in verbs) if verbs else (f"The {p}{of}",)
+
+
+def _lower_first(label: str) -> str:
+    """'Band gap' -> 'band gap'; acronyms and formulas keep their case ('MoS2', 'HOMO-LUMO gap')."""
+    keep = any(c.isupper() or c.isdigit() for c in label.split()[0][1:]) if label.strip() else True
+    return label if keep else label[:1].lower() + label[1:]
+
+
 def technique_openings(labels: tuple[str, ...]) -> tuple[str, ...]:
     """Step openings naming a planned technique: 'Band structure methods' -> 'Use band structure methods'
     (acronyms and names keep their case: 'Use STM', 'Use Raman spectroscopy')."""
@@ -64,7 +82,7 @@ _NAMED = frozenset("Raman Monte Hall Kerr Brillouin Mossbauer Auger Bloch Hubbar
 REVIEW_OPENINGS = ("Its strength is", "Its main strength is")  # SmolLM2 otherwise copied the instruction line
 
 
-_PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 '-]{1,40}")  # a label usable inside the pattern as it is
+_PHRASE = re.compile(r"[A-Za-z][A-Za-z0-9 '-]{1,100}")  # a label usable inside the pattern as it is
 SENTENCE_PATTERN = sentence_pattern()
 
 

@@ -15,6 +15,7 @@ from hypofinder.prompts import (
     load_prompt,
     plan_block,
     plan_checks,
+    plan_claims,
 )
 from hypofinder.proofread import ask_checked, subject_words
 from hypofinder.settings import settings
@@ -48,6 +49,7 @@ class Refinement:
             sources=bool(r.sources),
             subjects=(r.concepts[0].label,),
             techniques=tuple(f.label for f in r.plan.techniques) if r.plan else (),
+            claims=plan_claims(r.plan, r.evidence),
         )
         subject = subject_words(query, r.concepts[0].label)
         answer, flags = ask_checked(

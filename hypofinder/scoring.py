@@ -25,17 +25,11 @@ from __future__ import annotations
 import re
 
 from hypofinder.models import CitationFlag, Hypothesis, Novelty, Plan, Review, Rubric, Validation
+from hypofinder.ontology.plan import QUANTITY as _QUANTITY
 from hypofinder.ontology.plan import names
 
 VERDICT_VALUE = {"supported": 90, "inconclusive": 50, "contradicted": 10}
 _NUMBER = re.compile(r"\b\d+(\.\d+)?\s?(%|[a-zA-Zμ°]{1,4}\b)?")
-_QUANTITY = re.compile(
-    r"\b(gap|temperature|conductivity|resistivity|resistance|energy|energies|lifetime|mobility|magnetization|"
-    r"susceptibility|coercivity|modulus|strength|density|rate|length|frequency|velocity|efficiency|"
-    r"coherence|current|field|pressure|spectrum|absorption|emission|capacity|barrier|width|"
-    r"constant|coefficient|ratio|time|phase|order|curie|transition)\b",
-    re.I,
-)
 _DIRECTION = re.compile(
     r"\b(increase[sd]?|decrease[sd]?|raise[sd]?|lower(s|ed)?|reduce[sd]?|enhance[sd]?|suppress(es|ed)?|"
     r"higher|lower|larger|smaller|more|less|than|shift(s|ed)?|narrow(s|ed)?|widen(s|ed)?|grow(s|n)?|drop(s|ped)?|"

@@ -25,7 +25,7 @@ def doctor(
         for r in rows:
             status = "[green]ok[/]" if r.ok else ("[red]BROKEN[/]" if r.required else "[yellow]missing[/]")
             table.add_row(r.name, status, r.detail)
-        Console(width=160).print(table)
+        Console().print(table)
     broken = [r.name for r in rows if r.required and not r.ok]
     if broken:
         typer.echo(f"error: broken: {', '.join(broken)}", err=True)

@@ -23,6 +23,15 @@ THEORETICAL = ("Theoretical Techniques", "Computational Techniques", "Theoretica
 MIN_SYSTEM, MIN_TECHNIQUE = 0.40, 0.33  # hybrid scores below these were mostly unrelated (six probe questions)
 TECHNIQUES = 3
 _WORD = re.compile(r"[a-z][a-z0-9]+")
+# Words that name a measurable quantity: a property the question names is preferred when it is one of these
+# ("Band gap" over "Vacancies"); hypofinder.scoring reads it for testability.
+QUANTITY = re.compile(
+    r"\b(gap|temperature|conductivity|resistivity|resistance|energy|energies|lifetime|mobility|magnetization|"
+    r"susceptibility|coercivity|modulus|strength|density|rate|length|frequency|velocity|efficiency|"
+    r"coherence|current|field|pressure|spectrum|absorption|emission|capacity|barrier|width|"
+    r"constant|coefficient|ratio|time|phase|order|curie|transition|conduction|transport|magnetoresistance)",
+    re.I,
+)
 _STOP = frozenset("and the of in on for with to by from a an or methods method theory techniques".split())
 
 
@@ -65,7 +74,7 @@ def plan_for(query: str, concept: str = "") -> Plan:
         for h in search(query, 8, facet=facet)
         if names(query, h.label) and h.label.lower() != concept.lower()
     ]
-    props = sorted(props, key=lambda hf: -hf[0].score)[:1]
+    props = sorted(props, key=lambda hf: (not QUANTITY.search(hf[0].label), -hf[0].score))[:1]  # a quantity first
     taken = {h.label.lower() for h in systems} | {h.label.lower() for h, _ in props} | {concept.lower()}
     pool: dict[str, tuple] = {}
     for facet in EXPERIMENTAL + THEORETICAL:
