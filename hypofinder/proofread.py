@@ -135,7 +135,9 @@ def _merge(first: T, second: T, flags1: Flags, flags2: Flags) -> tuple[T, Flags]
             v2 = getattr(second, name)
             if idx:
                 i = int(idx.rstrip("]"))
-                if i >= len(data[name]):
+                if i >= len(data[name]) or i >= len(v2):  # lists of 3-6 steps may differ in length
+                    if p1:
+                        kept[path] = p1
                     continue
                 data[name][i] = v2[i]
             else:

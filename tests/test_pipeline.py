@@ -339,7 +339,13 @@ def test_real_llama_server_three_contexts_first_use(tmp_path, monkeypatch, caplo
     try:
         with llama_server() as url:
             report = HypothesisFinder(
-                "smollm", base_url=url, contexts=3, validate=False, cache=False, context_source=three_contexts
+                "smollm",  # a served SmolLM2 is a tiny model: served models default to the capable profile
+                base_url=url,
+                capability="tiny",
+                contexts=3,
+                validate=False,
+                cache=False,
+                context_source=three_contexts,
             ).find("Magnetic domain walls and magnetoresistance in thin films")
         assert len(report.contexts) == 3 and report.run.provider == "openai"
         drops = [r.getMessage() for r in caplog.records if "does not support" in r.getMessage()]

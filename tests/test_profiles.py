@@ -186,3 +186,15 @@ def test_markdown_is_formatting_not_junk_but_json_debris_still_is():
     assert debris_problems('The gap is {"value": 1.2} eV.') == ["JSON or bracket debris"]
     assert debris_problems("") == ["empty"]
     assert debris_problems("x < 0.1 and |m| grows with T") == []
+
+
+def test_a_re_ask_with_fewer_steps_keeps_the_first_answers_extra_steps_flagged():
+    first = {**RICH, "steps": [*RICH["steps"][:4], "{your name}"]}
+    second = {**RICH, "steps": RICH["steps"][:3]}
+    schema = CAPABLE.schema(PlainHypothesis)
+    llm = StructuredLLM(
+        resolve("fake"), FakeChatModel(responses={"GeneratedHypothesis": [first, second]}), temperature=0, seed=0
+    )
+    answer, flags = ask_checked(llm, MESSAGES, schema, max_tokens=1500, task="g")
+    assert llm.chat_model.calls == 2 and answer.steps[4] == "{your name}"
+    assert flags == {"steps[4]": ["JSON or bracket debris"]}
