@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hypofinder import __version__, scoring
+from hypofinder import scoring
 from hypofinder import tournament as tourney
 from hypofinder.llm.cache import AnswerCache
 from hypofinder.llm.registry import resolve
@@ -44,7 +44,6 @@ from hypofinder.models import (
     Plan,
     Review,
     ReviewAnswer,
-    RunManifest,
     Source,
     Synthesis,
     SynthesisAnswer,
@@ -63,11 +62,10 @@ from hypofinder.prompts import (
     plan_block,
     plan_checks,
     plan_claims,
-    prompt_versions,
     sources_block,
 )
 from hypofinder.proofread import ask_checked, subject_words
-from hypofinder.provenance import git_sha, physh_version, timed
+from hypofinder.provenance import timed
 from hypofinder.refine import Refinement
 from hypofinder.settings import RunConfig, settings
 from hypofinder.steps import Plumbing, Progress, Step, check_query  # noqa: F401 (Progress, check_query: public here)
@@ -207,35 +205,12 @@ class HypothesisFinder(Refinement, Plumbing):
                 )
         notify(Progress(step="done", message="done"))
 
-        usage = self.llm.usage
         report = HypothesisReport(
             query=query,
             contexts=results,
             synthesis=synthesis,
             tournament=tournament,
-            run=RunManifest(
-                model=self.spec.name,
-                provider=self.spec.provider,
-                base_url_host=self.spec.base_url_host,
-                temperature=self.temperature,
-                seed=self.seed,
-                physh_version=physh_version(),
-                hypofinder_version=__version__,
-                git_sha=git_sha(),
-                prompt_versions=prompt_versions(),
-                prompt_tokens=usage.prompt_tokens - usage0.prompt_tokens,
-                completion_tokens=usage.completion_tokens - usage0.completion_tokens,
-                llm_calls=usage.llm_calls - usage0.llm_calls,
-                cache_hits=usage.cache_hits - usage0.cache_hits,
-                llm_seconds=round(usage.seconds - usage0.seconds, 3),
-                seconds=round(time.perf_counter() - t_start, 3),
-                step_seconds=steps,
-                validate_enabled=self.validate_enabled,
-                library=self.library.name if self.library else None,
-                rounds=self.rounds,
-                tournament_enabled=self.tournament_enabled,
-                capability=self.profile.name,
-            ),
+            run=self.manifest(usage0, t_start, steps),
         )
         self._store_report(report_key, report)
         return report

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import time
 
-from hypofinder import __version__
 from hypofinder.models import (
     ConceptRef,
     Context,
@@ -29,11 +28,10 @@ from hypofinder.models import (
     HypothesisReport,
     Review,
     Rubric,
-    RunManifest,
     Synthesis,
 )
 from hypofinder.prompts import load_prompt
-from hypofinder.provenance import git_sha, timed
+from hypofinder.provenance import timed
 from hypofinder.quality import strip_markdown
 
 PLAIN_MAX_TOKENS = 600  # as the generator's answer: room for a hypothesis, its reason and a few steps
@@ -171,28 +169,18 @@ def plain_report(finder, query: str, on_progress=None) -> HypothesisReport:
             text=NOT_REVIEWED, rubric=Rubric(novelty=0, plausibility=0, testability=0, specificity=0), score=0
         ),
     )
-    usage = finder.llm.usage
     return HypothesisReport(
         query=query,
         contexts=[result],
         synthesis=Synthesis(representation=rationale, hypothesis=statement, steps=test_steps),
-        run=RunManifest(
-            model=finder.spec.name,
-            provider=finder.spec.provider,
-            base_url_host=finder.spec.base_url_host,
-            temperature=finder.temperature,
-            seed=finder.seed,
-            hypofinder_version=__version__,
-            git_sha=git_sha(),
+        run=finder.manifest(
+            usage0,
+            t_start,
+            steps,
             prompt_versions={prompt.name: prompt.version},
-            prompt_tokens=usage.prompt_tokens - usage0.prompt_tokens,
-            completion_tokens=usage.completion_tokens - usage0.completion_tokens,
-            llm_calls=usage.llm_calls - usage0.llm_calls,
-            cache_hits=usage.cache_hits - usage0.cache_hits,
-            llm_seconds=round(usage.seconds - usage0.seconds, 3),
-            seconds=round(time.perf_counter() - t_start, 3),
-            step_seconds=steps,
+            physh_version=None,
             validate_enabled=False,
+            library=None,
             rounds=0,
             tournament_enabled=False,
             raw=True,

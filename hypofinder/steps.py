@@ -3,6 +3,7 @@ events, running a step over the contexts (concurrently for servers) and the whol
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -10,9 +11,9 @@ from pydantic import BaseModel, Field
 
 from hypofinder import __version__
 from hypofinder.llm.cache import AnswerCache
-from hypofinder.models import HypothesisReport
+from hypofinder.models import HypothesisReport, RunManifest
 from hypofinder.prompts import prompt_versions
-from hypofinder.provenance import input_fingerprint
+from hypofinder.provenance import git_sha, input_fingerprint, physh_version
 from hypofinder.settings import RunConfig, settings
 
 Step = Literal[
@@ -76,6 +77,37 @@ class Plumbing:
             with ThreadPoolExecutor(max_workers=min(len(items), 8)) as pool:
                 return list(pool.map(fn, items))
         return [fn(x) for x in items]
+
+    def manifest(self, usage0, t_start: float, steps: dict[str, float], **fields) -> RunManifest:
+        """The run record: model, settings, provenance and what the run cost since ``usage0`` / ``t_start``;
+        ``fields`` override (the raw baseline's)."""
+        usage = self.llm.usage
+        return RunManifest(
+            **{
+                "model": self.spec.name,
+                "provider": self.spec.provider,
+                "base_url_host": self.spec.base_url_host,
+                "temperature": self.temperature,
+                "seed": self.seed,
+                "physh_version": physh_version(),
+                "hypofinder_version": __version__,
+                "git_sha": git_sha(),
+                "prompt_versions": prompt_versions(),
+                "prompt_tokens": usage.prompt_tokens - usage0.prompt_tokens,
+                "completion_tokens": usage.completion_tokens - usage0.completion_tokens,
+                "llm_calls": usage.llm_calls - usage0.llm_calls,
+                "cache_hits": usage.cache_hits - usage0.cache_hits,
+                "llm_seconds": round(usage.seconds - usage0.seconds, 3),
+                "seconds": round(time.perf_counter() - t_start, 3),
+                "step_seconds": steps,
+                "validate_enabled": self.validate_enabled,
+                "library": self.library.name if self.library else None,
+                "rounds": self.rounds,
+                "tournament_enabled": self.tournament_enabled,
+                "capability": self.profile.name,
+                **fields,
+            }
+        )
 
     def _report_key(self, query: str) -> str | None:
         if self.cache is None or self._custom_parts:
