@@ -1,0 +1,183 @@
+"""Inverse design on the shipped predictor: the Pareto front, exhaustive vs optimised search (oracle), the
+ranking rule for the training domain, the CIF round trip through ``defects predict`` and every bad input."""
+
+from __future__ import annotations
+
+import json
+from itertools import product
+
+import numpy as np
+import pytest
+
+from hypofinder.cli import main
+from hypofinder.defects.design import design, pareto_front
+from hypofinder.defects.design_space import DesignSpace, Evaluator, target_range
+from hypofinder.defects.predictor import DefectPredictor
+
+SPACE = {"host": "MoS2", "counts": "1-2"}  # 4 + 10 compositions, a few hundred distinct configurations
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _dominated(F, i) -> bool:
+    return any((F[j] <= F[i]).all() and (F[j] < F[i]).any() for j in range(len(F)) if j != i)
+
+
+def test_pareto_front_of_a_hand_built_set():
+    F = np.array(
+        [
+            [1.0, 1.0, 1.0],  # front
+            [2.0, 2.0, 2.0],  # dominated by 0
+            [0.0, 5.0, 1.0],  # front (best first objective)
+            [1.0, 1.0, 2.0],  # dominated by 0 (equal in two, worse in one)
+            [5.0, 0.0, 0.0],  # front
+            [1.0, 1.0, 1.0],  # a copy of 0: not dominated by it
+        ]
+    )
+    assert pareto_front(F).tolist() == [0, 2, 4, 5]
+    rng = np.random.default_rng(3)
+    R = rng.integers(0, 6, size=(200, 3)).astype(float)  # many ties
+    assert pareto_front(R).tolist() == [i for i in range(len(R)) if not _dominated(R, i)]
+
+
+@pytest.fixture(scope="module")
+def every():
+    """The exhaustive run of the small space."""
+    return design(**SPACE, target="homo_lumo_gap", value=1.0, budget=5000, limit=100, with_cif=False)
+
+
+@pytest.fixture(scope="module")
+def all_gaps(every):
+    """The gap of every distinct configuration of the small space (the oracle's table)."""
+    from hypofinder.defects.design import _enumerate
+
+    ev = Evaluator(DefectPredictor.load())
+    ev.evaluate(_enumerate(DesignSpace("MoS2", tuple(every.species), (1, 2)), 5000))
+    assert ev.calls == every.n_space
+    return {round(float(g), 9) for g in ev.column("homo_lumo_gap")}
+
+
+def test_exhaustive_covers_every_distinct_configuration(every):
+    assert every.method == "exhaustive" and every.calls == every.n_space
+    space = DesignSpace("MoS2", tuple(every.species), (1, 2))
+    n = sum(1 for _ in space.compositions())
+    assert n == 4 + 10 and every.n_space > 100
+    ev = Evaluator(DefectPredictor.load())  # random vectors only ever land on configurations of the enumeration
+    idx = ev.evaluate(space.decode(np.random.default_rng(0).random((400, space.dim))))
+    assert None not in idx and ev.calls <= every.n_space
+
+
+@pytest.mark.parametrize("goal", [{"value": 1.0}, {"maximize": True}, {"maximize": False}])
+def test_optimised_search_agrees_with_exhaustive(all_gaps, goal):
+    ex = design(**SPACE, target="homo_lumo_gap", **goal, budget=5000, limit=100, with_cif=False)
+    assert ex.method == "exhaustive"
+    opt = design(**SPACE, target="homo_lumo_gap", **goal, budget=ex.n_space, limit=5, method="nsga2", with_cif=False)
+    assert opt.method == "nsga2" and opt.calls <= ex.n_space
+    ex_best, opt_best = ex.best[0], opt.best[0]
+    assert opt_best.score >= ex_best.score - 1e-12  # nothing better than the true optimum
+    assert opt_best.score == pytest.approx(ex_best.score, abs=1e-9) or (
+        "value" in goal and opt_best.within_tolerance and ex_best.within_tolerance
+    )
+    assert {round(c.homo_lumo_gap, 9) for c in opt.best + opt.pareto} <= all_gaps  # same predictions
+    if "value" in goal:
+        assert opt.first_hit is not None and opt.first_hit <= opt.calls
+    else:
+        assert opt_best.homo_lumo_gap == pytest.approx(max(all_gaps) if goal["maximize"] else min(all_gaps), abs=1e-9)
+
+
+def test_ranking_and_front_keep_the_training_domain_first():
+    res = design(
+        "MoS2", "homo_lumo_gap", value=1.2, counts="2-5", density="high", budget=100, limit=100, method="random"
+    )
+    flags = [c.in_domain for c in res.best]
+    assert len(flags) == res.calls == 100  # every record ranked
+    assert any(flags) and not all(flags)  # 2-3 defects lie below high_MoS2's trained 4-24
+    assert flags == sorted(flags, reverse=True)
+    assert res.pareto and all(c.in_domain for c in res.pareto)
+    for c in res.best:
+        lo, hi = c.interval
+        assert lo < c.homo_lumo_gap < hi and hi - lo == pytest.approx(4 * c.homo_lumo_gap_std)
+        assert sum(c.composition.values()) == len(c.defects) == len(c.sites)
+    F = np.array([[c.score, c.formation_energy_per_site, c.homo_lumo_gap_std] for c in res.pareto])
+    assert all(not _dominated(F, i) for i in range(len(F)))
+
+
+def test_cif_round_trip_through_defects_predict(tmp_path, capsys):
+    out = tmp_path / "cifs"
+    code, stdout, err = _run(
+        capsys,
+        "defects",
+        "design",
+        "--host",
+        "WSe2",
+        "--target",
+        "homo_lumo_gap=1.1",
+        "--defects",
+        "2-4",
+        "--budget",
+        "300",
+        "--limit",
+        "6",
+        "--json",
+        "--cif-dir",
+        str(out),
+    )
+    assert code == 0, err
+    res = json.loads(stdout)
+    cands = {c["cif_path"]: c for c in res["best"] + res["pareto"]}
+    assert len(list(out.glob("*.cif"))) == len(cands) >= 6
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the temp folder is gone
+    code, stdout, err = _run(capsys, "defects", "predict", *cands, "--host", "WSe2", "--json")
+    assert code == 0, err
+    preds = json.loads(stdout)
+    assert len(preds) == len(cands)
+    for p in preds:
+        c = cands[p["file"]]
+        assert p["error"] is None and p["subset"] == c["subset"] and p["in_domain"] == c["in_domain"]
+        assert sorted(p["defects"]) == sorted(c["defects"])
+        for k in ("formation_energy_per_site", "homo_lumo_gap", "homo", "lumo"):
+            assert p[k] == pytest.approx(c[k], abs=1e-9) and p[k + "_std"] == pytest.approx(c[k + "_std"], abs=1e-9)
+
+
+def test_target_range_is_the_dft_range():
+    lo, hi = target_range("MoS2", "homo_lumo_gap")
+    assert 0.0 <= lo < 0.5 < 1.2 < hi < 2.5
+
+
+BAD = [
+    (["--target", "homo_lumo_gap=1.2", "--species", "vS,C_S"], "not a 2DMD defect species"),
+    (["--target", "homo_lumo_gap=1.2", "--species", "vX"], "not a 2DMD defect species"),
+    (["--target", "homo_lumo_gap=9"], "outside what the predictor covers"),
+    (["--target", "homo_lumo_gap=-3"], "outside what the predictor covers"),
+    (["--target", "magnetization=1"], "no total magnetization prediction"),
+    (["--target", "band=1"], "unknown target"),
+    (["--target", "homo_lumo_gap"], "bad --target"),
+    (["--target", "homo_lumo_gap=1.2", "--budget", "0"], "budget must be"),
+    (["--target", "homo_lumo_gap=1.2", "--defects", "5-2"], "impossible defect count range"),
+    (["--target", "homo_lumo_gap=1.2", "--defects", "0-3"], "impossible defect count range"),
+    (["--target", "homo_lumo_gap=1.2", "--defects", "30"], "impossible defect count range"),
+    (["--target", "homo_lumo_gap=1.2", "--defects", "a-b"], "bad defect count range"),
+    (["--target", "homo_lumo_gap=1.2", "--maximize", "homo"], "exactly one of"),
+    (["--target", "homo_lumo_gap=1.2", "--density", "medium"], "density must be"),
+    (["--target", "homo_lumo_gap=1.2", "--method", "exhaustive", "--budget", "10"], "does not fit a budget"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "cifs"
+    code, stdout, err = _run(capsys, "defects", "design", "--host", "MoS2", *args, "--cif-dir", str(out))
+    assert code != 0 and stdout == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_compositions_are_every_multiset():
+    space = DesignSpace("BN", ("vB", "vN", "C_B"), (3, 4))
+    comps = list(space.compositions())
+    want = {(k, tuple(sorted(c))) for k in (3, 4) for c in product(("vB", "vN", "C_B"), repeat=k)}
+    assert {(k, tuple(sorted(t))) for k, t in comps} == want and len(comps) == len(want)
