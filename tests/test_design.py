@@ -181,3 +181,25 @@ def test_compositions_are_every_multiset():
     comps = list(space.compositions())
     want = {(k, tuple(sorted(c))) for k in (3, 4) for c in product(("vB", "vN", "C_B"), repeat=k)}
     assert {(k, tuple(sorted(t))) for k, t in comps} == want and len(comps) == len(want)
+
+
+@pytest.mark.slow
+def test_ray_engine_predicts_on_actors_and_agrees_with_local():
+    from hypofinder.defects.remote import MIN_PART, RayPredictor
+    from hypofinder.mining.engines import start_ray
+
+    kw = dict(target="homo_lumo_gap", value=1.0, species="vS,W_Mo", counts="3", budget=20000, limit=20)
+    local = design("MoS2", **kw, with_cif=False)
+    assert local.method == "exhaustive" and local.n_space > 2 * MIN_PART
+    ray, started = start_ray(2, None)
+    remote = RayPredictor(ray, 2)
+    try:
+        res = design("MoS2", **kw, with_cif=False, predictor=remote)
+        assert remote.remote_graphs == res.calls == local.calls  # every prediction made by the actors
+    finally:
+        remote.close()
+        if started:
+            ray.shutdown()
+    assert [c.label for c in res.best] == [c.label for c in local.best]
+    for a, b in zip(res.best, local.best):
+        assert a.homo_lumo_gap == pytest.approx(b.homo_lumo_gap, abs=1e-12) and a.in_domain == b.in_domain

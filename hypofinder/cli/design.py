@@ -27,7 +27,14 @@ def design_cmd(
     budget: int = typer.Option(2000, "--budget", help="Predictor calls (distinct configurations) at most."),
     seed: int = typer.Option(0, "--seed", help="Seed of the optimizer."),
     limit: int = typer.Option(10, "--limit", "-n", help="Best candidates to show and export (1-100)."),
-    method: str = typer.Option("auto", "--method", help="auto (exhaustive when it fits), exhaustive, nsga2, random"),
+    method: str = typer.Option(
+        "auto", "--method", help="auto (exhaustive when it fits, else ga), exhaustive, ga, nsga2, random"
+    ),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray (predictions on Ray actors)."),
+    workers: int = typer.Option(2, "--workers", help="Ray actors (--engine ray)."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Ray cluster (--engine ray) [default: local]"
+    ),
     cif_dir: Optional[Path] = typer.Option(None, "--cif-dir", help="Write the candidates' CIF files here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (without CIF text; paths when --cif-dir)."),
 ) -> None:
@@ -37,9 +44,11 @@ def design_cmd(
     name, value, maximise = _goal(target, maximize, minimize)
     if cif_dir is not None and cif_dir.exists() and not cif_dir.is_dir():
         raise BadInputError(f"--cif-dir {cif_dir} exists and is not a folder")
-    result = design(
-        host,
-        name,
+    if engine not in ("local", "ray"):
+        raise BadInputError(f"--engine must be local or ray, got {engine!r}")
+    if workers < 1:
+        raise BadInputError(f"--workers must be at least 1, got {workers}")
+    kw = dict(
         value=value,
         maximize=maximise,
         tolerance=tolerance,
@@ -52,6 +61,23 @@ def design_cmd(
         method=method,
         with_cif=cif_dir is not None,
     )
+    if engine == "ray":
+        design(host, name, **kw, dry_run=True)  # bad input: one line before Ray starts
+        from hypofinder.defects.remote import RayPredictor
+        from hypofinder.mining.engines import start_ray
+
+        ray, started = start_ray(workers, ray_address)
+        predictor = None
+        try:
+            predictor = RayPredictor(ray, workers)
+            result = design(host, name, **kw, predictor=predictor)
+        finally:
+            if predictor is not None:
+                predictor.close()
+            if started:
+                ray.shutdown()
+    else:
+        result = design(host, name, **kw)
     if cif_dir is not None:
         _write_cifs(result, cif_dir)
     if as_json:

@@ -7,17 +7,18 @@ together (``hypofinder.defects.design_space``):
 
 - ``exhaustive``: every symmetry-distinct configuration of every composition (the enumeration of
   ``defects screen``), when their number fits the ``budget`` of predictor calls;
-- ``nsga2`` otherwise: pymoo's NSGA-II over the vector encoding of ``DesignSpace.decode`` with three
-  objectives (distance beyond the tolerance, formation energy per site, the target's uncertainty) and
-  "inside the training domain" as the constraint. Measured against Optuna's TPE on the same encoding and
-  budget (see ``benchmarks/bench_design.py``), NSGA-II reached the tolerance in fewer calls and is
-  vectorised (TPE spent more time asking than the predictor predicting);
+- ``ga`` otherwise: pymoo's genetic algorithm over the vector encoding of ``DesignSpace.decode``, on one
+  lexicographic objective (the distance beyond the tolerance; within it, the formation energy per site)
+  with "inside the training domain" as the constraint. NSGA-II on (distance, E_f, σ) stays available
+  (``method="nsga2"``); the measurement that chose GA is in ``benchmarks/bench_design.py --compare``;
 - ``random``: uniform vectors through the same decoder, the baseline.
 
-Every candidate carries its predictions ± σ, the interval ŷ ± 2σ (``COVERAGE_2SIGMA`` of the out-of-fold
-errors lie within it: the scale is the split-conformal quantile of the normalised held-out errors, see
-``hypofinder.defects.calibrate``), ``in_domain`` and its CIF. Out-of-domain candidates are never ranked
-above in-domain ones nor put on the Pareto front while an in-domain candidate exists.
+The Pareto front (distance or value, formation energy per site, σ of the target) is taken over every
+configuration predicted, whatever the method. Every candidate carries its predictions ± σ, the interval
+ŷ ± 2σ (``COVERAGE_2SIGMA`` of the out-of-fold errors lie within it: the scale is the split-conformal
+quantile of the normalised held-out errors, see ``hypofinder.defects.calibrate``), ``in_domain`` and its
+CIF. Out-of-domain candidates are never ranked above in-domain ones nor put on the Pareto front while an
+in-domain candidate exists.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from hypofinder.errors import BadInputError
 from hypofinder.models import PropertyPrediction
 
 TARGETS = PropertyPrediction.targets()
-METHODS = ("auto", "exhaustive", "nsga2", "random")
+METHODS = ("auto", "exhaustive", "ga", "nsga2", "random")
 DEFAULT_BUDGET = 2000
 MAX_BUDGET = 1_000_000
 MAX_LIMIT = 100
@@ -154,9 +155,10 @@ def design(
     with_cif: bool = True,
     predictor=None,
     progress: Callable[[int, int], None] | None = None,
-) -> DesignResult:
+    dry_run: bool = False,
+) -> DesignResult | None:
     """Search compositions and arrangements of defects in ``host`` for ``target`` near ``value`` (or
-    maximised / minimised); see the module text."""
+    maximised / minimised); see the module text. ``dry_run``: check the inputs only (None)."""
     from hypofinder.defects.predictor import DefectPredictor
 
     t0 = time.perf_counter()
@@ -187,6 +189,8 @@ def design(
     every = _enumerate(space, budget) if method in ("auto", "exhaustive") else None
     if method == "exhaustive" and every is None:
         raise BadInputError(f"the space does not fit a budget of {budget} predictor calls: raise --budget")
+    if dry_run:  # the inputs checked, nothing predicted
+        return None
     report = progress or (lambda done, total: None)
     if every is not None:
         used = "exhaustive"
@@ -197,8 +201,8 @@ def design(
         used = "random"
         _random_loop(space, ev, budget, np.random.default_rng(seed), report)
     else:
-        used = "nsga2"
-        _nsga2_loop(space, ev, goal, budget, seed, report)
+        used = "ga" if method in ("auto", "ga") else "nsga2"
+        _pymoo_loop(space, ev, goal, budget, seed, used == "nsga2", report)
     return _result(space, ev, goal, used, every, budget, seed, limit, with_cif, time.perf_counter() - t0)
 
 
@@ -250,15 +254,20 @@ def _random_loop(space: DesignSpace, ev: Evaluator, budget: int, rng, report) ->
         report(ev.calls, budget)
 
 
-def _nsga2_loop(space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, seed: int, report) -> None:
+def _pymoo_loop(space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, seed: int, multi: bool, report) -> None:
+    """pymoo's ask-and-tell over the vector encoding: GA on one lexicographic objective (outside the tolerance:
+    the distance beyond it; inside: -1 + 1e-3 * E_f, so the cheapest to form win), or NSGA-II on (distance
+    beyond the tolerance, E_f, σ). Out-of-domain configurations violate the constraint."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.algorithms.soo.nonconvex.ga import GA
     from pymoo.core.evaluator import Evaluator as PymooEvaluator
     from pymoo.core.problem import Problem
     from pymoo.core.termination import NoTermination
     from pymoo.problems.static import StaticProblem
 
-    problem = Problem(n_var=space.dim, n_obj=3, n_ieq_constr=1, xl=0.0, xu=1.0)
-    algo = NSGA2(pop_size=BATCH)
+    n_obj = 3 if multi else 1
+    problem = Problem(n_var=space.dim, n_obj=n_obj, n_ieq_constr=1, xl=0.0, xu=1.0)
+    algo = NSGA2(pop_size=BATCH) if multi else GA(pop_size=BATCH)
     algo.setup(problem, termination=NoTermination(), seed=seed, verbose=False)
     stall = 0
     while ev.calls < budget and stall < STALL:
@@ -266,15 +275,18 @@ def _nsga2_loop(space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, see
         pop = algo.ask()
         idx = ev.evaluate(space.decode(pop.get("X")), limit=budget - ev.calls)
         a = goal.arrays(ev)
-        F = np.full((len(idx), 3), WORST)
+        F = np.full((len(idx), n_obj), WORST)
         G = np.full((len(idx), 1), WORST)
         for r, i in enumerate(idx):
             if i is None:
                 continue
-            F[r] = (a["excess"][i], a["ef"][i], a["sigma"][i])
-            G[r, 0] = 0.0 if a["in_domain"][i] else 1.0 + min(float(a["excess"][i]), WORST)
-        F = np.minimum(F, WORST)
-        PymooEvaluator().eval(StaticProblem(problem, F=F, G=G), pop)
+            ex = float(a["excess"][i])
+            if multi:
+                F[r] = (ex, a["ef"][i], a["sigma"][i])
+            else:
+                F[r, 0] = -1.0 + 1e-3 * a["ef"][i] if goal.value is not None and ex == 0 else ex
+            G[r, 0] = 0.0 if a["in_domain"][i] else 1.0 + min(abs(ex), WORST)
+        PymooEvaluator().eval(StaticProblem(problem, F=np.clip(F, -WORST, WORST), G=G), pop)
         algo.tell(infills=pop)
         stall = stall + 1 if ev.calls == before else 0
         report(ev.calls, budget)
