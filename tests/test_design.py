@@ -203,3 +203,26 @@ def test_ray_engine_predicts_on_actors_and_agrees_with_local():
     assert [c.label for c in res.best] == [c.label for c in local.best]
     for a, b in zip(res.best, local.best):
         assert a.homo_lumo_gap == pytest.approx(b.homo_lumo_gap, abs=1e-12) and a.in_domain == b.in_domain
+
+
+def test_design_page_runs_and_shows_the_candidates():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    page = Path(__file__).resolve().parent.parent / "hypofinder" / "ui" / "pages" / "design.py"
+    at = AppTest.from_file(str(page), default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    at.selectbox(key="ds_host").select("MoS2")
+    at.selectbox(key="ds_target").select("homo_lumo_gap")
+    at.slider(key="ds_counts").set_value((1, 2))
+    at.number_input(key="ds_value").set_value(1.0)
+    at.button(key="ds_run").click()
+    at.run()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    want = design("MoS2", "homo_lumo_gap", value=1.0, counts="1-2", budget=2000, with_cif=False)
+    assert shown["Configuration"].tolist() == [c.label for c in want.best]
+    assert shown["Gap (eV)"].tolist() == pytest.approx([c.homo_lumo_gap for c in want.best], abs=1e-12)
+    assert "exhaustive" in at.success[0].value and f"{want.calls} configurations" in at.success[0].value
