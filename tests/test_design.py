@@ -226,3 +226,59 @@ def test_design_page_runs_and_shows_the_candidates():
     assert shown["Configuration"].tolist() == [c.label for c in want.best]
     assert shown["Gap (eV)"].tolist() == pytest.approx([c.homo_lumo_gap for c in want.best], abs=1e-12)
     assert "exhaustive" in at.success[0].value and f"{want.calls} configurations" in at.success[0].value
+
+
+INVERSE = [
+    ("Which defects would give monolayer MoS2 a HOMO-LUMO gap near 1.2 eV?", "MoS2", [], "homo_lumo_gap", 1.2, None),
+    ("How to reach a gap of 0.8 eV in WSe2 with Se vacancies?", "WSe2", ["vSe"], "homo_lumo_gap", 0.8, None),
+    (
+        "What is the lowest formation energy configuration with S vacancies in MoS2?",
+        "MoS2",
+        ["vS"],
+        "formation_energy_per_site",
+        None,
+        False,
+    ),
+    ("Which dopants could open the band gap of h-BN the most?", "BN", [], "homo_lumo_gap", None, True),
+]
+
+
+@pytest.mark.parametrize("question, host, species, target, value, maximize", INVERSE)
+def test_planner_reads_inverse_questions(question, host, species, target, value, maximize):
+    from hypofinder.bridge.design import read_inverse
+
+    ask = read_inverse(question)
+    assert (ask.host, ask.species, ask.target, ask.value, ask.maximize) == (host, species, target, value, maximize)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Does vS reduce the band gap of MoS2?",
+        "How does the gap of MoS2 change with S vacancy distance?",
+        "Which defects would give graphene a gap near 1 eV?",
+    ],
+)
+def test_other_questions_are_not_inverse(question):
+    from hypofinder.bridge.design import read_inverse
+
+    assert read_inverse(question) is None
+
+
+def test_inverse_question_evidence_carries_design_candidates_within_tolerance():
+    from hypofinder.bridge import evidence_for, prompt_block
+    from hypofinder.bridge.design import TOLERANCE
+
+    ev = evidence_for(INVERSE[0][0])
+    assert ev.in_scope and ev.kind == "screen" and 1 <= len(ev.facts) <= 3
+    comps = set()
+    for f in ev.facts:
+        (p,) = f.predictions
+        assert p.in_domain and abs(p.homo_lumo_gap - 1.2) <= TOLERANCE
+        assert f.request.host == "MoS2" and sorted(f.request.defects) == sorted(p.defects)
+        comps.add(tuple(sorted(p.defects)))
+    assert len(comps) == len(ev.facts)  # one fact per composition
+    block = prompt_block(ev)
+    assert "[E1]" in block and "HOMO-LUMO gap" in block and "±2σ" in block
+    plain = evidence_for("Does vS reduce the band gap of MoS2?")  # the planner's path, unchanged
+    assert plain.kind != "screen" or not plain.facts or "designed" not in plain.facts[0].summary
