@@ -141,7 +141,10 @@ def _table(result) -> None:
         what = f"{result.goal} {result.target}"
     shown = [k for k in PropertyPrediction.targets() if any(getattr(c, k) is not None for c in result.best)]
     console = Console(width=220)
-    for title, rows in (("best", result.best), ("Pareto front (target, formation energy, σ)", result.pareto)):
+    n = len(result.best)
+    more = f", first {n} of {len(result.pareto)} (all in --json)" if len(result.pareto) > n else ""
+    front = f"Pareto front (distance to the target or value, formation energy, σ){more}"
+    for title, rows in (("best", result.best), (front, result.pareto[:n])):
         tab = Table(title=f"{result.host}: {what}: {title}")
         cols = ["#", "defects", "subset", *(PropertyPrediction.header(k) for k in shown)]
         for col in (*cols, f"2σ interval ({unit})", "in domain", "CIF"):
