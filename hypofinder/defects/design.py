@@ -269,11 +269,16 @@ def _pymoo_loop(space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, see
     problem = Problem(n_var=space.dim, n_obj=n_obj, n_ieq_constr=1, xl=0.0, xu=1.0)
     algo = NSGA2(pop_size=BATCH) if multi else GA(pop_size=BATCH)
     algo.setup(problem, termination=NoTermination(), seed=seed, verbose=False)
-    stall = 0
+    rng = np.random.default_rng(seed + 1)
+    stall, fresh = 0, 0
     while ev.calls < budget and stall < STALL:
         before = ev.calls
         pop = algo.ask()
-        idx = ev.evaluate(space.decode(pop.get("X")), limit=budget - ev.calls)
+        X = pop.get("X")
+        if fresh:  # a converged population proposes configurations already predicted: random immigrants
+            X[rng.choice(len(X), size=fresh, replace=False)] = rng.random((fresh, X.shape[1]))
+            pop.set("X", X)
+        idx = ev.evaluate(space.decode(X), limit=budget - ev.calls)
         a = goal.arrays(ev)
         F = np.full((len(idx), n_obj), WORST)
         G = np.full((len(idx), 1), WORST)
@@ -289,6 +294,7 @@ def _pymoo_loop(space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, see
         PymooEvaluator().eval(StaticProblem(problem, F=np.clip(F, -WORST, WORST), G=G), pop)
         algo.tell(infills=pop)
         stall = stall + 1 if ev.calls == before else 0
+        fresh = len(X) // 2 if ev.calls - before < len(X) // 4 else 0
         report(ev.calls, budget)
 
 
