@@ -16,7 +16,14 @@ from pydantic import BaseModel
 
 from hypofinder.bridge.evidence import TARGET_NAMES
 from hypofinder.bridge.vocabulary import HOST_NAMES, host_domain
-from hypofinder.models import ConfigurationPrediction, Evidence, Target, Validation, ValidationRequest
+from hypofinder.models import (
+    ConfigurationPrediction,
+    Evidence,
+    PropertyPrediction,
+    Target,
+    Validation,
+    ValidationRequest,
+)
 
 BUDGET = 1000  # predictor calls per design run planned from a question (a few seconds)
 TOLERANCE = 0.05  # eV (μB for magnetization): "near" a stated value
@@ -91,7 +98,7 @@ def design_evidence(question: str) -> Evidence | None:
     lo = max(1, int(host_domain()[ask.host]["n_min"]))
     counts = (lo, max(lo, MAX_COUNT))
     goal = (
-        f"{TARGET_NAMES[ask.target]} near {ask.value:g}"
+        f"{TARGET_NAMES[ask.target]} near {ask.value:g} {PropertyPrediction.unit(ask.target)}"
         if ask.value is not None
         else f"{'largest' if ask.maximize else 'smallest'} {TARGET_NAMES[ask.target]}"
     )
