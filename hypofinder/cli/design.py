@@ -10,6 +10,14 @@ from typing import Optional
 
 import typer
 
+from hypofinder.defects.design_options import (
+    DEFAULT_BUDGET,
+    DEFAULT_COUNTS,
+    DEFAULT_LIMIT,
+    DEFAULT_TOLERANCE,
+    MAX_LIMIT,
+    METHODS,
+)
 from hypofinder.errors import BadInputError
 
 
@@ -18,17 +26,21 @@ def design_cmd(
     target: Optional[str] = typer.Option(None, "--target", help="PROPERTY=VALUE, e.g. homo_lumo_gap=1.2"),
     maximize: Optional[str] = typer.Option(None, "--maximize", help="PROPERTY to make as large as possible"),
     minimize: Optional[str] = typer.Option(None, "--minimize", help="PROPERTY to make as small as possible"),
-    tolerance: float = typer.Option(0.05, "--tolerance", help="Within this of the target value (its unit)."),
+    tolerance: float = typer.Option(
+        DEFAULT_TOLERANCE, "--tolerance", help="Within this of the target value (its unit)."
+    ),
     species: Optional[str] = typer.Option(
         None, "--species", help="e.g. 'vS,vMo,W_Mo,Se_S' [default: the host's 2DMD species]"
     ),
-    defects: str = typer.Option("1-6", "--defects", help="Defect count range, e.g. 1-6 or 3."),
+    defects: str = typer.Option(DEFAULT_COUNTS, "--defects", help="Defect count range, e.g. 1-6 or 3."),
     density: Optional[str] = typer.Option(None, "--density", help="low or high (MoS2/WSe2) [default: by count]"),
-    budget: int = typer.Option(2000, "--budget", help="Predictor calls (distinct configurations) at most."),
+    budget: int = typer.Option(DEFAULT_BUDGET, "--budget", help="Predictor calls (distinct configurations) at most."),
     seed: int = typer.Option(0, "--seed", help="Seed of the optimizer."),
-    limit: int = typer.Option(10, "--limit", "-n", help="Best candidates to show and export (1-100)."),
+    limit: int = typer.Option(
+        DEFAULT_LIMIT, "--limit", "-n", help=f"Best candidates to show and export (1-{MAX_LIMIT})."
+    ),
     method: str = typer.Option(
-        "auto", "--method", help="auto (exhaustive when it fits, else ga), exhaustive, ga, nsga2, random"
+        "auto", "--method", help=f"{', '.join(METHODS)}: auto = exhaustive when it fits the budget, else ga"
     ),
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (predictions on Ray actors)."),
     workers: int = typer.Option(2, "--workers", help="Ray actors (--engine ray)."),

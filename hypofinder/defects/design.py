@@ -32,6 +32,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from hypofinder.defects.calibrate import COVERAGE_2SIGMA
+from hypofinder.defects.design_options import (
+    DEFAULT_BUDGET,
+    DEFAULT_COUNTS,
+    DEFAULT_LIMIT,
+    DEFAULT_TOLERANCE,
+    MAX_BUDGET,
+    MAX_LIMIT,
+    METHODS,
+)
 from hypofinder.defects.design_space import (
     Config,
     DesignSpace,
@@ -46,10 +55,6 @@ from hypofinder.errors import BadInputError
 from hypofinder.models import PropertyPrediction
 
 TARGETS = PropertyPrediction.targets()
-METHODS = ("auto", "exhaustive", "ga", "nsga2", "random")
-DEFAULT_BUDGET = 2000
-MAX_BUDGET = 1_000_000
-MAX_LIMIT = 100
 MAX_FRONT = 50  # Pareto candidates returned at most (the best first)
 BATCH = 64  # configurations per predictor call (NSGA-II population, random-search batch)
 STALL = 30  # batches in a row without a new configuration: the reachable space is exhausted
@@ -144,13 +149,13 @@ def design(
     target: str,
     value: float | None = None,
     maximize: bool | None = None,
-    tolerance: float = 0.05,
+    tolerance: float = DEFAULT_TOLERANCE,
     species: str | list[str] | None = None,
-    counts: str | int | tuple[int, int] = "1-6",
+    counts: str | int | tuple[int, int] = DEFAULT_COUNTS,
     density: str | None = None,
     budget: int = DEFAULT_BUDGET,
     seed: int = 0,
-    limit: int = 10,
+    limit: int = DEFAULT_LIMIT,
     method: str = "auto",
     with_cif: bool = True,
     predictor=None,

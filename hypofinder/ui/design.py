@@ -77,7 +77,8 @@ def cif_zip(cands) -> bytes:
 
 
 def page() -> None:
-    from hypofinder.defects.design import DEFAULT_BUDGET, MAX_BUDGET, design
+    from hypofinder.defects.design import design
+    from hypofinder.defects.design_options import DEFAULT_BUDGET, DEFAULT_TOLERANCE, MAX_BUDGET
     from hypofinder.defects.design_space import MAX_COUNT, host_species
     from hypofinder.defects.hosts import CANONICAL
     from hypofinder.models import PropertyPrediction
@@ -102,7 +103,7 @@ def page() -> None:
     goal = c3.selectbox("Goal", GOALS, key="ds_goal")
     c4, c5, c6, c7 = st.columns(4)
     value = c4.number_input("Value", value=1.2, step=0.05, format="%.3f", key="ds_value")
-    tol = c5.number_input("Tolerance", value=0.05, min_value=0.001, step=0.01, format="%.3f", key="ds_tol")
+    tol = c5.number_input("Tolerance", value=DEFAULT_TOLERANCE, min_value=0.001, step=0.01, format="%.3f", key="ds_tol")
     lo, hi = c6.slider("Defects per configuration", 1, MAX_COUNT, (1, 6), key="ds_counts")
     budget = c7.number_input("Budget (predictor calls)", 1, MAX_BUDGET, DEFAULT_BUDGET, step=500, key="ds_budget")
     species = st.multiselect("Species", host_species(host, predictor), key=f"ds_species_{host}")
