@@ -98,6 +98,9 @@ def test_ranking_and_front_keep_the_training_domain_first():
     assert any(flags) and not all(flags)  # 2-3 defects lie below high_MoS2's trained 4-24
     assert flags == sorted(flags, reverse=True)
     assert res.pareto and all(c.in_domain for c in res.pareto)
+    for c in res.best:  # the reason, as defects predict gives it
+        assert bool(c.domain_notes) == (not c.in_domain)
+        assert c.in_domain or any("outside the trained 4-24" in n for n in c.domain_notes)
     for c in res.best:
         lo, hi = c.interval
         assert lo < c.homo_lumo_gap < hi and hi - lo == pytest.approx(4 * c.homo_lumo_gap_std)
@@ -282,3 +285,17 @@ def test_inverse_question_evidence_carries_design_candidates_within_tolerance():
     assert "[E1]" in block and "HOMO-LUMO gap" in block and "±2σ" in block
     plain = evidence_for("Does vS reduce the band gap of MoS2?")  # the planner's path, unchanged
     assert plain.kind != "screen" or not plain.facts or "designed" not in plain.facts[0].summary
+
+
+@pytest.mark.slow
+def test_an_inverse_question_gives_every_context_design_facts_in_tolerance():
+    from hypofinder.bridge.design import TOLERANCE
+    from hypofinder.pipeline import HypothesisFinder
+
+    report = HypothesisFinder("fake", contexts=2, cache=False).find(INVERSE[0][0])  # validate: the bridge runs
+    assert len(report.contexts) == 2
+    for ctx in report.contexts:
+        facts = ctx.evidence.facts
+        assert facts and all("designed configurations" in f.summary for f in facts)
+        for f in facts:
+            assert all(p.in_domain and abs(p.homo_lumo_gap - 1.2) <= TOLERANCE for p in f.predictions)

@@ -354,8 +354,16 @@ def _candidate(ev: Evaluator, goal: _Goal, a: dict, i: int, rank: int, pareto: b
     y, s = ev.rows[i].get(goal.target), ev.rows[i].get(goal.target + "_std")
     lo_hi = (y - 2 * s, y + 2 * s) if y is not None and s is not None else (float("nan"), float("nan"))
     cif = str(structure_from_sites(c.host, c.row, c.dset.z_to).to(fmt="cif")) if with_cif else None
+    notes: list[str] = []
+    if not ev.rows[i].get("in_domain"):  # say why, as defects predict does
+        from hypofinder.defects.bundle import out_of_domain
+        from hypofinder.defects.graph import graph_from_sites
+
+        g = graph_from_sites(c.host, c.host.supercell, c.row, c.dset.z_to)
+        notes = out_of_domain(g, ev.predictor.metadata.get("domain", {}).get(c.host.subset))
     return DesignCandidate(
         **ev.rows[i],
+        domain_notes=notes,
         rank=rank,
         subset=c.host.subset,
         defects=list(c.dset.tokens),
@@ -372,4 +380,4 @@ def _candidate(ev: Evaluator, goal: _Goal, a: dict, i: int, rank: int, pareto: b
     )
 
 
-__all__ = ["METHODS", "DesignCandidate", "DesignResult", "design", "pareto_front"]
+__all__ = ["DesignCandidate", "DesignResult", "design", "pareto_front"]
