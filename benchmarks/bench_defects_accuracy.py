@@ -111,7 +111,7 @@ def main() -> None:
 
     print(
         f"\n2DMD accuracy, MAE meV, {n_splits} random {1 - args.test_fraction:.0%}/{args.test_fraction:.0%} split(s), "
-        f"graph network epochs {args.epochs or 'as shipped'} (paper: Kazeev et al. 2023; data: Huang et al. 2023)"
+        f"graph network epochs {args.epochs if args.epochs is not None else 'as shipped'} (paper: Kazeev et al. 2023; data: Huang et al. 2023)"
     )
     hdr = (
         f"{'subset':10} {'target':6} {'LightGBM':>15} {'graph net':>15} {'shipped (blend)':>15} {'paper Sparse':>12}"
