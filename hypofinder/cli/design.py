@@ -30,10 +30,12 @@ def design_cmd(
         DEFAULT_TOLERANCE, "--tolerance", help="Within this of the target value (its unit)."
     ),
     species: Optional[str] = typer.Option(
-        None, "--species", help="e.g. 'vS,vMo,W_Mo,Se_S' [default: the host's 2DMD species]"
+        None, "--species", help="e.g. 'vS,vMo,W_Mo,Se_S' (default: the host's 2DMD species)"
     ),
     defects: str = typer.Option(DEFAULT_COUNTS, "--defects", help="Defect count range, e.g. 1-6 or 3."),
-    density: Optional[str] = typer.Option(None, "--density", help="low or high (MoS2/WSe2) [default: by count]"),
+    density: Optional[str] = typer.Option(
+        None, "--density", help="low or high (MoS2/WSe2; default: by defect count, as screen)"
+    ),
     budget: int = typer.Option(DEFAULT_BUDGET, "--budget", help="Predictor calls (distinct configurations) at most."),
     seed: int = typer.Option(0, "--seed", help="Seed of the optimizer."),
     limit: int = typer.Option(
@@ -45,7 +47,7 @@ def design_cmd(
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (predictions on Ray actors)."),
     workers: int = typer.Option(2, "--workers", help="Ray actors (--engine ray)."),
     ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Ray cluster (--engine ray) [default: local]"
+        None, "--ray-address", help="Ray cluster address (--engine ray; default: a local Ray)"
     ),
     cif_dir: Optional[Path] = typer.Option(None, "--cif-dir", help="Write the candidates' CIF files here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (without CIF text; paths when --cif-dir)."),
