@@ -213,10 +213,11 @@ def test_design_page_runs_and_shows_the_candidates():
 
     from streamlit.testing.v1 import AppTest
 
-    page = Path(__file__).resolve().parent.parent / "hypofinder" / "ui" / "pages" / "design.py"
-    at = AppTest.from_file(str(page), default_timeout=180)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=180)
     at.run()
+    at.switch_page("hypofinder/ui/pages/design.py").run()  # the page is in the app's navigation
     assert not at.exception, at.exception
+    assert at.title[0].value == "Design"
     at.selectbox(key="ds_host").select("MoS2")
     at.selectbox(key="ds_target").select("homo_lumo_gap")
     at.slider(key="ds_counts").set_value((1, 2))
