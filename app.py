@@ -22,6 +22,7 @@ PAGES = [
         url_path="ontology",
     ),
     st.Page("hypofinder/ui/pages/defects.py", title="Defect predictor", icon=":material/grain:", url_path="defects"),
+    st.Page("hypofinder/ui/pages/design.py", title="Design", icon=":material/tune:", url_path="design"),
     st.Page("hypofinder/ui/pages/library.py", title="Library", icon=":material/local_library:", url_path="library"),
 ]
 

@@ -162,8 +162,11 @@ def _summary(ev: Evidence, facts: list[Validation]) -> str:
 
 @lru_cache(maxsize=32)
 def evidence_for(question: str) -> Evidence:
-    """Plan once per question, predict once, share across contexts (cached per process)."""
-    return gather(plan(question))
+    """Plan once per question, predict once, share across contexts (cached per process). An inverse question
+    ("which defects would give ...") gets a design run instead (``hypofinder.bridge.design``)."""
+    from hypofinder.bridge.design import design_evidence
+
+    return design_evidence(question) or gather(plan(question))
 
 
 def for_context(ev: Evidence, concept: str | None) -> Evidence:

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from hypofinder.cli.design import design_cmd
 from hypofinder.cli.screen import screen_cmd
 
 app = typer.Typer(
@@ -118,6 +119,7 @@ def evaluate(
 
 
 app.command("screen")(screen_cmd)
+app.command("design")(design_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

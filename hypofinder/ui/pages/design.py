@@ -1,0 +1,5 @@
+"""Streamlit page script: Design."""
+
+from hypofinder.ui.design import page
+
+page()
