@@ -26,7 +26,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 endif
 LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_BUILD)-$(LLAMA_VERSION)
 
-$(LLAMA_STAMP): constraints.txt
+$(LLAMA_STAMP):  # named after the build and version: a new pin in constraints.txt makes a new stamp
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip==26.3"
 	rm -f $(VENV)/.llama-*
