@@ -59,10 +59,9 @@ def fields_of(report) -> list[str]:
 
 def profile_run(url: str, capability: str, questions: list[str], args) -> dict:
     rows, seconds, flagged, n_fields, words, steps, extra_calls, answers = [], [], 0, 0, 0, [], 0, 0
-    finder = HypothesisFinder(MODEL, base_url=url, capability=capability, contexts=args.contexts, cache=False)
-    if not args.refine:
-        finder = HypothesisFinder(MODEL, base_url=url, capability=capability, contexts=args.contexts, cache=False,
-                                  rounds=0, tournament=False)  # fmt: skip
+    # one llama.cpp server slot answers the contexts' requests in turn: a request may wait minutes on 2 cores
+    options = dict(base_url=url, capability=capability, contexts=args.contexts, cache=False, timeout_s=1800)
+    finder = HypothesisFinder(MODEL, **options, **({} if args.refine else {"rounds": 0, "tournament": False}))
     for i, q in enumerate(questions, 1):
         print(f"[{capability} {i}/{len(questions)}] {q}", file=sys.stderr)
         t = time.perf_counter()
