@@ -187,7 +187,7 @@ def test_compositions_are_every_multiset():
 
 
 @pytest.mark.slow
-def test_ray_engine_predicts_on_actors_and_agrees_with_local():
+def test_ray_engine_predicts_on_actors_and_agrees_with_local(capsys):
     from hypofinder.defects.remote import MIN_PART, RayPredictor
     from hypofinder.mining.engines import start_ray
 
@@ -199,6 +199,11 @@ def test_ray_engine_predicts_on_actors_and_agrees_with_local():
     try:
         res = design("MoS2", **kw, with_cif=False, predictor=remote)
         assert remote.remote_graphs == res.calls == local.calls  # every prediction made by the actors
+        remote.close()  # its actors hold the local Ray's 2 CPUs; the CLI starts its own
+        argv = ["--host", "MoS2", "--target", "homo_lumo_gap=1.0", "--species", "vS,W_Mo", "--defects", "3"]
+        code, out, err = _run(capsys, "defects", "design", *argv, "--budget", "20000", "--engine", "ray", "--json")
+        assert code == 0, err
+        assert [c["label"] for c in json.loads(out)["best"]] == [c.label for c in local.best[:10]]
     finally:
         remote.close()
         if started:

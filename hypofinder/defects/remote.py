@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from hypofinder.defects.batch import GraphBatch
+from hypofinder.errors import HypofinderError, one_line
 
+READY_S = 180.0  # seconds for the actors to start and load the weights
 MIN_PART = 256  # graphs per actor at least: smaller batches are predicted here (Ray's overhead is ~ms per call)
 
 
@@ -37,6 +39,12 @@ class RayPredictor:
         actor = ray.remote(num_cpus=1)(_PredictorActor)
         self.actors = [actor.remote(path) for _ in range(max(1, int(workers)))]
         self.remote_graphs = 0  # graphs predicted by the actors (the rest here)
+        try:  # each actor loaded its predictor: one clear line, not a hang, when they cannot start
+            ray.get([a.__ray_ready__.remote() for a in self.actors], timeout=READY_S)
+        except Exception as exc:  # noqa: BLE001 - GetTimeoutError, RayActorError: one line
+            self.close()
+            why = one_line(exc, 200)
+            raise HypofinderError(f"Ray predictor actors did not start within {READY_S:.0f} s: {why}") from None
 
     def __getattr__(self, name: str):
         return getattr(self.local, name)
