@@ -14,7 +14,6 @@ import re
 
 from pydantic import BaseModel
 
-from hypofinder.bridge.evidence import TARGET_NAMES
 from hypofinder.bridge.vocabulary import HOST_NAMES, host_domain
 from hypofinder.models import (
     ConfigurationPrediction,
@@ -98,9 +97,9 @@ def design_evidence(question: str) -> Evidence | None:
     lo = max(1, int(host_domain()[ask.host]["n_min"]))
     counts = (lo, max(lo, MAX_COUNT))
     goal = (
-        f"{TARGET_NAMES[ask.target]} near {ask.value:g} {PropertyPrediction.unit(ask.target)}"
+        f"{PropertyPrediction.title(ask.target)} near {ask.value:g} {PropertyPrediction.unit(ask.target)}"
         if ask.value is not None
-        else f"{'largest' if ask.maximize else 'smallest'} {TARGET_NAMES[ask.target]}"
+        else f"{'largest' if ask.maximize else 'smallest'} {PropertyPrediction.title(ask.target)}"
     )
     species = ask.species or None
     base = dict(
@@ -165,7 +164,7 @@ def _fact(res, c) -> Validation:
         else ""
     )
     summary = (
-        f"{comp}{d}: {TARGET_NAMES[t]} {y:.2f} ± {s:.2f} {res.unit} (±2σ {c.interval[0]:.2f} to {c.interval[1]:.2f})"
+        f"{comp}{d}: {PropertyPrediction.title(t)} {y:.2f} ± {s:.2f} {res.unit} (±2σ {c.interval[0]:.2f} to {c.interval[1]:.2f})"
         f"{other}; rank {c.rank} of {res.calls} designed configurations of {HOST_NAMES[res.host]}"
     )
     req = ValidationRequest(host=res.host, defects=c.defects, target=t, variable="none", direction="no_change")
