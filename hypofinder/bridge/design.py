@@ -62,7 +62,7 @@ class InverseAsk(BaseModel):
 
 def read_inverse(question: str) -> InverseAsk | None:
     """The design a question asks for, or None when it is not an inverse question about a known host."""
-    from hypofinder.bridge.planner import _property, find_host, find_species
+    from hypofinder.bridge.planner import find_host, find_species, read_property
 
     text = " ".join((question or "").split())
     if not _ASK.search(text):
@@ -73,7 +73,7 @@ def read_inverse(question: str) -> InverseAsk | None:
     notes: list[str] = []
     species, _ = find_species(text, host, notes)
     species = [s for s in species if s in host_domain()[host]["types"]]
-    prop, target, note = _property(text)
+    prop, target, note = read_property(text, host)
     if note:
         notes.append(note)
     m = _VALUE.search(text)

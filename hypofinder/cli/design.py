@@ -145,8 +145,8 @@ def _table(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from hypofinder.cli.defects import _pm
     from hypofinder.models import PropertyPrediction
+    from hypofinder.prediction import spec
 
     unit = result.unit
     if result.goal == "target":
@@ -169,7 +169,7 @@ def _table(result) -> None:
                 str(c.rank),
                 comp,
                 c.subset,
-                *(_pm(getattr(c, k), getattr(c, k + "_std")) for k in shown),
+                *(spec(k).value(*spec(k).of(c), unit=False, fmt=".3f") for k in shown),
                 f"{c.interval[0]:.3f} – {c.interval[1]:.3f}",
                 "yes" if c.in_domain else "[yellow]no[/yellow]",
                 c.cif_path or "",
