@@ -91,7 +91,7 @@ class HypothesisFinder(Refinement, Plumbing):
         cfg = settings()
         self.config = (config or cfg.run).merged(model=model, **options)
         self.spec = resolve(self.config.model, self.config.base_url)
-        self.profile = profile_for(self.spec.entry.profile, self.config.capability)
+        self.profile = profile_for(self.spec.capability, self.config.capability)
         self.n_contexts, self.temperature, self.seed = self.config.contexts, self.config.temperature, self.config.seed
         self.validate_enabled = self.config.validate_claims
         self.rounds, self.tournament_enabled = self.config.refinement(

@@ -123,7 +123,26 @@ def test_seed_question_with_fake_model_end_to_end(app_url, browser):
         raise
 
 
-def _drive(browser, app_url: str) -> None:
+def test_magnetization_question_draws_its_evidence_chart_in_muB(app_url, browser):
+    """Issue 30: a report on magnetization (h-BN) renders, its evidence chart draws, and its unit is μB."""
+    from selenium.webdriver.common.by import By
+
+    question = "How does the magnetization of monolayer h-BN change as the number of boron vacancies grows?"
+    try:
+        _ask(browser, app_url, question, "1. How does the magnetization")
+        assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
+        charts = browser.find_elements(By.CSS_SELECTOR, "[data-testid*='VegaLiteChart']")
+        assert charts, "no evidence chart drawn"
+        main = browser.find_element(By.CSS_SELECTOR, "[data-testid='stMain']").text
+        assert "μB" in main and "magnetization" in main.lower()
+    except BaseException:
+        (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
+        browser.save_screenshot(str(ROOT / "tests" / "artifacts" / "browser-failure-magnetization.png"))
+        raise
+
+
+def _ask(browser, app_url: str, text: str, history: str) -> None:
+    """Type ``text``, choose the fake model and N_CONTEXTS contexts, run, and wait for the results."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
@@ -133,7 +152,7 @@ def _drive(browser, app_url: str) -> None:
     browser.get(app_url)
     question = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "textarea[aria-label='Enter your question']")))
     assert browser.find_elements(By.XPATH, "//h1[contains(., 'Hypothesis finder')]")
-    question.send_keys(SEED_QUESTION)
+    question.send_keys(text)
 
     # Model: the fake one (BaseWeb select: open it, pick the option).
     model_box = "//div[@data-testid='stSelectbox'][.//*[normalize-space(text())='Model']]"
@@ -155,9 +174,18 @@ def _drive(browser, app_url: str) -> None:
     browser.find_element(By.XPATH, "//button[.//*[normalize-space(text())='Run']]").click()
     # The history entry is drawn last: once it shows, the run and its results are on the page.
     WebDriverWait(browser, 240).until(
-        lambda d: "1. How can I model" in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
+        lambda d: history in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
     )
     wait.until(EC.presence_of_element_located((By.XPATH, "//h3[contains(., 'Representation and Hypothesis')]")))
+
+
+def _drive(browser, app_url: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    _ask(browser, app_url, SEED_QUESTION, "1. How can I model")
     wait.until(
         EC.presence_of_element_located(
             (By.XPATH, "//*[@data-testid='stMetricLabel'][contains(., 'Score') or contains(., 'Rank score')]")

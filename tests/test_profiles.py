@@ -177,6 +177,10 @@ def test_refinement_follows_the_capability_unless_the_run_or_provider_says_other
     assert RunConfig(rounds=2).refinement(tiny, {}) == (2, False)
     assert RunConfig().refinement(tiny, get("fake").options) == (1, True)  # the debug model runs every stage
     assert HypothesisFinder("fake", capability="capable").profile.name == "capable"
+    # a served model the registry knows keeps its capability; an unknown served model is capable
+    assert resolve("smollm2", "http://127.0.0.1:9/v1").capability == "tiny"
+    assert resolve("qwen2.5-coder-1.5b", "http://127.0.0.1:9/v1").capability == "capable"
+    assert resolve("some-served-model", "http://127.0.0.1:9/v1").capability == "capable"
 
 
 def test_markdown_is_formatting_not_junk_but_json_debris_still_is():

@@ -55,6 +55,13 @@ class ModelSpec:
         return not self.entry.in_process
 
     @property
+    def capability(self) -> str:
+        """The model's profile (hypofinder.profiles): a served model the registry knows by name ('smollm2',
+        'qwen2.5-coder-1.5b') keeps its own; any other takes its provider's."""
+        known = provider_named(self.name) if self.is_server else None
+        return (known if known is not None and known.in_process else self.entry).profile
+
+    @property
     def cache_key(self) -> str:
         return f"{self.provider}:{self.name}@{self.base_url_host or ''}"
 

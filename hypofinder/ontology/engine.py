@@ -86,6 +86,9 @@ class Ontology:
         self.cache_dir = Path(cache_dir)
         self._index: index_mod.ConceptIndex | None = None
         self._lock = threading.Lock()
+        # one dense query at a time: concurrent filtered Chroma queries from mining's threads (contexts and the
+        # plan's facet searches) gave other concepts now and then (the Ray-vs-local mining test)
+        self._query_lock = threading.Lock()
 
     # ------------------------------------------------------------------ index
     def index(self, force: bool = False, refresh: bool = False, log=index_mod._stderr) -> index_mod.ConceptIndex:
@@ -170,11 +173,11 @@ class Ontology:
             parts = clauses(query)
             if len(parts) > 1:
                 texts += parts
-        dense = idx.query(
-            idx.encode(texts),
-            pool * (1 + options.alt_labels + options.documents),
-            self._where(facet, discipline, options),
-        )
+        vectors = idx.encode(texts)
+        with self._query_lock:
+            dense = idx.query(
+                vectors, pool * (1 + options.alt_labels + options.documents), self._where(facet, discipline, options)
+            )
         sim = np.maximum(dense.label, dense.alt) if options.alt_labels else dense.label
         if options.documents:
             sim = (1.0 - options.w_doc) * sim + options.w_doc * dense.desc
