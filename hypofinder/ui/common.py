@@ -95,6 +95,18 @@ def get_predictor(weights: str):
     return DefectPredictor.load(settings().models_dir)
 
 
+def predictor_hosts():
+    """(the shipped defect predictor, its hosts in canonical order), or None after one error line on the page."""
+    from hypofinder.defects.hosts import CANONICAL
+
+    try:
+        predictor = get_predictor(weights_key())
+    except Exception as err:  # noqa: BLE001 - one line, never a traceback
+        show_error(err, "Loading the defect predictor")
+        return None
+    return predictor, [h for h in CANONICAL if h in {x.name for x in predictor.hosts.values()}]
+
+
 @st.cache_resource(show_spinner="Opening the PhySH index (the first use builds it, about 30 s)…")
 def ontology_ready(cache_dir: str):
     """Open (or build) the PhySH search index once per cache folder."""

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from hypofinder.ui.common import get_predictor, guarded, show_error, weights_key
+from hypofinder.ui.common import guarded, predictor_hosts
 
 AUTO = "Detect from the structure"
 
@@ -120,7 +120,6 @@ def graph_chart(g, host) -> alt.Chart:
 
 def page() -> None:
     from hypofinder.defects import defect_graph, known_hosts
-    from hypofinder.defects.hosts import CANONICAL
 
     st.title("Defect predictor")
     st.caption(
@@ -129,12 +128,10 @@ def page() -> None:
         "and predicts the formation energy per defect site, the HOMO–LUMO gap, the HOMO and LUMO levels "
         "(from the host's valence-band maximum) and, for spin-polarised hosts, the magnetization."
     )
-    try:
-        predictor = get_predictor(weights_key())
-        names = [h for h in CANONICAL if h in {x.name for x in predictor.hosts.values()}]
-    except Exception as err:  # noqa: BLE001 - one line, never a traceback
-        show_error(err, "Loading the defect predictor")
+    loaded = predictor_hosts()
+    if loaded is None:
         return
+    predictor, names = loaded
     c1, c2 = st.columns([3, 1])
     files = c1.file_uploader("Upload CIF file(s)", type=["cif"], accept_multiple_files=True, key="df_files")
     host = c2.selectbox(

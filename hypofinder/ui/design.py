@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from hypofinder.ui.common import get_predictor, guarded, show_error, weights_key
+from hypofinder.ui.common import guarded, predictor_hosts
 
 GOALS = ("near a value", "as large as possible", "as small as possible")
 
@@ -80,7 +80,6 @@ def page() -> None:
     from hypofinder.defects.design import design
     from hypofinder.defects.design_options import DEFAULT_BUDGET, DEFAULT_TOLERANCE, MAX_BUDGET
     from hypofinder.defects.design_space import MAX_COUNT, host_species
-    from hypofinder.defects.hosts import CANONICAL
     from hypofinder.models import PropertyPrediction
 
     st.title("Design")
@@ -89,12 +88,10 @@ def page() -> None:
         "defect compositions and arrangements in the host with the defect predictor and returns the best "
         "candidates, the Pareto front (target, formation energy, uncertainty) and their CIFs."
     )
-    try:
-        predictor = get_predictor(weights_key())
-        names = [h for h in CANONICAL if h in {x.name for x in predictor.hosts.values()}]
-    except Exception as err:  # noqa: BLE001 - one line, never a traceback
-        show_error(err, "Loading the defect predictor")
+    loaded = predictor_hosts()
+    if loaded is None:
         return
+    predictor, names = loaded
     c1, c2, c3 = st.columns(3)
     host = c1.selectbox("Host", names, key="ds_host")
     target = c2.selectbox(
