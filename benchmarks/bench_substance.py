@@ -34,9 +34,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_text_quality import QUESTIONS, baseline_tree  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from hypofinder.ontology.plan import names, plan_for  # noqa: E402
-from hypofinder.quality import _runs  # noqa: E402
-from hypofinder.scoring import _DIRECTION, _NUMBER, _QUANTITY  # noqa: E402
+from hypofinder.ontology.plan import (  # noqa: E402
+    QUANTITY,  # noqa: E402
+    names,
+    plan_for,
+)
+from hypofinder.quality import word_runs  # noqa: E402
+from hypofinder.scoring import DIRECTION, NUMBER  # noqa: E402
 from hypofinder.settings import settings  # noqa: E402
 
 BASELINE_REV = "676a47b"  # main before issue 25 (prompts with the graphene example, no plan)
@@ -65,20 +69,20 @@ def ask(tree: Path, question: str, args) -> dict | None:
 
 
 def judge(report: dict, tree: Path) -> list[dict]:
-    prompt_runs = set().union(*(_runs(p.read_text()) for p in (tree / "prompts").glob("*.yaml")))
+    prompt_runs = set().union(*(word_runs(p.read_text()) for p in (tree / "prompts").glob("*.yaml")))
     rows = []
     for c in report["contexts"]:
         h, concept = c["hypothesis"], c["concepts"][0]["label"]
         plan = plan_for(report["query"], concept)
-        allowed = _runs(" ".join([report["query"], concept, *(f"{f.label} {f.note}" for f in plan.facts)]))
+        allowed = word_runs(" ".join([report["query"], concept, *(f"{f.label} {f.note}" for f in plan.facts)]))
         fields = [h["summary"], h["statement"], h["rationale"], *h["steps"], c["review"]["text"]]
-        copied = any((_runs(t) & prompt_runs) - allowed for t in fields)
+        copied = any((word_runs(t) & prompt_runs) - allowed for t in fields)
         sp = [f.label for f in plan.systems + plan.properties]
         named = all(names(h["statement"], label) for label in sp) if sp else None
         techniques = [f.label for f in plan.techniques]
         technique = any(names(s, t) for s in h["steps"] for t in techniques) if techniques else None
         st = h["statement"]
-        testable = bool(_NUMBER.search(st) or _QUANTITY.search(st)) and bool(_DIRECTION.search(st))
+        testable = bool(NUMBER.search(st) or QUANTITY.search(st)) and bool(DIRECTION.search(st))
         checks = sum(bool(x) for x in (not copied, named, technique, testable))
         rows.append(dict(copied=copied, named=named, technique=technique, testable=testable, checks=checks,
                          score=c["review"]["score"], model_score=c["review"].get("model_score")))  # fmt: skip

@@ -61,7 +61,7 @@ def _index() -> Check:
 
     graph = physh.load()
     chroma = Path(settings().cache_dir) / "chroma"
-    built = chroma.is_dir() and index._ready(index._client(str(chroma.resolve())), index.collection_name(graph))
+    built = index.is_built(graph, settings().cache_dir)
     detail = f"{chroma}: built" if built else f"{chroma}: not built yet (the first ask builds it, ~30 s)"
     return Check(name="concept index", ok=True, detail=detail, required=False)
 

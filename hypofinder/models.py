@@ -130,6 +130,10 @@ class Plan(BaseModel):
     def facts(self) -> list[PlanFact]:
         return [*self.systems, *self.properties, *self.techniques]
 
+    @property
+    def technique_labels(self) -> tuple[str, ...]:
+        return tuple(f.label for f in self.techniques)
+
 
 # --------------------------------------------------------------------------- library (literature grounding)
 

@@ -274,7 +274,7 @@ class HypothesisFinder(Refinement, Plumbing):
             facts=bool(facts),
             sources=bool(sources),
             subjects=(ctx.concept.label, *(concept.alt_labels[:3] if concept else ())),
-            techniques=tuple(f.label for f in plan.techniques) if plan else (),
+            techniques=plan.technique_labels if plan else (),
             claims=plan_claims(plan, evidence),
         )
         answer, flags = ask_checked(

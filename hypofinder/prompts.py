@@ -270,7 +270,7 @@ def plan_checks(plan: Plan | None) -> dict[str, tuple[tuple[str, ...], str]]:
         return {}
     checks = {}
     if plan.techniques:
-        checks["steps"] = (tuple(f.label for f in plan.techniques), "names no planned technique")
+        checks["steps"] = (plan.technique_labels, "names no planned technique")
     if plan.systems or plan.properties:
         labels = tuple(f.label for f in plan.systems + plan.properties)
         checks["statement"] = (labels, "names neither the planned system nor the property")

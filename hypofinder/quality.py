@@ -211,7 +211,7 @@ COPY_RUN = 4  # words: a field sharing a run this long with the prompt's own tex
 _RUN_WORD = re.compile(r"[a-z0-9]+")
 
 
-def _runs(text: str, n: int = COPY_RUN) -> set[tuple[str, ...]]:
+def word_runs(text: str, n: int = COPY_RUN) -> set[tuple[str, ...]]:
     words = _RUN_WORD.findall(text.lower())
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
@@ -224,8 +224,8 @@ def copied_run(text: str, prompt: str, literals: tuple[str, ...]) -> str | None:
     filled = prompt
     for literal in sorted(literals, key=len, reverse=True):
         filled = filled.replace(literal, "\n")
-    fixed = set().union(*(_runs(lit) for lit in literals))
-    shared = (_runs(text) & fixed) - _runs(filled)
+    fixed = set().union(*(word_runs(lit) for lit in literals))
+    shared = (word_runs(text) & fixed) - word_runs(filled)
     return " ".join(min(shared)) if shared else None
 
 

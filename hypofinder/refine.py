@@ -48,7 +48,7 @@ class Refinement:
             facts=facts,
             sources=bool(r.sources),
             subjects=(r.concepts[0].label,),
-            techniques=tuple(f.label for f in r.plan.techniques) if r.plan else (),
+            techniques=r.plan.technique_labels if r.plan else (),
             claims=plan_claims(r.plan, r.evidence),
         )
         subject = subject_words(query, r.concepts[0].label)

@@ -25,12 +25,11 @@ from __future__ import annotations
 import re
 
 from hypofinder.models import CitationFlag, Hypothesis, Novelty, Plan, Review, Rubric, Validation
-from hypofinder.ontology.plan import QUANTITY as _QUANTITY
-from hypofinder.ontology.plan import names
+from hypofinder.ontology.plan import QUANTITY, names
 
 VERDICT_VALUE = {"supported": 90, "inconclusive": 50, "contradicted": 10}
-_NUMBER = re.compile(r"\b\d+(\.\d+)?\s?(%|[a-zA-Zμ°]{1,4}\b)?")
-_DIRECTION = re.compile(
+NUMBER = re.compile(r"\b\d+(\.\d+)?\s?(%|[a-zA-Zμ°]{1,4}\b)?")
+DIRECTION = re.compile(
     r"\b(increase[sd]?|decrease[sd]?|raise[sd]?|lower(s|ed)?|reduce[sd]?|enhance[sd]?|suppress(es|ed)?|"
     r"higher|lower|larger|smaller|more|less|than|shift(s|ed)?|narrow(s|ed)?|widen(s|ed)?|grow(s|n)?|drop(s|ped)?|"
     r"rise[sd]?|doubl(e|es|ed)|halv(e|es|ed)|peak(s|ed)?|scal(e|es|ed)|proportional|linear(ly)?)\b",
@@ -49,10 +48,10 @@ def specificity(h: Hypothesis, plan: Plan | None) -> int:
 
 def testability(h: Hypothesis, plan: Plan | None) -> int:
     props = [f.label for f in plan.properties] if plan else []
-    measurable = bool(_NUMBER.search(h.statement) or _QUANTITY.search(h.statement)) or any(
+    measurable = bool(NUMBER.search(h.statement) or QUANTITY.search(h.statement)) or any(
         names(h.statement, p) for p in props
     )
-    direction = bool(_DIRECTION.search(h.statement))
+    direction = bool(DIRECTION.search(h.statement))
     techniques = [f.label for f in plan.techniques] if plan else []
     named = sum(any(names(s, t) for t in techniques) for s in h.steps) / len(h.steps) if techniques else 0.0
     return round(40 * measurable + 30 * direction + 30 * named)

@@ -203,6 +203,12 @@ def _build(client, name: str, graph: PhyshGraph, cache_dir: Path, log: Log) -> o
     return col
 
 
+def is_built(graph: PhyshGraph, cache_dir: Path) -> bool:
+    """Is a complete index for ``graph`` in ``cache_dir`` (nothing is built or created)?"""
+    chroma_dir = Path(cache_dir) / "chroma"
+    return chroma_dir.is_dir() and _ready(_client(str(chroma_dir.resolve())), collection_name(graph)) is not None
+
+
 def open_index(graph: PhyshGraph, cache_dir: Path, *, force: bool = False, log: Log | None = _stderr) -> ConceptIndex:
     """Open the collection for ``graph``, building it (once, under a file lock) when missing or stale."""
     from filelock import FileLock, Timeout
