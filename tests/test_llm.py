@@ -205,6 +205,11 @@ def test_real_llama_server_with_schema_enforcement():
     with llama_server() as url:
         llm = structured("smollm2", url, timeout=120)
         ans = llm.ask(MESSAGES, Small, max_tokens=80, task="t")
+        # the answer budget reaches the server (it ignores ChatOpenAI's max_completion_tokens and then decodes
+        # until its context is full)
+        story = structured("smollm2", url, timeout=120)
+        story.ask_text([("user", "Tell a very long story about a cat, in many chapters.")], max_tokens=12, task="t")
+    assert 0 < story.usage.completion_tokens <= 12
     assert isinstance(ans, Small) and 0 <= ans.score <= 100
     assert llm.modes.current in ("json_schema", "json_object") and llm.modes.confirmed
     assert llm.usage.llm_calls == 1  # schema-constrained: valid on the first answer

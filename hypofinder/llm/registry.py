@@ -207,8 +207,13 @@ def _assembled_present(name: str) -> bool:
 
 def _build_openai(spec: ModelSpec, run: RunConfig):
     from langchain_openai import ChatOpenAI
+    from langchain_openai.chat_models.base import BaseChatOpenAI
 
-    return ChatOpenAI(
+    # ChatOpenAI renames max_tokens to max_completion_tokens, which OpenAI wants but llama-cpp-python's server
+    # ignores (it then decodes until the context is full: minutes per answer on 2 cores); any other
+    # OpenAI-compatible server (llama.cpp, vLLM, Ollama) reads max_tokens, which BaseChatOpenAI sends
+    official = spec.base_url is None or "api.openai.com" in spec.base_url
+    return (ChatOpenAI if official else BaseChatOpenAI)(
         model=spec.name,
         base_url=spec.base_url,
         api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
