@@ -105,7 +105,8 @@ class _Scripted(BaseHTTPRequestHandler):
             self._send(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
             return
         i = min(n - 1, len(self.replies) - 1)
-        text = self.replies[i]
+        reply = self.replies[i]  # a text, or (text, finish_reason): ("{...", "length") is an answer cut off
+        text, finish = reply if isinstance(reply, tuple) else (reply, "stop")
         self._send(
             200,
             {
@@ -113,7 +114,7 @@ class _Scripted(BaseHTTPRequestHandler):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "scripted"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
             },
         )
@@ -128,7 +129,7 @@ class _Scripted(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def scripted_server(replies: list[str], reject_response_format: bool = False, delay_s: float = 0.0):
+def scripted_server(replies: list, reject_response_format: bool = False, delay_s: float = 0.0):
     """Yield (base_url, requests) for a server replying with ``replies`` in turn (last one repeats)."""
     handler = type(
         "Handler",

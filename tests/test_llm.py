@@ -156,6 +156,15 @@ def test_openai_path_retries_after_garbage_then_succeeds():
     assert llm.usage.llm_calls == 2
 
 
+def test_answer_cut_off_at_the_token_limit_is_reasked_not_fatal():
+    with scripted_server([(GOOD[:20], "length"), GOOD]) as (url, requests):
+        llm = structured("scripted", url)
+        ans = llm.ask(MESSAGES, Small, max_tokens=50, task="t")
+    assert ans.score == 71 and len(requests) == 2 and llm.usage.llm_calls == 2
+    assert requests[0]["max_tokens"] == 50 and "max_completion_tokens" not in requests[0]  # any server reads it
+    assert "50-token limit" in requests[1]["messages"][-1]["content"]
+
+
 def test_openai_path_gives_clear_error_after_bounded_retries():
     with scripted_server(["still not json"]) as (url, requests):
         with pytest.raises(LLMError, match="no valid JSON after 3 attempts"):

@@ -222,6 +222,8 @@ class StructuredLLM:
         return runnable.invoke(lc)
 
     def _ask_model(self, messages, schema: type[T], max_tokens: int, task: str) -> tuple[T, int, int]:
+        import openai
+
         from hypofinder.llm.errors import classify  # provider exception -> (kind, line)
 
         parse_failures = 0
@@ -231,8 +233,14 @@ class StructuredLLM:
             lc = self._lc_messages(messages, schema, mode)
             while True:
                 t_call = time.perf_counter()
+                cut_off = False
                 try:
                     reply = self._invoke(lc, mode, schema, max_tokens)
+                    text, meta = str(reply.content), getattr(reply, "usage_metadata", None) or {}
+                except openai.LengthFinishReasonError as exc:  # ran past max_tokens: re-asked like bad JSON
+                    cut_off, text = True, exc.completion.choices[0].message.content or ""
+                    usage = exc.completion.usage
+                    meta = {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens} if usage else {}
                 except Exception as exc:  # noqa: BLE001 - classified below
                     kind, line = classify(exc, self.spec)
                     if kind == "unsupported" and self.modes.drop(mode):
@@ -241,14 +249,14 @@ class StructuredLLM:
                         continue
                     raise LLMError(f"{task}: {line}") from None
                 self.modes.confirm(mode)
-                text = str(reply.content)
-                meta = getattr(reply, "usage_metadata", None) or {}
                 p_tok = meta.get("input_tokens") or count_messages(messages, self.spec.name)
                 c_tok = meta.get("output_tokens") or count_tokens(text, self.spec.name)
                 p_total, c_total = p_total + p_tok, c_total + c_tok
                 self._count(llm_calls=1, prompt_tokens=p_tok, completion_tokens=c_tok)
                 self._count(seconds=time.perf_counter() - t_call)
                 try:
+                    if cut_off:
+                        raise ValueError(f"cut off at the {max_tokens}-token limit; be more concise")
                     return schema.model_validate(repair_json(text)), p_total, c_total
                 except (ValueError, ValidationError) as exc:
                     parse_failures += 1
