@@ -43,11 +43,15 @@ def _stem(word: str) -> str:
     return word[: max(5, len(word) - 3)] if len(word) > 6 else word
 
 
+def named_share(text: str, label: str) -> float:
+    """The share of ``label``'s content words (by stem) that appear in ``text``."""
+    want = {_stem(w) for w in _words(label)}
+    return len(want & {_stem(w) for w in _words(text)}) / len(want) if want else 0.0
+
+
 def names(text: str, label: str) -> bool:
     """Does ``text`` name ``label``: at least half of the label's content words (by stem) appear in it?"""
-    want = {_stem(w) for w in _words(label)}
-    have = {_stem(w) for w in _words(text)}
-    return bool(want) and len(want & have) * 2 >= len(want)
+    return named_share(text, label) >= 0.5
 
 
 _PREFIX = {"system": "Y", "property": "P", "technique": "T"}
@@ -72,9 +76,12 @@ def plan_for(query: str, concept: str = "") -> Plan:
         (h, facet)
         for facet in ("Properties", "Research Areas")
         for h in search(query, 8, facet=facet)
-        if names(query, h.label) and h.label.lower() != concept.lower()
+        if names(query, h.label)
     ]
-    props = sorted(props, key=lambda hf: (not QUANTITY.search(hf[0].label), -hf[0].score))[:1]  # a quantity first
+    # a quantity first, then the label the question names most fully ("Band gap" over "Superconducting gap")
+    props = sorted(
+        props, key=lambda hf: (not QUANTITY.search(hf[0].label), -named_share(query, hf[0].label), -hf[0].score)
+    )[:1]
     taken = {h.label.lower() for h in systems} | {h.label.lower() for h, _ in props} | {concept.lower()}
     pool: dict[str, tuple] = {}
     for facet in EXPERIMENTAL + THEORETICAL:
