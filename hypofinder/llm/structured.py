@@ -240,7 +240,9 @@ class StructuredLLM:
                 except openai.LengthFinishReasonError as exc:  # ran past max_tokens: re-asked like bad JSON
                     cut_off, text = True, exc.completion.choices[0].message.content or ""
                     usage = exc.completion.usage
-                    meta = {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens} if usage else {}
+                    meta = (
+                        {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens} if usage else {}
+                    )
                 except Exception as exc:  # noqa: BLE001 - classified below
                     kind, line = classify(exc, self.spec)
                     if kind == "unsupported" and self.modes.drop(mode):
