@@ -11,7 +11,7 @@ import pytest
 
 from hypofinder.cli import main
 from hypofinder.defects.design import design, pareto_front
-from hypofinder.defects.design_space import DesignSpace, Evaluator, target_range
+from hypofinder.defects.design_space import DesignSpace, Evaluator, host_species, target_range
 from hypofinder.defects.predictor import DefectPredictor
 
 SPACE = {"host": "MoS2", "counts": "1-2"}  # 4 + 10 compositions, a few hundred distinct configurations
@@ -144,6 +144,31 @@ def test_cif_round_trip_through_defects_predict(tmp_path, capsys):
         assert sorted(p["defects"]) == sorted(c["defects"])
         for k in ("formation_energy_per_site", "homo_lumo_gap", "homo", "lumo"):
             assert p[k] == pytest.approx(c[k], abs=1e-9) and p[k + "_std"] == pytest.approx(c[k + "_std"], abs=1e-9)
+
+
+def test_labelled_structures_encode_to_vectors_that_decode_back():
+    """The warm start's encoding is the decoder's inverse on every labelled structure of the space."""
+    pred = DefectPredictor.load()
+    space = DesignSpace("MoS2", host_species("MoS2", pred), (1, 3), "low")
+    known = space.library("homo_lumo_gap")
+    assert len(known) > 1000 and all(1 <= k <= 3 for k, *_ in known)
+    configs = [space.config(*row[:3]) for row in known[::5]]
+    back = space.decode(np.array([space.encode(c) for c in configs]))
+    ev = Evaluator(pred)
+    assert all(b is not None and ev.key(b) == ev.key(c) for b, c in zip(back, configs))
+    assert len(space.library("homo_lumo_gap", {"low_MoS2": np.arange(10)})) <= 10  # a held-out run's rows
+
+
+def test_warm_start_opens_with_the_labelled_structures_nearest_the_target():
+    space = DesignSpace("MoS2", host_species("MoS2", DefectPredictor.load()), (1, 3), "low")
+    value = sorted(y for *_, y in space.library("homo_lumo_gap"))[2000]  # a DFT gap of the data
+    kw = dict(host="MoS2", target="homo_lumo_gap", value=value, tolerance=0.02, counts="1-3", density="low")
+    kw |= dict(budget=300, method="ga", with_cif=False)
+    warm, cold = design(**kw, warm_start=64), design(**kw, warm_start=0)
+    assert warm.first_hit == 1 and warm.best[0].within_tolerance  # the nearest labelled structure, predicted
+    assert cold.first_hit is None or cold.first_hit >= warm.first_hit
+    hits = [c for c in warm.best if c.within_tolerance]
+    assert hits and min(c.found_at for c in hits) <= 64  # found in the first population
 
 
 def test_target_range_is_the_dft_range():

@@ -17,6 +17,7 @@ from hypofinder.defects.design_options import (
     DEFAULT_TOLERANCE,
     MAX_LIMIT,
     METHODS,
+    WARM_START,
 )
 from hypofinder.errors import BadInputError
 
@@ -43,6 +44,11 @@ def design_cmd(
     ),
     method: str = typer.Option(
         "auto", "--method", help=f"{', '.join(METHODS)}: auto = exhaustive when it fits the budget, else ga"
+    ),
+    warm_start: int = typer.Option(
+        WARM_START,
+        "--warm-start",
+        help="Labelled 2DMD structures nearest the goal that open the optimizer's first population (0: none).",
     ),
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (predictions on Ray actors)."),
     workers: int = typer.Option(2, "--workers", help="Ray actors (--engine ray)."),
@@ -74,6 +80,7 @@ def design_cmd(
         limit=limit,
         method=method,
         with_cif=cif_dir is not None,
+        warm_start=warm_start,
     )
     if engine == "ray":
         design(host, name, **kw, dry_run=True)  # bad input: one line before Ray starts

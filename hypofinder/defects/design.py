@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from itertools import islice
 from typing import Literal
 
 import numpy as np
@@ -40,6 +41,7 @@ from hypofinder.defects.design_options import (
     MAX_BUDGET,
     MAX_LIMIT,
     METHODS,
+    WARM_START,
 )
 from hypofinder.defects.design_space import (
     Config,
@@ -161,9 +163,14 @@ def design(
     predictor=None,
     progress: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
+    warm_start: int = WARM_START,
+    library_rows: dict[str, np.ndarray] | None = None,
 ) -> DesignResult | None:
     """Search compositions and arrangements of defects in ``host`` for ``target`` near ``value`` (or
-    maximised / minimised); see the module text. ``dry_run``: check the inputs only (None)."""
+    maximised / minimised); see the module text. ``dry_run``: check the inputs only (None). ``warm_start``: the
+    GA's and NSGA-II's first population opens with this many labelled 2DMD structures of the space, nearest
+    the goal by their DFT value first (``DesignSpace.library``; ``library_rows`` restricts it per subset, as a
+    held-out benchmark must)."""
     from hypofinder.defects.predictor import DefectPredictor
 
     t0 = time.perf_counter()
@@ -207,7 +214,8 @@ def design(
         _random_loop(space, ev, budget, np.random.default_rng(seed), report)
     else:
         used = "ga" if method in ("auto", "ga") else "nsga2"
-        _pymoo_loop(space, ev, goal, budget, seed, used == "nsga2", report)
+        start = _warm_start(space, goal, min(warm_start, budget), library_rows) if warm_start > 0 else None
+        _pymoo_loop(space, ev, goal, budget, seed, used == "nsga2", report, start)
     return _result(space, ev, goal, used, every, budget, seed, limit, with_cif, time.perf_counter() - t0)
 
 
@@ -259,7 +267,23 @@ def _random_loop(space: DesignSpace, ev: Evaluator, budget: int, rng, report) ->
         report(ev.calls, budget)
 
 
-def _pymoo_loop(space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, seed: int, multi: bool, report) -> None:
+def _warm_start(space: DesignSpace, goal: _Goal, n: int, rows) -> np.ndarray | None:
+    """The encoded ``n`` labelled structures nearest the goal (by DFT value), padded with uniform vectors to a
+    full population; None when the data folder holds none."""
+    known = space.library(goal.target, rows)
+    if not known:
+        return None
+    y = np.array([row[-1] for row in known])
+    prior = np.abs(y - goal.value) if goal.value is not None else (-y if goal.maximize else y)
+    configs = (space.config(*known[i][:3]) for i in np.argsort(prior, kind="stable"))
+    X = np.array([space.encode(c) for c in islice((c for c in configs if c is not None), n)])
+    pad = max(0, BATCH - len(X))
+    return np.vstack([X, np.random.default_rng(len(known)).random((pad, space.dim))]) if pad else X
+
+
+def _pymoo_loop(
+    space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, seed: int, multi: bool, report, start=None
+) -> None:
     """pymoo's ask-and-tell over the vector encoding: GA on one lexicographic objective (outside the tolerance:
     the distance beyond it; inside: -1 + 1e-3 * E_f, so the cheapest to form win), or NSGA-II on (distance
     beyond the tolerance, E_f, σ). Out-of-domain configurations violate the constraint."""
@@ -272,7 +296,8 @@ def _pymoo_loop(space: DesignSpace, ev: Evaluator, goal: _Goal, budget: int, see
 
     n_obj = 3 if multi else 1
     problem = Problem(n_var=space.dim, n_obj=n_obj, n_ieq_constr=1, xl=0.0, xu=1.0)
-    algo = NSGA2(pop_size=BATCH) if multi else GA(pop_size=BATCH)
+    sampling = {} if start is None else {"sampling": start}  # the first population: known structures first
+    algo = NSGA2(pop_size=BATCH, **sampling) if multi else GA(pop_size=BATCH, **sampling)
     algo.setup(problem, termination=NoTermination(), seed=seed, verbose=False)
     rng = np.random.default_rng(seed + 1)
     stall, fresh = 0, 0

@@ -9,6 +9,7 @@ DEFAULT_TOLERANCE = 0.05  # in the target's unit
 DEFAULT_COUNTS = "1-6"  # defects per configuration
 DEFAULT_LIMIT = 10  # best candidates returned
 MAX_LIMIT = 100
+WARM_START = 64  # labelled 2DMD structures nearest the goal that open the GA's first population (0: none)
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -18,4 +19,5 @@ __all__ = [
     "MAX_BUDGET",
     "MAX_LIMIT",
     "METHODS",
+    "WARM_START",
 ]

@@ -219,6 +219,48 @@ class DesignSpace:
             out.append(self.config(k, [self.species[s] for s in spec[i]], sites[i].tolist()))
         return out
 
+    def encode(self, c: Config) -> np.ndarray:
+        """The vector that ``decode`` turns back into ``c`` (count, then each defect's species and site)."""
+        lo, hi = self.counts
+        k = len(c.row)
+        _, frac, hrange = _geometry(c.host)
+        x = np.full(self.dim, 0.5)
+        x[0] = (k - lo + 0.5) / (hi - lo + 1)
+        sp = site_space(c.host)
+        for j, (tok, site) in enumerate(zip(c.dset.tokens, c.row)):
+            z = int(sp.numbers[site])
+            lo_h, hi_h = hrange[z]
+            x[1 + 4 * j] = (self.species.index(tok) + 0.5) / len(self.species)
+            x[2 + 4 * j : 4 + 4 * j] = frac[site] % 1.0
+            x[4 + 4 * j] = (sp.height[site] - lo_h) / (hi_h - lo_h) if hi_h > lo_h else 0.5
+        return np.clip(x, 0.0, 1.0 - 1e-9)
+
+    def library(self, target: str, rows: dict[str, np.ndarray] | None = None) -> list[tuple[int, list, list, float]]:
+        """The labelled 2DMD structures inside this space (its subsets, species and counts) as (defect count,
+        tokens, sites, DFT ``target``): what a search starts from (``config`` builds one). ``rows``: per
+        subset, the rows that may be used (a held-out benchmark passes its training rows); default all. Empty
+        when the data folder is not there."""
+        from hypofinder.defects.data import load_subset
+        from hypofinder.errors import DataNotFoundError
+        from hypofinder.settings import settings
+
+        out = []
+        for subset in sorted({h.subset for h in self.hosts.values()}):
+            try:
+                sub = load_subset(settings().dmd_dir / subset)
+            except DataNotFoundError:
+                continue
+            y = sub.targets.get(target)
+            if y is None:
+                continue
+            use = range(len(sub.graphs)) if rows is None or subset not in rows else rows[subset]
+            for i in use:
+                g = sub.graphs[i]
+                h = self.hosts.get(g.n_defects)
+                if h is not None and h.subset == subset and np.isfinite(y[i]) and set(g.tokens) <= set(self.species):
+                    out.append((g.n_defects, list(g.tokens), g.site.tolist(), float(y[i])))
+        return out
+
 
 @lru_cache(maxsize=4096)
 def _dset(h: Host, tokens: tuple[str, ...]) -> DefectSet | None:
