@@ -67,6 +67,7 @@ def profile_run(url: str, capability: str, questions: list[str], args) -> dict:
         t = time.perf_counter()
         report = finder.find(q)
         seconds.append(time.perf_counter() - t)
+        print(f"  {seconds[-1]:.0f} s, {report.run.llm_calls} calls", file=sys.stderr, flush=True)
         texts = fields_of(report)
         n_fields += len(texts)
         words += sum(len(x.split()) for x in texts)
