@@ -65,11 +65,10 @@ def labelled(subset: str, counts: str, predictor, rows=None) -> tuple[dict, np.n
     keep = np.zeros(len(sub), dtype=bool)
     keep[np.arange(len(sub)) if rows is None else rows] = True
     n = np.array([g.n_defects if k else 0 for g, k in zip(sub.graphs, keep)])
-    for g, y, k in zip(sub.graphs, sub.targets[TARGET], keep):
-        if k and lo <= g.n_defects <= hi and space.hosts[g.n_defects].subset == subset:
-            c = space.config(g.n_defects, list(g.tokens), g.site.tolist())
-            if c is not None:
-                table[ev.key(c)] = float(y)
+    for k, tokens, sites, y in space.library(TARGET, None if rows is None else {subset: rows}):
+        c = space.config(k, tokens, sites)
+        if c is not None:
+            table[ev.key(c)] = y
     return table, np.where(keep, sub.targets[TARGET], np.nan), n
 
 

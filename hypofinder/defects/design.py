@@ -125,13 +125,14 @@ class _Goal:
     def __init__(self, target: str, value: float | None, maximize: bool, tolerance: float):
         self.target, self.value, self.maximize, self.tolerance = target, value, maximize, tolerance
 
+    def score(self, y: np.ndarray) -> np.ndarray:
+        """Lower is better: the distance to the value, or the value itself (negated when maximising)."""
+        score = np.abs(y - self.value) if self.value is not None else (-y if self.maximize else y)
+        return np.where(np.isnan(score), np.inf, score)
+
     def arrays(self, ev: Evaluator) -> dict[str, np.ndarray]:
         y = ev.column(self.target)
-        if self.value is not None:
-            score = np.abs(y - self.value)
-        else:
-            score = -y if self.maximize else y
-        score = np.where(np.isnan(score), np.inf, score)
+        score = self.score(y)
         dom = np.array([bool(r.get("in_domain")) for r in ev.rows], dtype=bool)
         ef = np.nan_to_num(ev.column("formation_energy_per_site"), nan=np.inf)
         sig = np.nan_to_num(ev.column(self.target + "_std"), nan=np.inf)
@@ -273,8 +274,7 @@ def _warm_start(space: DesignSpace, goal: _Goal, n: int, rows) -> np.ndarray | N
     known = space.library(goal.target, rows)
     if not known:
         return None
-    y = np.array([row[-1] for row in known])
-    prior = np.abs(y - goal.value) if goal.value is not None else (-y if goal.maximize else y)
+    prior = goal.score(np.array([row[-1] for row in known]))
     configs = (space.config(*known[i][:3]) for i in np.argsort(prior, kind="stable"))
     X = np.array([space.encode(c) for c in islice((c for c in configs if c is not None), n)])
     pad = max(0, BATCH - len(X))
